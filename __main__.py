@@ -1,0 +1,60 @@
+"""The infra stack: config → Network → Cluster → Database → HelloWorld → Dns → outputs. Composition only."""
+
+import pulumi
+
+from infra.cluster import Cluster
+from infra.config import load_config
+from infra.database import Database
+from infra.dns import Dns
+from infra.helloworld import DatabaseFacts, HelloWorld
+from infra.network import Network, pick_zones
+
+# Validate everything before the first resource exists.
+cfg = load_config()
+zones = pick_zones(cfg.network.az_count)
+
+network = Network("network", cfg, zones)
+cluster = Cluster("cluster", cfg, network)
+database = Database("database", cfg, network)
+database.allow_from("database-from-cluster", cluster.security_group_id)
+app = HelloWorld(
+    "helloworld",
+    cfg,
+    provider=cluster.provider,
+    nodes=cluster.node_group,
+    database=DatabaseFacts(
+        host=database.host,
+        port=database.port,
+        name=cfg.database.db_name,
+        username=cfg.database.username,
+        secret_arn=database.secret_arn,
+    ),
+)
+dns = Dns("dns", cfg, cfg.dns, target=app.endpoint) if cfg.dns else None
+
+pulumi.export("kubeconfig", cluster.kubeconfig)
+pulumi.export("clusterName", cluster.cluster.name)
+pulumi.export("region", cfg.region)
+pulumi.export("vpcId", network.vpc_id)
+pulumi.export("publicSubnetIds", network.public_subnet_ids)
+pulumi.export("privateSubnetIds", network.private_subnet_ids)
+pulumi.export("nodeGroupName", cluster.node_group.node_group_name)
+pulumi.export("oidcProviderArn", cluster.oidc_provider_arn)
+pulumi.export("helloworldEndpoint", app.endpoint)
+pulumi.export("helloworldImage", app.image_ref)
+pulumi.export("helloworldWorkload", app.workload)
+pulumi.export("helloworldNamespace", cfg.helloworld.namespace)
+pulumi.export("helloworldGreeting", cfg.helloworld.greeting)
+pulumi.export("helloworldReplicas", cfg.helloworld.replicas)
+pulumi.export("dbEndpoint", database.host)
+pulumi.export("dbPort", database.port)
+pulumi.export("dbName", cfg.database.db_name)
+pulumi.export("dbSecretArn", database.secret_arn)
+pulumi.export("dbIdentifier", database.identifier)
+pulumi.export("dbEphemeral", cfg.database.ephemeral)
+pulumi.export(
+    "dbFinalSnapshotIdentifier", "" if cfg.database.skip_final_snapshot else database.final_snapshot_identifier
+)
+pulumi.export("url", pulumi.Output.concat("http://", dns.fqdn if dns else app.endpoint))
+if dns and dns.name_servers is not None:
+    pulumi.export("zoneNameServers", dns.name_servers)

@@ -1,0 +1,3 @@
+module github.com/infra/helloworld
+
+go 1.22

@@ -1,0 +1,181 @@
+"""Cluster component: the EKS control plane, an EC2 managed node group, admin access, OIDC, and a k8s Provider."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from infra.config import StackConfig
+from infra.kubeconfig import build_kubeconfig
+from infra.network import Network
+
+CLUSTER_POLICIES = ("AmazonEKSClusterPolicy",)
+NODE_POLICIES = ("AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2ContainerRegistryReadOnly")
+ADMIN_POLICY_ARN = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+LOG_TYPES = ["api", "audit", "authenticator"]
+
+
+def assume_role_policy(service: str) -> str:
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
+        }
+    )
+
+
+class Cluster(pulumi.ComponentResource):
+    name: str
+    cluster: aws.eks.Cluster
+    node_group: aws.eks.NodeGroup
+    security_group_id: pulumi.Output[str]
+    kubeconfig: pulumi.Output[str]
+    oidc_provider_arn: pulumi.Output[str]
+    provider: k8s.Provider
+
+    def __init__(self, name: str, cfg: StackConfig, network: Network, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("infra:index:Cluster", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        c = cfg.cluster
+        self.name = cfg.cluster_name
+
+        cluster_role = self._role(f"{name}-cluster", "eks.amazonaws.com", CLUSTER_POLICIES, cfg)
+        node_role = self._role(f"{name}-node", "ec2.amazonaws.com", NODE_POLICIES, cfg)
+
+        key = aws.kms.Key(
+            f"{name}-secrets",
+            description=f"EKS secrets envelope encryption for {self.name}",
+            enable_key_rotation=True,
+            deletion_window_in_days=7,
+            tags=cfg.tags("eks-secrets"),
+            opts=child,
+        )
+        # Created by us (not by EKS on first log line) so it has a retention and goes away with the stack.
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-logs",
+            name=f"/aws/eks/{self.name}/cluster",
+            retention_in_days=c.log_retention_days,
+            tags=cfg.tags("eks-logs"),
+            opts=child,
+        )
+        self.cluster = aws.eks.Cluster(
+            f"{name}-eks",
+            name=self.name,
+            version=c.version,
+            role_arn=cluster_role.arn,
+            vpc_config={
+                "subnet_ids": network.public_subnet_ids + network.private_subnet_ids,
+                "endpoint_public_access": True,
+                "endpoint_private_access": True,
+                "public_access_cidrs": c.public_access_cidrs,
+            },
+            enabled_cluster_log_types=LOG_TYPES,
+            encryption_config={"provider": {"key_arn": key.arn}, "resources": ["secrets"]},
+            access_config={"authentication_mode": "API", "bootstrap_cluster_creator_admin_permissions": True},
+            tags=cfg.tags("eks"),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group, *cluster_role.attachments]),
+        )
+        # EKS puts this security group on the control plane and on managed nodes (the launch template below sets
+        # none of its own), so "from the nodes" means "from this group".
+        self.security_group_id = self.cluster.vpc_config.cluster_security_group_id
+
+        for i, arn in enumerate(c.admin_arns):
+            entry = aws.eks.AccessEntry(
+                f"{name}-admin-{i}", cluster_name=self.cluster.name, principal_arn=arn, type="STANDARD", opts=child
+            )
+            aws.eks.AccessPolicyAssociation(
+                f"{name}-admin-{i}",
+                cluster_name=self.cluster.name,
+                principal_arn=entry.principal_arn,
+                policy_arn=ADMIN_POLICY_ARN,
+                access_scope={"type": "cluster"},
+                opts=child,
+            )
+
+        issuer = self.cluster.identities.apply(lambda ids: ids[0].oidcs[0].issuer if ids else "")
+        self.oidc_provider_arn = aws.iam.OpenIdConnectProvider(
+            f"{name}-oidc", url=issuer, client_id_lists=["sts.amazonaws.com"], tags=cfg.tags("oidc"), opts=child
+        ).arn
+
+        launch_template = aws.ec2.LaunchTemplate(
+            f"{name}-nodes",
+            description=f"{self.name} managed nodes: IMDSv2 only, encrypted gp3 root",
+            metadata_options={
+                "http_endpoint": "enabled",
+                "http_tokens": "required",  # IMDSv2 only
+                "http_put_response_hop_limit": 2,  # pods on the VPC CNI are one hop further away
+            },
+            block_device_mappings=[
+                {
+                    "device_name": "/dev/xvda",
+                    "ebs": {"volume_size": c.nodes.disk_size_gb, "volume_type": "gp3", "encrypted": "true"},
+                }
+            ],
+            tag_specifications=[
+                {"resource_type": kind, "tags": cfg.tags("node")}
+                for kind in ("instance", "volume", "network-interface")
+            ],
+            tags=cfg.tags("nodes-lt"),
+            opts=child,
+        )
+        n = c.nodes
+        self.node_group = aws.eks.NodeGroup(
+            f"{name}-nodes",
+            cluster_name=self.cluster.name,
+            node_role_arn=node_role.arn,
+            subnet_ids=network.private_subnet_ids,
+            ami_type="AL2023_x86_64_STANDARD",  # the helloworld image is linux/amd64
+            instance_types=n.instance_types,
+            capacity_type=n.capacity_type,
+            scaling_config={"desired_size": n.desired, "min_size": n.min, "max_size": n.max},
+            update_config={"max_unavailable": n.max_unavailable},
+            launch_template={"id": launch_template.id, "version": launch_template.latest_version.apply(str)},
+            node_repair_config={"enabled": True},
+            labels={"infra/stack": cfg.stack},
+            tags=cfg.tags("nodes"),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=node_role.attachments),
+        )
+
+        self.kubeconfig = pulumi.Output.secret(
+            pulumi.Output.all(
+                endpoint=self.cluster.endpoint, ca=self.cluster.certificate_authority.apply(lambda a: a.data)
+            ).apply(
+                lambda facts: json.dumps(
+                    build_kubeconfig(
+                        cluster_name=self.name,
+                        endpoint=facts["endpoint"],
+                        ca_data=facts["ca"],
+                        region=cfg.region,
+                        role_arn=c.kubeconfig_role_arn,
+                        profile=c.kubeconfig_profile,
+                    )
+                )
+            )
+        )
+        # The provider needs only the control plane; resources that need nodes say so with depends_on.
+        self.provider = k8s.Provider(f"{name}-k8s", kubeconfig=self.kubeconfig, opts=child)
+        self.register_outputs({"clusterName": self.cluster.name, "nodeGroupName": self.node_group.node_group_name})
+
+    def _role(self, name: str, service: str, policies: tuple[str, ...], cfg: StackConfig) -> _Role:
+        child = pulumi.ResourceOptions(parent=self)
+        role = aws.iam.Role(name, assume_role_policy=assume_role_policy(service), tags=cfg.tags(name), opts=child)
+        attachments = [
+            aws.iam.RolePolicyAttachment(
+                f"{name}-{policy}",
+                role=role.name,
+                policy_arn=f"arn:aws:iam::aws:policy/{policy}",
+                opts=child,
+            )
+            for policy in policies
+        ]
+        return _Role(role.arn, attachments)
+
+
+@dataclass(frozen=True)
+class _Role:
+    arn: pulumi.Output[str]
+    attachments: list[aws.iam.RolePolicyAttachment]

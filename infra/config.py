@@ -1,0 +1,437 @@
+"""Typed stack config: one dataclass per component, parsed strictly from `infra:*` objects.
+
+`load_config()` reads every section, collects every problem (unknown keys, wrong types, values out of range),
+and raises one ConfigError listing them all, before the program creates any resource.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import ipaddress
+import json
+import math
+import re
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+
+PROJECT_NAMESPACE = "infra"
+SECTIONS = ("network", "cluster", "helloworld", "database", "dns")
+# Top-level keys that are not objects: secrets set with `pulumi config set --secret`.
+SECRET_KEYS = ("dockerhubToken",)
+
+K8S_VERSION = re.compile(r"^1\.(\d{2})$")
+SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z.-]+)?$")
+PG_VERSION = re.compile(r"^(\d{2})(\.\d{1,2})?$")
+IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+DNS_NAME = re.compile(r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+IAM_PRINCIPAL_ARN = re.compile(r"^arn:aws[a-z-]*:(iam|sts)::\d{12}:(role|user|assumed-role)/[\w+=,.@/-]+$")
+GREETING = re.compile(r"^[^'\"\\\x00-\x1f]{1,200}$")
+DOCKERHUB_USER = re.compile(r"^[a-z0-9]{4,30}$")
+
+MIN_K8S_MINOR = 30  # preStop `sleep` (distroless has no shell) is on by default from 1.30.
+MIN_SUBNET_PREFIX = 24  # every subnet keeps at least 256 addresses: the VPC CNI gives each pod one.
+RDS_GP3_MIN_GB, RDS_MAX_GB = 20, 65536
+
+
+class ConfigError(Exception):
+    """Every problem in the stack config, one per line: `infra:<key path>: <value> — <allowed>`."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"invalid stack config ({len(problems)} problem(s)):\n{lines}")
+
+
+def camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    """VPC CIDR, how many AZs get a public + private subnet pair, and NAT layout."""
+
+    cidr: str = "10.0.0.0/16"
+    az_count: int = 2
+    nat_gateways: str = "single"  # "single" (cheap) or "one-per-az" (survives an AZ outage)
+
+
+@dataclass(frozen=True)
+class NodesConfig:
+    """The EC2 managed node group."""
+
+    instance_types: list[str] = field(default_factory=lambda: ["t3.medium"])
+    capacity_type: str = "ON_DEMAND"
+    disk_size_gb: int = 20
+    desired: int = 2
+    min: int = 1
+    max: int = 4
+    max_unavailable: int = 1
+
+
+@dataclass(frozen=True)
+class ClusterConfig:
+    """The EKS control plane, who administers it, and how kubeconfig users authenticate."""
+
+    version: str = "1.33"
+    # Who may reach the public API endpoint. Open by default (auth still needs IAM); narrow it to office/VPN CIDRs.
+    public_access_cidrs: list[str] = field(default_factory=lambda: ["0.0.0.0/0"])
+    admin_arns: list[str] = field(default_factory=list)
+    kubeconfig_role_arn: str | None = None
+    kubeconfig_profile: str | None = None
+    log_retention_days: int = 30
+    nodes: NodesConfig = field(default_factory=NodesConfig)
+
+
+@dataclass(frozen=True)
+class HelloWorldConfig:
+    """The helloworld app: what to build, how to run it, how to roll it."""
+
+    version: str = "1.0.0"
+    greeting: str = "Hello world"
+    replicas: int = 3
+    workload: str = "ReplicationController"  # or "Deployment"
+    registry: str = "ecr"  # or "dockerhub"
+    dockerhub_username: str | None = None
+    update_period_seconds: int = 3  # the old `kubectl rolling-update --update-period`
+    namespace: str = "default"
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    """RDS PostgreSQL. Safe by default: protected, deletion-protected, final snapshot."""
+
+    engine_version: str = "16"
+    instance_class: str = "db.t4g.micro"
+    storage_gb: int = 20
+    multi_az: bool = False
+    backup_retention_days: int = 7
+    db_name: str = "app"
+    username: str = "app"
+    ephemeral: bool = False
+    skip_final_snapshot: bool = False
+
+
+@dataclass(frozen=True)
+class DnsConfig:
+    """A CNAME `<name>.<zone>` for the app's ELB, in an existing zone or one the stack creates."""
+
+    zone: str | None = None  # an existing public hosted zone, looked up by name
+    create_zone: bool = False
+    new_zone: str | None = None  # the zone the stack creates when createZone is true
+    name: str | None = None  # default: the stack name
+
+    @property
+    def zone_name(self) -> str:
+        return typing.cast(str, self.new_zone if self.create_zone else self.zone)
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    project: str
+    stack: str
+    region: str
+    network: NetworkConfig
+    cluster: ClusterConfig
+    helloworld: HelloWorldConfig
+    database: DatabaseConfig
+    dns: DnsConfig | None
+    dockerhub_token: pulumi.Output[str] | None = None
+
+    @property
+    def cluster_name(self) -> str:
+        return f"{self.project}-{self.stack}"
+
+    def tags(self, name: str, extra: dict[str, str] | None = None) -> dict[str, str]:
+        """Name, project and stack on every AWS resource, so a console or a sweep can find them."""
+        return {"Name": f"{self.cluster_name}-{name}", "project": self.project, "stack": self.stack, **(extra or {})}
+
+
+# ---------------------------------------------------------------- strict structural parsing
+
+
+def _type_name(tp: Any) -> str:
+    if dataclasses.is_dataclass(tp):
+        return "an object"
+    origin = typing.get_origin(tp)
+    if origin is list:
+        return "a list of strings"
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_type_name(a) for a in typing.get_args(tp) if a is not type(None))
+    return {bool: "true or false", int: "an integer", str: "a string"}[tp]
+
+
+def _parse_value(tp: Any, raw: Any, path: str, problems: list[str]) -> Any:
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        (inner,) = [a for a in typing.get_args(tp) if a is not type(None)]
+        return None if raw is None else _parse_value(inner, raw, path, problems)
+    if dataclasses.is_dataclass(tp):
+        return _parse_object(typing.cast(type, tp), raw, path, problems)
+    ok = (
+        (origin is list and isinstance(raw, list) and all(isinstance(x, str) for x in raw))
+        or (tp is bool and isinstance(raw, bool))
+        or (tp is int and isinstance(raw, int) and not isinstance(raw, bool))
+        or (tp is str and isinstance(raw, str))
+    )
+    if not ok:
+        problems.append(f"{path}: {raw!r} has the wrong type — allowed: {_type_name(tp)}")
+        return _MISSING
+    return raw
+
+
+_MISSING = object()
+
+
+def _parse_object(cls: type, raw: Any, path: str, problems: list[str]) -> Any:
+    """Build dataclass `cls` from a config object; unknown keys and wrong types become problems."""
+    if not isinstance(raw, dict):
+        problems.append(f"{path}: {raw!r} has the wrong type — allowed: an object with keys {_keys(cls)}")
+        return cls()
+    hints = typing.get_type_hints(cls)
+    fields = {camel(f.name): f for f in dataclasses.fields(cls)}
+    for key in raw:
+        if key not in fields:
+            close = difflib.get_close_matches(str(key), fields, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            problems.append(f"{path}.{key}: unknown key{hint} — allowed keys: {_keys(cls)}")
+    values = {}
+    for key, f in fields.items():
+        if key in raw:
+            value = _parse_value(hints[f.name], raw[key], f"{path}.{key}", problems)
+            if value is not _MISSING:
+                values[f.name] = value
+    return cls(**values)
+
+
+def _keys(cls: type) -> str:
+    return ", ".join(camel(f.name) for f in dataclasses.fields(cls))
+
+
+# ---------------------------------------------------------------- semantic rules
+
+
+def plan_subnets(cidr: str, az_count: int) -> tuple[list[str], list[str]]:
+    """Split the VPC CIDR into equal blocks: the first az_count private, the next az_count public."""
+    vpc = ipaddress.ip_network(cidr)
+    bits = math.ceil(math.log2(2 * az_count))
+    blocks = [str(b) for b in vpc.subnets(prefixlen_diff=bits)][: 2 * az_count]
+    return blocks[:az_count], blocks[az_count:]
+
+
+def _check_network(n: NetworkConfig, problems: list[str]) -> None:
+    p = "infra:network"
+    if not 2 <= n.az_count <= 6:
+        problems.append(f"{p}.azCount: {n.az_count} — allowed: 2..6 (EKS and RDS need subnets in two AZs)")
+    if n.nat_gateways not in ("single", "one-per-az"):
+        problems.append(f"{p}.natGateways: {n.nat_gateways!r} — allowed: 'single', 'one-per-az'")
+    try:
+        vpc = ipaddress.IPv4Network(n.cidr)
+    except ValueError as e:
+        problems.append(f"{p}.cidr: {n.cidr!r} is not an IPv4 network ({e}) — allowed: e.g. '10.0.0.0/16'")
+        return
+    if not vpc.is_private:
+        problems.append(f"{p}.cidr: {n.cidr!r} is not a private range — allowed: inside 10/8, 172.16/12, 192.168/16")
+    if not vpc.prefixlen >= 16:
+        problems.append(f"{p}.cidr: {n.cidr!r} is larger than AWS allows — allowed: /16 to /{MIN_SUBNET_PREFIX - 1}")
+        return
+    if 2 <= n.az_count <= 6:
+        subnet_prefix = vpc.prefixlen + math.ceil(math.log2(2 * n.az_count))
+        if subnet_prefix > MIN_SUBNET_PREFIX:
+            problems.append(
+                f"{p}.cidr: {n.cidr!r} is too small for {n.az_count} AZs (subnets would be /{subnet_prefix})"
+                f" — allowed: a CIDR whose {2 * n.az_count} subnets are /{MIN_SUBNET_PREFIX} or larger"
+            )
+
+
+def _check_cluster(c: ClusterConfig, problems: list[str]) -> None:
+    p = "infra:cluster"
+    m = K8S_VERSION.match(c.version)
+    if not m or int(m.group(1)) < MIN_K8S_MINOR:
+        problems.append(f"{p}.version: {c.version!r} — allowed: '1.NN' with NN >= {MIN_K8S_MINOR}, e.g. '1.33'")
+    if not c.public_access_cidrs:
+        problems.append(f"{p}.publicAccessCidrs: [] — allowed: at least one CIDR, e.g. ['0.0.0.0/0']")
+    for i, cidr in enumerate(c.public_access_cidrs):
+        try:
+            ipaddress.IPv4Network(cidr)
+        except ValueError:
+            problems.append(f"{p}.publicAccessCidrs[{i}]: {cidr!r} — allowed: an IPv4 CIDR such as '203.0.113.0/24'")
+    for i, arn in enumerate(c.admin_arns):
+        if not IAM_PRINCIPAL_ARN.match(arn):
+            problems.append(f"{p}.adminArns[{i}]: {arn!r} — allowed: an IAM role or user ARN")
+    if c.kubeconfig_role_arn is not None and not IAM_PRINCIPAL_ARN.match(c.kubeconfig_role_arn):
+        problems.append(f"{p}.kubeconfigRoleArn: {c.kubeconfig_role_arn!r} — allowed: an IAM role ARN")
+    if c.kubeconfig_profile is not None and not c.kubeconfig_profile.strip():
+        problems.append(f"{p}.kubeconfigProfile: '' — allowed: an AWS CLI profile name")
+    if c.log_retention_days not in _LOG_RETENTION_DAYS:
+        problems.append(f"{p}.logRetentionDays: {c.log_retention_days} — allowed: one of {sorted(_LOG_RETENTION_DAYS)}")
+    _check_nodes(c.nodes, problems)
+
+
+_LOG_RETENTION_DAYS = {1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922}
+
+
+def _check_nodes(n: NodesConfig, problems: list[str]) -> None:
+    p = "infra:cluster.nodes"
+    if not n.instance_types or any(not t.strip() for t in n.instance_types):
+        problems.append(f"{p}.instanceTypes: {n.instance_types!r} — allowed: a non-empty list such as ['t3.medium']")
+    if n.capacity_type not in ("ON_DEMAND", "SPOT"):
+        problems.append(f"{p}.capacityType: {n.capacity_type!r} — allowed: 'ON_DEMAND', 'SPOT'")
+    if not 20 <= n.disk_size_gb <= 16384:
+        problems.append(f"{p}.diskSizeGb: {n.disk_size_gb} — allowed: 20..16384")
+    if n.min < 1:
+        problems.append(f"{p}.min: {n.min} — allowed: 1 or more")
+    if not n.min <= n.desired <= n.max:
+        problems.append(f"{p}.desired: {n.desired} (min {n.min}, max {n.max}) — allowed: min <= desired <= max")
+    if not 1 <= n.max_unavailable <= max(n.max, 1):
+        problems.append(f"{p}.maxUnavailable: {n.max_unavailable} — allowed: 1..max ({n.max})")
+
+
+def _check_helloworld(h: HelloWorldConfig, dockerhub_token_set: bool, problems: list[str]) -> None:
+    p = "infra:helloworld"
+    if not SEMVER.match(h.version):
+        problems.append(f"{p}.version: {h.version!r} — allowed: semantic version MAJOR.MINOR.PATCH, e.g. '2.0.0'")
+    if not GREETING.match(h.greeting):
+        problems.append(
+            f"{p}.greeting: {h.greeting!r} — allowed: 1-200 printable characters without quotes or backslashes"
+            " (it is baked in with -ldflags)"
+        )
+    if not 2 <= h.replicas <= 50:
+        problems.append(f"{p}.replicas: {h.replicas} — allowed: 2..50 (one replica goes dark during node maintenance)")
+    if h.workload not in ("ReplicationController", "Deployment"):
+        problems.append(f"{p}.workload: {h.workload!r} — allowed: 'ReplicationController', 'Deployment'")
+    if h.registry not in ("ecr", "dockerhub"):
+        problems.append(f"{p}.registry: {h.registry!r} — allowed: 'ecr', 'dockerhub'")
+    if h.registry == "dockerhub":
+        if not (h.dockerhub_username and DOCKERHUB_USER.match(h.dockerhub_username)):
+            problems.append(
+                f"{p}.dockerhubUsername: {h.dockerhub_username!r} — required with registry 'dockerhub':"
+                " 4-30 lowercase letters or digits"
+            )
+        if not dockerhub_token_set:
+            problems.append(
+                "infra:dockerhubToken: not set — required with registry 'dockerhub':"
+                " `pulumi config set --secret dockerhubToken <token>`"
+            )
+    if not 0 <= h.update_period_seconds <= 600:
+        problems.append(f"{p}.updatePeriodSeconds: {h.update_period_seconds} — allowed: 0..600")
+    if not DNS_LABEL.match(h.namespace):
+        problems.append(f"{p}.namespace: {h.namespace!r} — allowed: a Kubernetes namespace name (DNS label)")
+
+
+def _check_database(d: DatabaseConfig, problems: list[str]) -> None:
+    p = "infra:database"
+    m = PG_VERSION.match(d.engine_version)
+    if not m or not 13 <= int(m.group(1)) <= 17:
+        problems.append(
+            f"{p}.engineVersion: {d.engine_version!r} — allowed: a PostgreSQL major 13..17, optionally with minor"
+            " (e.g. '16' or '16.4')"
+        )
+    if not re.match(r"^db\.[a-z0-9]+\.[a-z0-9]+$", d.instance_class):
+        problems.append(f"{p}.instanceClass: {d.instance_class!r} — allowed: an RDS class such as 'db.t4g.micro'")
+    if not RDS_GP3_MIN_GB <= d.storage_gb <= RDS_MAX_GB:
+        problems.append(f"{p}.storageGb: {d.storage_gb} — allowed: {RDS_GP3_MIN_GB}..{RDS_MAX_GB} (gp3 minimum is 20)")
+    if not 1 <= d.backup_retention_days <= 35:
+        problems.append(f"{p}.backupRetentionDays: {d.backup_retention_days} — allowed: 1..35")
+    for key, value in (("dbName", d.db_name), ("username", d.username)):
+        if not IDENTIFIER.match(value) or value in ("postgres", "rdsadmin", "admin", "user"):
+            problems.append(
+                f"{p}.{key}: {value!r} — allowed: lowercase letter then letters, digits or _ (max 63),"
+                " not a reserved name"
+            )
+    if d.skip_final_snapshot and not d.ephemeral:
+        problems.append(
+            f"{p}.skipFinalSnapshot: true — allowed only with ephemeral: true (a protected database keeps its"
+            " final snapshot)"
+        )
+
+
+def _check_dns(d: DnsConfig, problems: list[str]) -> None:
+    p = "infra:dns"
+    if d.create_zone and d.zone:
+        problems.append(
+            f"{p}.zone: {d.zone!r} with createZone: true — allowed: either zone (look up an existing zone) or"
+            " createZone + newZone (create one), not both"
+        )
+    elif d.create_zone and not d.new_zone:
+        problems.append(f"{p}.newZone: None — required with createZone: true, e.g. 'cloud.example.com'")
+    elif not d.create_zone and not d.zone:
+        problems.append(f"{p}.zone: None — required: an existing public hosted zone name (or createZone + newZone)")
+    if d.new_zone and not d.create_zone:
+        problems.append(f"{p}.newZone: {d.new_zone!r} — allowed only with createZone: true")
+    for key, value in (("zone", d.zone), ("newZone", d.new_zone)):
+        if value is not None and not DNS_NAME.match(value):
+            problems.append(f"{p}.{key}: {value!r} — allowed: a lowercase domain such as 'cloud.example.com'")
+    if d.name is not None and not DNS_LABEL.match(d.name):
+        problems.append(f"{p}.name: {d.name!r} — allowed: one lowercase DNS label, e.g. 'foo'")
+
+
+# ---------------------------------------------------------------- entry point
+
+
+def _raw_section(cfg: pulumi.Config, name: str, problems: list[str]) -> Any:
+    try:
+        return cfg.get_object(name)
+    except (json.JSONDecodeError, pulumi.ConfigTypeError) as e:
+        problems.append(f"infra:{name}: not valid structured config ({e}) — allowed: an object")
+        return {}
+
+
+def _unknown_top_level_keys() -> list[str]:
+    """`infra:*` keys that are neither a section nor a known secret (typos like `infra:netwrok`)."""
+    from pulumi.runtime import config as runtime_config
+
+    known = set(SECTIONS) | set(SECRET_KEYS)
+    keys = set(runtime_config.CONFIG.get()) | set(runtime_config.get_config_env())
+    prefix = f"{PROJECT_NAMESPACE}:"
+    return sorted(k for k in keys if k.startswith(prefix) and k[len(prefix) :] not in known)
+
+
+def load_config() -> StackConfig:
+    """Read and validate the whole stack config; raise one ConfigError that lists every problem."""
+    cfg = pulumi.Config(PROJECT_NAMESPACE)
+    problems: list[str] = []
+    for key in _unknown_top_level_keys():
+        problems.append(f"{key}: unknown key — allowed keys: infra:{', infra:'.join(SECTIONS + SECRET_KEYS)}")
+
+    region = pulumi.Config("aws").get("region")
+    if not region or not re.match(r"^[a-z]{2}(-gov)?-[a-z]+-\d$", region):
+        problems.append(f"aws:region: {region!r} — required: an AWS region such as 'us-west-2'")
+
+    def section(cls: type, name: str) -> Any:
+        raw = _raw_section(cfg, name, problems)
+        return _parse_object(cls, {} if raw is None else raw, f"infra:{name}", problems)
+
+    network: NetworkConfig = section(NetworkConfig, "network")
+    cluster: ClusterConfig = section(ClusterConfig, "cluster")
+    helloworld: HelloWorldConfig = section(HelloWorldConfig, "helloworld")
+    database: DatabaseConfig = section(DatabaseConfig, "database")
+    dns_raw = _raw_section(cfg, "dns", problems)
+    dns: DnsConfig | None = None if dns_raw is None else _parse_object(DnsConfig, dns_raw, "infra:dns", problems)
+    token = cfg.get_secret("dockerhubToken")
+
+    _check_network(network, problems)
+    _check_cluster(cluster, problems)
+    _check_helloworld(helloworld, token is not None, problems)
+    _check_database(database, problems)
+    if dns is not None:
+        _check_dns(dns, problems)
+    if problems:
+        raise ConfigError(problems)
+    return StackConfig(
+        project=pulumi.get_project(),
+        stack=pulumi.get_stack(),
+        region=typing.cast(str, region),
+        network=network,
+        cluster=cluster,
+        helloworld=helloworld,
+        database=database,
+        dns=dns,
+        dockerhub_token=token,
+    )

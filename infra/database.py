@@ -1,0 +1,112 @@
+"""Database component: RDS PostgreSQL, private and encrypted, with an RDS-managed password, safe to tear down.
+
+Nothing is lost by default: deletion protection, a final snapshot with a unique name, and Pulumi `protect`.
+`ephemeral: true` lifts protection and deletion protection (the final snapshot stays unless `skipFinalSnapshot`).
+
+Changes that REPLACE the instance (new, empty database) and so need a reviewed migration: identifier (the stack
+name), engine, dbName, username, storage encryption, the subnet group's VPC. Pulumi refuses them while the
+instance is protected; `make plan` shows them.
+"""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_random as random
+
+from infra.config import StackConfig
+from infra.network import Network
+
+PORT = 5432
+
+
+class Database(pulumi.ComponentResource):
+    host: pulumi.Output[str]
+    port: pulumi.Output[int]
+    secret_arn: pulumi.Output[str]
+    identifier: str
+    final_snapshot_identifier: pulumi.Output[str]
+
+    def __init__(
+        self,
+        name: str,
+        cfg: StackConfig,
+        network: Network,
+        opts: pulumi.ResourceOptions | None = None,
+    ):
+        super().__init__("infra:index:Database", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        d = cfg.database
+        self.identifier = cfg.cluster_name
+        major = d.engine_version.split(".")[0]
+
+        subnets = aws.rds.SubnetGroup(
+            f"{name}-subnets",
+            subnet_ids=network.private_subnet_ids,
+            tags=cfg.tags("db-subnets"),
+            opts=child,
+        )
+        # No rules inline: the one ingress rule (from the cluster) is its own resource, so only it waits for EKS.
+        self.security_group = aws.ec2.SecurityGroup(
+            f"{name}-sg",
+            vpc_id=network.vpc_id,
+            description=f"PostgreSQL for {cfg.cluster_name}: only from the cluster's nodes",
+            tags=cfg.tags("db"),
+            opts=child,
+        )
+        params = aws.rds.ParameterGroup(
+            f"{name}-params",
+            family=f"postgres{major}",
+            description=f"{cfg.cluster_name}: TLS required",
+            parameters=[{"name": "rds.force_ssl", "value": "1"}],
+            tags=cfg.tags("db-params"),
+            opts=child,
+        )
+        suffix = random.RandomId(f"{name}-final-snapshot", byte_length=4, opts=child)
+        self.final_snapshot_identifier = pulumi.Output.concat(self.identifier, "-final-", suffix.hex)
+        instance = aws.rds.Instance(
+            f"{name}-postgres",
+            identifier=self.identifier,
+            engine="postgres",
+            engine_version=d.engine_version,
+            instance_class=d.instance_class,
+            allocated_storage=d.storage_gb,
+            storage_type="gp3",
+            storage_encrypted=True,
+            multi_az=d.multi_az,
+            db_subnet_group_name=subnets.name,
+            vpc_security_group_ids=[self.security_group.id],
+            parameter_group_name=params.name,
+            publicly_accessible=False,
+            db_name=d.db_name,
+            username=d.username,
+            manage_master_user_password=True,  # RDS keeps it in Secrets Manager: never in code, config or state
+            iam_database_authentication_enabled=True,
+            backup_retention_period=d.backup_retention_days,
+            auto_minor_version_upgrade=True,
+            allow_major_version_upgrade=False,
+            copy_tags_to_snapshot=True,
+            enabled_cloudwatch_logs_exports=["postgresql", "upgrade"],
+            deletion_protection=not d.ephemeral,
+            skip_final_snapshot=d.skip_final_snapshot,
+            final_snapshot_identifier=self.final_snapshot_identifier,
+            tags=cfg.tags("db", {"Ephemeral": str(d.ephemeral).lower()}),
+            opts=pulumi.ResourceOptions(parent=self, protect=not d.ephemeral),
+        )
+        self.host = instance.address
+        self.port = instance.port
+        self.secret_arn = instance.master_user_secrets.apply(lambda s: (s[0].secret_arn or "") if s else "")
+        self.register_outputs({"host": self.host, "port": self.port, "secretArn": self.secret_arn})
+
+    def allow_from(self, name: str, source_security_group_id: pulumi.Input[str]) -> aws.vpc.SecurityGroupIngressRule:
+        """Admit PostgreSQL from one security group (the EKS cluster SG, which managed nodes carry)."""
+        return aws.vpc.SecurityGroupIngressRule(
+            name,
+            security_group_id=self.security_group.id,
+            referenced_security_group_id=source_security_group_id,
+            ip_protocol="tcp",
+            from_port=PORT,
+            to_port=PORT,
+            description="PostgreSQL from the EKS cluster security group",
+            opts=pulumi.ResourceOptions(parent=self),
+        )

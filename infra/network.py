@@ -1,0 +1,104 @@
+"""Network component: a VPC with one public and one private subnet per AZ, an internet gateway, NAT, routes."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_aws as aws
+
+from infra.config import ConfigError, StackConfig, plan_subnets
+
+
+def pick_zones(az_count: int) -> list[str]:
+    """The first az_count available AZs of the region; too few is a config error, raised before any resource."""
+    names = sorted(aws.get_availability_zones(state="available").names)
+    if len(names) < az_count:
+        raise ConfigError([f"infra:network.azCount: {az_count} — allowed: at most {len(names)} in this region"])
+    return names[:az_count]
+
+
+class Network(pulumi.ComponentResource):
+    vpc_id: pulumi.Output[str]
+    public_subnet_ids: list[pulumi.Output[str]]
+    private_subnet_ids: list[pulumi.Output[str]]
+
+    def __init__(self, name: str, cfg: StackConfig, zones: list[str], opts: pulumi.ResourceOptions | None = None):
+        super().__init__("infra:index:Network", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        # The cloud provider picks ELB subnets by these tags (AWS LB controller docs, subnet discovery).
+        cluster_tag = {f"kubernetes.io/cluster/{cfg.cluster_name}": "shared"}
+
+        vpc = aws.ec2.Vpc(
+            f"{name}-vpc",
+            cidr_block=cfg.network.cidr,
+            enable_dns_support=True,
+            enable_dns_hostnames=True,
+            tags=cfg.tags("vpc"),
+            opts=child,
+        )
+        # Take over the default security group with no rules, so nothing can use it by accident.
+        aws.ec2.DefaultSecurityGroup(f"{name}-default-sg", vpc_id=vpc.id, tags=cfg.tags("default-sg"), opts=child)
+        igw = aws.ec2.InternetGateway(f"{name}-igw", vpc_id=vpc.id, tags=cfg.tags("igw"), opts=child)
+
+        private_cidrs, public_cidrs = plan_subnets(cfg.network.cidr, len(zones))
+        public_rt = aws.ec2.RouteTable(
+            f"{name}-public-rt",
+            vpc_id=vpc.id,
+            routes=[{"cidr_block": "0.0.0.0/0", "gateway_id": igw.id}],
+            tags=cfg.tags("public-rt"),
+            opts=child,
+        )
+        public, private, nats = [], [], []
+        for i, (zone, pub_cidr, priv_cidr) in enumerate(zip(zones, public_cidrs, private_cidrs, strict=True)):
+            pub = aws.ec2.Subnet(
+                f"{name}-public-{i}",
+                vpc_id=vpc.id,
+                cidr_block=pub_cidr,
+                availability_zone=zone,
+                map_public_ip_on_launch=False,  # only the ELBs and NAT live here, with their own addresses
+                tags=cfg.tags(f"public-{zone}", {"kubernetes.io/role/elb": "1", **cluster_tag}),
+                opts=child,
+            )
+            aws.ec2.RouteTableAssociation(
+                f"{name}-public-{i}", subnet_id=pub.id, route_table_id=public_rt.id, opts=child
+            )
+            public.append(pub)
+            if i == 0 or cfg.network.nat_gateways == "one-per-az":
+                eip = aws.ec2.Eip(f"{name}-nat-{i}", domain="vpc", tags=cfg.tags(f"nat-{zone}"), opts=child)
+                nats.append(
+                    aws.ec2.NatGateway(
+                        f"{name}-nat-{i}",
+                        allocation_id=eip.id,
+                        subnet_id=pub.id,
+                        tags=cfg.tags(f"nat-{zone}"),
+                        opts=pulumi.ResourceOptions(parent=self, depends_on=[igw]),
+                    )
+                )
+            priv = aws.ec2.Subnet(
+                f"{name}-private-{i}",
+                vpc_id=vpc.id,
+                cidr_block=priv_cidr,
+                availability_zone=zone,
+                tags=cfg.tags(f"private-{zone}", {"kubernetes.io/role/internal-elb": "1", **cluster_tag}),
+                opts=child,
+            )
+            # Each AZ routes through its own NAT when there is one per AZ, else through the single NAT.
+            rt = aws.ec2.RouteTable(
+                f"{name}-private-rt-{i}",
+                vpc_id=vpc.id,
+                routes=[{"cidr_block": "0.0.0.0/0", "nat_gateway_id": nats[-1].id}],
+                tags=cfg.tags(f"private-rt-{zone}"),
+                opts=child,
+            )
+            aws.ec2.RouteTableAssociation(f"{name}-private-{i}", subnet_id=priv.id, route_table_id=rt.id, opts=child)
+            private.append(priv)
+
+        self.vpc_id = vpc.id
+        self.public_subnet_ids = [s.id for s in public]
+        self.private_subnet_ids = [s.id for s in private]
+        self.register_outputs(
+            {
+                "vpcId": self.vpc_id,
+                "publicSubnetIds": self.public_subnet_ids,
+                "privateSubnetIds": self.private_subnet_ids,
+            }
+        )

@@ -1,0 +1,87 @@
+"""The kubeconfig: exec auth only, loadable by the official client, a secret stack output."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from harness import Run
+from kubernetes import client, config
+
+from infra.kubeconfig import EXEC_API_VERSION, build_kubeconfig
+
+
+def load(kubeconfig: dict[str, Any], tmp_path: Path) -> Any:
+    """The official client's loader over the file as `make kubeconfig` writes it."""
+    path = tmp_path / "foo.kubeconfig"
+    path.write_text(json.dumps(kubeconfig))
+    return config.kube_config.KubeConfigLoader(
+        config_dict=yaml.safe_load(path.read_text()), config_base_path=str(tmp_path)
+    )
+
+
+def test_stack_output_is_secret_and_exec_only(foo: Run, tmp_path: Path) -> None:
+    assert "kubeconfig" in foo.secret_outputs
+    kubeconfig = json.loads(foo.outputs["kubeconfig"])
+    loader = load(kubeconfig, tmp_path)
+    assert loader.current_context["name"] == "infra-foo"
+    cluster = loader._cluster  # what load_and_set would use
+    assert cluster["server"] == "https://cluster-eks.gr7.us-west-2.eks.amazonaws.com"
+    assert base64.b64decode(cluster["certificate-authority-data"]) == b"certificate"
+    user = loader._user
+    assert user["exec"]["apiVersion"] == EXEC_API_VERSION
+    assert user["exec"]["command"] == "aws"
+    assert list(user["exec"]["args"]) == [
+        "eks",
+        "get-token",
+        "--cluster-name",
+        "infra-foo",
+        "--region",
+        "us-west-2",
+        "--output",
+        "json",
+    ]
+    assert not {"token", "password", "client-key-data", "client-certificate-data"} & set(user.value)
+
+
+def test_client_configuration_runs_the_exec_plugin(monkeypatch: pytest.MonkeyPatch, foo: Run, tmp_path: Path) -> None:
+    """Load it the way kubectl users do; the exec plugin is faked at the process boundary only."""
+    calls = []
+
+    class FakeExec:
+        def __init__(self, exec_config, cwd, cluster=None):
+            calls.append(list(exec_config["args"]))
+
+        def run(self) -> dict:
+            return {"token": "k8s-aws-v1.fake"}
+
+    monkeypatch.setattr(config.kube_config, "ExecProvider", FakeExec)
+    kubeconfig = json.loads(foo.outputs["kubeconfig"])
+    configuration = client.Configuration()
+    loader = load(kubeconfig, tmp_path)
+    loader.load_and_set(configuration)
+    assert configuration.host == "https://cluster-eks.gr7.us-west-2.eks.amazonaws.com"
+    assert configuration.api_key == {"BearerToken": "Bearer k8s-aws-v1.fake"}
+    assert Path(configuration.ssl_ca_cert).read_bytes() == b"certificate"
+    assert calls and calls[0][:4] == ["eks", "get-token", "--cluster-name", "infra-foo"]
+
+
+def test_role_and_profile_options() -> None:
+    kc = build_kubeconfig(
+        cluster_name="infra-bar",
+        endpoint="https://x",
+        ca_data="Y2E=",
+        region="eu-west-1",
+        role_arn="arn:aws:iam::123456789012:role/eks-admin",
+        profile="infra",
+    )
+    exec_ = kc["users"][0]["user"]["exec"]
+    assert exec_["args"][-2:] == ["--role-arn", "arn:aws:iam::123456789012:role/eks-admin"]
+    assert exec_["env"] == [{"name": "AWS_PROFILE", "value": "infra"}]
+    plain = build_kubeconfig(cluster_name="c", endpoint="https://x", ca_data="Y2E=", region="eu-west-1")
+    assert "--role-arn" not in plain["users"][0]["user"]["exec"]["args"]
+    assert plain["users"][0]["user"]["exec"]["env"] is None
