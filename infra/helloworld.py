@@ -181,6 +181,22 @@ class HelloWorld(pulumi.ComponentResource):
             spec={"maxUnavailable": 1, "selector": {"matchLabels": selector_labels()}},
             opts=k8s_opts,
         )
+        # Least privilege on the network too (enforced once the VPC CNI's network policy agent is on): HTTP in
+        # from anywhere (the ELB reaches pods through node ports), out only to DNS and PostgreSQL in the VPC.
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-netpol",
+            metadata={**meta, "name": "helloworld", "labels": selector_labels()},
+            spec={
+                "podSelector": {"matchLabels": selector_labels()},
+                "policyTypes": ["Ingress", "Egress"],
+                "ingress": [{"ports": [{"protocol": "TCP", "port": PORT}]}],
+                "egress": [
+                    {"ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]},
+                    {"to": [{"ipBlock": {"cidr": cfg.network.cidr}}], "ports": [{"protocol": "TCP", "port": 5432}]},
+                ],
+            },
+            opts=k8s_opts,
+        )
         service = k8s.core.v1.Service(
             f"{name}-svc",
             metadata={

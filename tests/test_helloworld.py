@@ -8,7 +8,7 @@ import pytest
 from harness import Registration, Run, run_program, with_changes
 from pulumi.runtime import rpc
 
-from infra.helloworld import GRACE_SECONDS, PRESTOP_SECONDS
+from infra.helloworld import GRACE_SECONDS, PORT, PRESTOP_SECONDS
 
 RC = "kubernetes:core/v1:ReplicationController"
 STABLE_1 = {"app": "helloworld", "track": "stable", "version": "1.0.0"}
@@ -166,3 +166,11 @@ def test_image_does_not_wait_for_the_cluster(foo: Run) -> None:
     for slow in ("aws:eks/cluster:Cluster", "aws:eks/nodeGroup:NodeGroup"):
         assert not foo.depends_on(image, foo.one(slow)), f"the image build would wait for {slow}"
     assert foo.depends_on(image, foo.one("aws:ecr/repository:Repository"))
+
+
+def test_network_policy_admits_http_and_only_dns_and_postgres_out(foo: Run) -> None:
+    spec = foo.one("kubernetes:networking.k8s.io/v1:NetworkPolicy").plain("spec")
+    assert spec["podSelector"] == {"matchLabels": {"app": "helloworld"}}
+    assert spec["ingress"] == [{"ports": [{"protocol": "TCP", "port": PORT}]}]
+    out_ports = sorted((p["protocol"], p["port"]) for rule in spec["egress"] for p in rule["ports"])
+    assert out_ports == [("TCP", 53), ("TCP", 5432), ("UDP", 53)]
