@@ -96,6 +96,18 @@ class Cluster(pulumi.ComponentResource):
                 opts=child,
             )
 
+        # The VPC CNI as a managed add-on with its network policy agent on, so NetworkPolicies are enforced.
+        aws.eks.Addon(
+            f"{name}-vpc-cni",
+            cluster_name=self.cluster.name,
+            addon_name="vpc-cni",
+            configuration_values=json.dumps({"enableNetworkPolicy": "true"}),
+            resolve_conflicts_on_create="OVERWRITE",
+            resolve_conflicts_on_update="OVERWRITE",
+            tags=cfg.tags("vpc-cni"),
+            opts=child,
+        )
+
         issuer = self.cluster.identities.apply(lambda ids: ids[0].oidcs[0].issuer if ids else "")
         self.oidc_provider_arn = aws.iam.OpenIdConnectProvider(
             f"{name}-oidc", url=issuer, client_id_lists=["sts.amazonaws.com"], tags=cfg.tags("oidc"), opts=child

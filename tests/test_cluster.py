@@ -100,3 +100,10 @@ def test_outputs(foo: Run) -> None:
     ]
     assert foo.outputs["clusterName"] == "infra-foo" and foo.outputs["region"] == "us-west-2"
     assert foo.outputs["privateSubnetIds"] == ["network-private-0-id", "network-private-1-id"]
+
+
+def test_vpc_cni_enforces_network_policies(foo: Run) -> None:
+    addon = foo.one("aws:eks/addon:Addon").inputs
+    assert addon["addonName"] == "vpc-cni" and addon["clusterName"] == "infra-foo"
+    assert json.loads(addon["configurationValues"]) == {"enableNetworkPolicy": "true"}
+    assert foo.one("kubernetes:networking.k8s.io/v1:NetworkPolicy")

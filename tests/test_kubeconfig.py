@@ -66,7 +66,7 @@ def test_client_configuration_runs_the_exec_plugin(monkeypatch: pytest.MonkeyPat
     loader.load_and_set(configuration)
     assert configuration.host == "https://cluster-eks.gr7.us-west-2.eks.amazonaws.com"
     assert configuration.api_key == {"BearerToken": "Bearer k8s-aws-v1.fake"}
-    assert Path(configuration.ssl_ca_cert).read_bytes() == b"certificate"
+    assert Path(str(configuration.ssl_ca_cert)).read_bytes() == b"certificate"
     assert calls and calls[0][:4] == ["eks", "get-token", "--cluster-name", "infra-foo"]
 
 

@@ -1,0 +1,1 @@
+"""Developer tools: the offline plan (`make plan`) and the reviewed graph snapshot (`make snapshot`)."""
