@@ -178,7 +178,8 @@ class Run:
     secret_outputs: set[str] = field(default_factory=set)
 
     def of_type(self, typ: str) -> list[Registration]:
-        return [r for r in self.resources if r.type == typ]
+        """By name: registration order is asynchronous, so it is not stable between runs."""
+        return sorted((r for r in self.resources if r.type == typ), key=lambda r: r.name)
 
     def one(self, typ: str) -> Registration:
         found = self.of_type(typ)
