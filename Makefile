@@ -68,7 +68,7 @@ preview: install
 	pulumi preview -s $(STACK) --policy-pack policy
 
 kubeconfig: install
-	$(PY) -m infra.ops kubeconfig $(STACK)
+	$(PY) -m infra.ops kubeconfig $(STACK) $(ARGS)
 
 verify: install
 	$(PY) -m infra.ops verify $(STACK) $(ARGS)
@@ -77,7 +77,7 @@ watch: install
 	$(PY) -m infra.ops watch $(STACK) $(ARGS)
 
 swap-node: install
-	$(PY) -m infra.ops swap-node $(STACK) $(NODE)
+	$(PY) -m infra.ops swap-node $(STACK) $(NODE) $(ARGS)
 
 destroy: install
 	$(PY) -m infra.ops destroy $(STACK) $(ARGS)

@@ -1,0 +1,99 @@
+"""Pure health checks over fetched data; each returns a CheckResult with a readable detail."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from infra.ops.errors import one_line
+from infra.ops.http_probe import Answer
+from infra.ops.kube_model import Node, Pod, WorkloadRef, WorkloadStatus
+
+Status = Literal["PASS", "FAIL", "WARN", "INFO"]  # only FAIL makes a verb exit non-zero
+_FINISHED = ("Succeeded", "Failed")  # completed Job pods are not expected to be Ready
+_SHOW = 3  # names listed in a detail before "(+N more)"
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    name: str
+    status: Status
+    detail: str
+
+    @property
+    def ok(self) -> bool:
+        return self.status != "FAIL"
+
+
+def passed(name: str, detail: str) -> CheckResult:
+    return CheckResult(name, "PASS", detail)
+
+
+def failed(name: str, detail: str) -> CheckResult:
+    return CheckResult(name, "FAIL", detail)
+
+
+def _names(items: Sequence[str]) -> str:
+    shown = ", ".join(items[:_SHOW])
+    return shown + (f" (+{len(items) - _SHOW} more)" if len(items) > _SHOW else "")
+
+
+def nodes_ready(nodes: Sequence[Node], desired: int) -> CheckResult:
+    ready = [n for n in nodes if n.ready]
+    not_ready = [n.name for n in nodes if not n.ready]
+    detail = f"{len(ready)}/{desired} Ready"
+    if not_ready:
+        detail += f"; not Ready: {_names(not_ready)}"
+    if len(ready) != desired:
+        return failed("nodes", detail)
+    return passed("nodes", detail)
+
+
+def system_pods_ready(pods: Sequence[Pod]) -> CheckResult:
+    live = [p for p in pods if p.phase not in _FINISHED]
+    if not live:
+        return failed("kube-system pods", "no pods found in kube-system")
+    not_ready = [p.name for p in live if not p.ready]
+    detail = f"{len(live) - len(not_ready)}/{len(live)} ready"
+    if not_ready:
+        return failed("kube-system pods", f"{detail}; not ready: {_names(not_ready)}")
+    return passed("kube-system pods", detail)
+
+
+def workload_ready(ref: WorkloadRef, status: WorkloadStatus, expected: int) -> CheckResult:
+    name = f"workload {ref}"
+    detail = f"{status.ready}/{status.desired} ready"
+    if status.desired != expected:
+        return failed(name, f"{detail}; spec wants {status.desired} but the stack says {expected}")
+    if status.ready != status.desired:
+        return failed(name, detail)
+    return passed(name, detail)
+
+
+def service_hostname(hostname: str | None, expected: str | None) -> CheckResult:
+    name = "service helloworld"
+    if not hostname:
+        return failed(name, "no load balancer hostname yet")
+    if expected and hostname != expected:
+        return failed(name, f"ELB {hostname} differs from stack output {expected} (run pulumi up)")
+    return passed(name, hostname)
+
+
+def greeting(url: str, answer: Answer, expected: str) -> CheckResult:
+    name = "GET /"
+    if not answer.ok:
+        return failed(name, f"{url}: {answer.label()}")
+    if answer.body.strip() != expected.strip():
+        return failed(name, f"{url}: got {answer.label()!r}, want {expected.strip()!r}")
+    return passed(name, f"{url}: {expected.strip()!r}")
+
+
+def database(url: str, answer: Answer) -> CheckResult:
+    name = "GET /dbz"
+    if answer.status == 200:
+        return passed(name, f"{url}: database reachable")
+    return failed(name, f"{url}: {answer.label()} (app cannot reach the database)")
+
+
+def crashed(name: str, err: BaseException) -> CheckResult:
+    """A check whose data could not be fetched (API error, missing output...)."""
+    return failed(name, one_line(err))

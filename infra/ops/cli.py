@@ -1,0 +1,254 @@
+"""`python -m infra.ops VERB ...`: argument parsing, wiring real clients, one-line errors."""
+
+import argparse
+import os
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from infra.ops import outputs, stack
+from infra.ops.errors import OpsError, one_line
+from infra.ops.waiting import Clock
+
+if TYPE_CHECKING:
+    from infra.ops.kube import Kube
+
+# Verb modules are imported inside the commands: kubernetes, boto3 and pulumi take seconds
+# to load, and `--help` should not wait for them.
+
+REAL_CLOCK = Clock(time.monotonic, time.sleep)
+
+
+def say(line: str) -> None:
+    print(line, flush=True)
+
+
+def make_kube(out: dict[str, Any]) -> "Kube":
+    from infra.ops import kubeconfig
+    from infra.ops.kube import Kube
+
+    return Kube.from_kubeconfig(kubeconfig.as_dict(out))
+
+
+def make_client(service: str, out: dict[str, Any]) -> Any:
+    from infra.ops import aws
+
+    return aws.client(service, outputs.text(out, "region"))
+
+
+def positive(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
+def not_negative(text: str) -> float:
+    value = float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
+
+
+def cmd_kubeconfig(args: argparse.Namespace) -> int:
+    from infra.ops import kubeconfig
+
+    path = Path(args.output or f"{args.stack}.kubeconfig")
+    kubeconfig.write_private(path, kubeconfig.as_text(stack.read_outputs(args.stack)))
+    say(f"wrote {path} (mode 0600); use: KUBECONFIG={path} kubectl get nodes")
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from infra.ops import http_probe
+    from infra.ops import verify as verify_ops
+
+    out = stack.read_outputs(args.stack)
+    probes = verify_ops.build_probes(out, make_kube(out), make_client("eks", out), http_probe.get)
+    results = verify_ops.run_checks(probes, wait=args.wait, interval=args.interval, clock=REAL_CLOCK, out=say)
+    say(verify_ops.report(results))
+    failing = [r.name for r in results if not r.ok]
+    if failing:
+        raise OpsError(f"{len(failing)} check(s) failed: {', '.join(failing)}")
+    return 0
+
+
+def watch_url(target: str) -> str:
+    if target.startswith(("http://", "https://")):
+        return target
+    return outputs.text(stack.read_outputs(target), "url")
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    from infra.ops import watch as watch_ops
+
+    # `timeout 600 python -m infra.ops watch ...` sends SIGTERM: still print the summary.
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        stats = watch_ops.watch(
+            watch_url(args.target),
+            interval=args.interval,
+            duration=args.duration,
+            timeout=args.timeout,
+            out=say,
+        )
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    return 1 if stats.failures else 0
+
+
+def cmd_swap_node(args: argparse.Namespace) -> int:
+    from infra.ops import swap_node as swap_ops
+
+    out = stack.read_outputs(args.stack)
+    deps = swap_ops.SwapDeps(
+        kube=make_kube(out),
+        eks=make_client("eks", out),
+        autoscaling=make_client("autoscaling", out),
+        elb=make_client("elb", out),
+        clock=REAL_CLOCK,
+        out=say,
+    )
+    swap_ops.swap_node(out, args.node, timeout=args.timeout, deps=deps)
+    return 0
+
+
+def cmd_destroy(args: argparse.Namespace) -> int:
+    from infra.ops import destroy as destroy_ops
+    from infra.ops import sweep
+    from infra.ops import verify as verify_ops
+
+    out = stack.read_outputs(args.stack)  # before destroying: the outputs vanish after
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    target = destroy_ops.Target.from_outputs(args.stack, out, default_region=region)
+    say(f"stack {args.stack}: cluster {target.cluster}, VPC {target.vpc_id}, region {target.region}")
+    located = {**out, "region": target.region}
+    clients = destroy_ops.AwsClients(
+        sweep=sweep.Clients(
+            ec2=make_client("ec2", located), elb=make_client("elb", located), elbv2=make_client("elbv2", located)
+        ),
+        eks=make_client("eks", located),
+        rds=make_client("rds", located),
+    )
+
+    def destroyer(preview_only: bool) -> None:
+        stack.destroy(args.stack, say, preview_only=preview_only)
+
+    if args.dry_run:
+        results = destroy_ops.preview(target, destroyer, clients, clock=REAL_CLOCK, say=say)
+    else:
+        destroy_ops.require_confirmation(args.stack, yes=args.yes, interactive=sys.stdin.isatty(), ask=input)
+        results = destroy_ops.destroy(target, destroyer, clients, clock=REAL_CLOCK, say=say)
+    say(verify_ops.report(results))
+    failing = [r.name for r in results if not r.ok]
+    if failing:
+        raise OpsError(f"teardown incomplete: {', '.join(failing)}")
+    return 0
+
+
+VERBS = {
+    "kubeconfig": (
+        "write the stack's kubeconfig (mode 0600)",
+        "Write the kubeconfig stack output to a file only you can read. Its user runs\n"
+        "`aws eks get-token`, so it holds no credential.",
+    ),
+    "verify": (
+        "check nodes, pods, workload, ELB, app and database",
+        "Check the node group's Ready nodes against its desired size, kube-system pods,\n"
+        "the helloworld workload, the Service's ELB, GET url (the greeting) and GET url/dbz.\n"
+        "Prints a PASS/FAIL table; exits 0 only if every check passes. --wait re-runs the\n"
+        "failing checks, e.g. while new nodes join after scaling.",
+    ),
+    "watch": (
+        "poll the app and report every change of answer",
+        "GET the URL every --interval seconds; print each change of answer with a timestamp,\n"
+        "and at the end (--duration or Ctrl-C) the counts per answer. Exits 1 if any request\n"
+        "failed (connection error, timeout, non-2xx): run it across an upgrade to prove zero\n"
+        "downtime.",
+    ),
+    "swap-node": (
+        "drain one node and replace its EC2 instance",
+        "Replace one node of the managed node group: cordon it, exclude it from external load\n"
+        "balancers, evict its pods (honouring PodDisruptionBudgets; DaemonSet and mirror pods\n"
+        "stay), wait for the ELB to drop it, terminate the instance in its ASG keeping the\n"
+        "desired capacity, then wait for a Ready replacement and the workload. Safe to re-run.",
+    ),
+    "destroy": (
+        "pulumi destroy, sweep leftovers, report",
+        "Run pulumi destroy, then delete what Kubernetes left in the stack's VPC tagged\n"
+        "kubernetes.io/cluster/<cluster> (ELBs, target groups, security groups, unattached\n"
+        "ENIs); after a DependencyViolation, sweep and retry once. Reports leftovers, the\n"
+        "final DB snapshot and that the cluster (and so every pod) is gone.",
+    ),
+}
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(
+        prog="python -m infra.ops", description="Operate the infra stacks (one per environment)."
+    )
+    verbs = top.add_subparsers(dest="verb", required=True, metavar="VERB")
+
+    def verb(name: str) -> argparse.ArgumentParser:
+        summary, description = VERBS[name]
+        return verbs.add_parser(
+            name, help=summary, description=description, formatter_class=argparse.RawDescriptionHelpFormatter
+        )
+
+    p = verb("kubeconfig")
+    p.add_argument("stack", help="stack name, e.g. foo")
+    p.add_argument("-o", "--output", help="file to write (default: STACK.kubeconfig)")
+    p.set_defaults(run=cmd_kubeconfig)
+
+    p = verb("verify")
+    p.add_argument("stack", help="stack name, e.g. foo")
+    p.add_argument(
+        "--wait", type=not_negative, default=0.0, metavar="SECONDS", help="re-run failing checks this long (default 0)"
+    )
+    p.add_argument("--interval", type=positive, default=10.0, help="seconds between re-runs (default 10)")
+    p.set_defaults(run=cmd_verify)
+
+    p = verb("watch")
+    p.add_argument("target", help="stack name (uses its url output) or an http(s) URL")
+    p.add_argument("--interval", type=positive, default=0.5, help="seconds between requests (default 0.5)")
+    p.add_argument("--duration", type=positive, help="stop after this many seconds (default: at Ctrl-C)")
+    p.add_argument("--timeout", type=positive, default=2.0, help="seconds per request (default 2)")
+    p.set_defaults(run=cmd_watch)
+
+    p = verb("swap-node")
+    p.add_argument("stack", help="stack name, e.g. foo")
+    p.add_argument("node", help="node name, or its EC2 instance id")
+    p.add_argument("--timeout", type=positive, default=900.0, help="seconds allowed for each wait (default 900)")
+    p.set_defaults(run=cmd_swap_node)
+
+    p = verb("destroy")
+    p.add_argument("stack", help="stack name, e.g. foo")
+    p.add_argument("--yes", action="store_true", help="do not ask to type the stack name")
+    p.add_argument("--dry-run", action="store_true", help="preview and list leftovers; delete nothing")
+    p.set_defaults(run=cmd_destroy)
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        code: int = args.run(args)
+    except OpsError as err:
+        print(f"error: {one_line(err)}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:  # AWS/Kubernetes/network errors: one line, unless debugging
+        if os.environ.get("INFRA_OPS_DEBUG"):
+            raise
+        print(f"error: {one_line(err)} (INFRA_OPS_DEBUG=1 shows a traceback)", file=sys.stderr)
+        return 1
+    return code

@@ -1,0 +1,107 @@
+"""Pure decisions for replacing a node: what to evict, in which order, retrying, when done."""
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from infra.ops.errors import OpsError
+from infra.ops.kube_model import Node, Pod
+from infra.ops.waiting import Backoff, Clock
+
+_FINISHED = ("Succeeded", "Failed")
+PDB_BACKOFF = Backoff(initial=1.0, factor=2.0, maximum=16.0)
+
+
+@dataclass(frozen=True)
+class EvictionPlan:
+    evict: list[Pod]
+    skipped: list[tuple[Pod, str]]
+
+
+def skip_reason(pod: Pod) -> str | None:
+    """Why a pod is left alone, like `kubectl drain --ignore-daemonsets`; None to evict it."""
+    if pod.mirror:
+        return "mirror pod (static, owned by the kubelet)"
+    if "DaemonSet" in pod.owner_kinds:
+        return "DaemonSet pod (runs on every node)"
+    if pod.phase in _FINISHED:
+        return f"already {pod.phase}"
+    return None
+
+
+def plan_evictions(pods: Sequence[Pod]) -> EvictionPlan:
+    evict: list[Pod] = []
+    skipped: list[tuple[Pod, str]] = []
+    for pod in pods:
+        reason = skip_reason(pod)
+        if reason is None:
+            evict.append(pod)
+        else:
+            skipped.append((pod, reason))
+    # Apps first, kube-system last: DNS and other add-ons keep serving while apps move.
+    evict.sort(key=lambda p: (p.namespace == "kube-system", p.namespace, p.name))
+    return EvictionPlan(evict, skipped)
+
+
+def evict_all(
+    pods: Sequence[Pod],
+    evict: Callable[[Pod], str],
+    *,
+    timeout: float,
+    clock: Clock,
+    out: Callable[[str], None],
+    backoff: Backoff = PDB_BACKOFF,
+) -> None:
+    """Evict every pod; those a PodDisruptionBudget blocks (429) are retried with backoff."""
+    deadline = clock.now() + timeout
+    delays = backoff.delays()
+    pending = list(pods)
+    while pending:
+        blocked = []
+        for pod in pending:
+            outcome = evict(pod)
+            if outcome == "blocked":
+                blocked.append(pod)
+            else:
+                out(f"  {outcome}: {pod.ref}")
+        if not blocked:
+            return
+        names = ", ".join(p.ref for p in blocked)
+        remaining = deadline - clock.now()
+        if remaining <= 0:
+            raise OpsError(f"timed out after {timeout:g}s: a PodDisruptionBudget still blocks evicting {names}")
+        delay = min(next(delays), remaining)
+        out(f"  blocked by a PodDisruptionBudget (429), retrying in {delay:g}s: {names}")
+        clock.sleep(delay)
+        pending = blocked
+
+
+def drained(pods_on_node: Sequence[Pod]) -> tuple[bool, str]:
+    """Done when nothing evictable is left on the node (terminating pods still count)."""
+    left = plan_evictions(pods_on_node).evict
+    if not left:
+        return True, "no evictable pods left"
+    return False, f"{len(left)} pod(s) still on the node: " + ", ".join(p.ref for p in left[:3])
+
+
+def find_node(nodes: Sequence[Node], ref: str) -> Node:
+    """A node by its name or by the EC2 instance id at the end of its providerID."""
+    for node in nodes:
+        if ref in (node.name, node.provider_id.rsplit("/", 1)[-1]):
+            return node
+    known = ", ".join(n.name for n in nodes) or "none"
+    raise OpsError(f"node {ref!r} not found (nodes: {known})")
+
+
+def spare_capacity(nodes: Sequence[Node], leaving: str) -> int:
+    """Ready, schedulable nodes that will take the evicted pods."""
+    return sum(1 for n in nodes if n.name != leaving and n.ready and not n.unschedulable)
+
+
+def replacement_progress(nodes: Sequence[Node], old: str, desired: int) -> tuple[bool, str]:
+    """Done when the old node is gone and `desired` other nodes are Ready."""
+    ready = sum(1 for n in nodes if n.name != old and n.ready)
+    old_present = any(n.name == old for n in nodes)
+    detail = f"{ready}/{desired} Ready"
+    if old_present:
+        detail += f", old node {old} still registered"
+    return (not old_present and ready >= desired), detail

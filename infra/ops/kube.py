@@ -1,0 +1,117 @@
+"""Thin layer over the official kubernetes client: fetch snapshots, make single calls.
+
+No decisions here (those live in checks.py and drain.py), so tests can swap in a fake
+with the same few CoreV1Api/AppsV1Api methods.
+"""
+
+from typing import Any, Literal
+
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+
+from infra.ops.errors import OpsError
+from infra.ops.kube_model import (
+    MIRROR_ANNOTATION,
+    Node,
+    Pod,
+    WorkloadRef,
+    WorkloadStatus,
+)
+
+EvictOutcome = Literal["evicted", "blocked", "gone"]
+
+# The generated client picks JSON Patch for a dict body; a merge patch is what we mean.
+_MERGE_PATCH = "application/merge-patch+json"
+
+
+def node_from_api(obj: client.V1Node) -> Node:
+    meta, spec, status = obj.metadata, obj.spec, obj.status
+    conditions = (status.conditions if status else None) or []
+    return Node(
+        name=(meta.name if meta else None) or "",
+        ready=any(c.type == "Ready" and c.status == "True" for c in conditions),
+        unschedulable=bool(spec and spec.unschedulable),
+        provider_id=(spec.provider_id if spec else None) or "",
+        labels=dict((meta.labels if meta else None) or {}),
+    )
+
+
+def pod_from_api(obj: client.V1Pod) -> Pod:
+    meta, spec, status = obj.metadata, obj.spec, obj.status
+    conditions = (status.conditions if status else None) or []
+    owners = (meta.owner_references if meta else None) or []
+    annotations = (meta.annotations if meta else None) or {}
+    return Pod(
+        name=(meta.name if meta else None) or "",
+        namespace=(meta.namespace if meta else None) or "",
+        node=(spec.node_name if spec else None) or "",
+        phase=(status.phase if status else None) or "",
+        ready=any(c.type == "Ready" and c.status == "True" for c in conditions),
+        owner_kinds=tuple(o.kind for o in owners),
+        mirror=MIRROR_ANNOTATION in annotations,
+    )
+
+
+class Kube:
+    def __init__(self, core: client.CoreV1Api, apps: client.AppsV1Api) -> None:
+        self.core = core
+        self.apps = apps
+
+    @classmethod
+    def from_kubeconfig(cls, kubeconfig: dict[str, Any]) -> "Kube":
+        # In memory: the kubeconfig never touches disk; its exec user runs `aws eks get-token`.
+        api = config.new_client_from_config_dict(config_dict=kubeconfig, persist_config=False)
+        return cls(client.CoreV1Api(api), client.AppsV1Api(api))
+
+    def nodes(self) -> list[Node]:
+        return [node_from_api(n) for n in self.core.list_node().items]
+
+    def pods(self, *, namespace: str | None = None, node: str | None = None) -> list[Pod]:
+        selector = f"spec.nodeName={node}" if node else None
+        if namespace:
+            found = self.core.list_namespaced_pod(namespace, field_selector=selector)
+        else:
+            found = self.core.list_pod_for_all_namespaces(field_selector=selector)
+        return [pod_from_api(p) for p in found.items]
+
+    def workload(self, ref: WorkloadRef, namespace: str) -> WorkloadStatus:
+        obj: Any
+        if ref.kind == "rc":
+            obj = self.core.read_namespaced_replication_controller(ref.name, namespace)
+        else:
+            obj = self.apps.read_namespaced_deployment(ref.name, namespace)
+        desired = obj.spec.replicas if obj.spec and obj.spec.replicas is not None else 1
+        ready = (obj.status.ready_replicas if obj.status else None) or 0
+        return WorkloadStatus(desired=desired, ready=ready)
+
+    def service_hostname(self, name: str, namespace: str) -> str | None:
+        svc = self.core.read_namespaced_service(name, namespace)
+        lb = svc.status.load_balancer if svc.status else None
+        for ingress in (lb.ingress if lb else None) or []:
+            if ingress.hostname:
+                return str(ingress.hostname)
+        return None
+
+    def cordon(self, node: str) -> None:
+        self.core.patch_node(node, {"spec": {"unschedulable": True}}, _content_type=_MERGE_PATCH)
+
+    def label_node(self, node: str, key: str, value: str) -> None:
+        body = {"metadata": {"labels": {key: value}}}
+        self.core.patch_node(node, body, _content_type=_MERGE_PATCH)
+
+    def evict(self, pod: Pod) -> EvictOutcome:
+        """Ask the Eviction API (which honours PodDisruptionBudgets) to remove one pod."""
+        body = client.V1Eviction(
+            api_version="policy/v1",
+            kind="Eviction",
+            metadata=client.V1ObjectMeta(name=pod.name, namespace=pod.namespace),
+        )
+        try:
+            self.core.create_namespaced_pod_eviction(pod.name, pod.namespace, body)
+        except ApiException as err:
+            if err.status == 429:  # a PodDisruptionBudget says "not now"
+                return "blocked"
+            if err.status == 404:  # already gone: that is what we wanted
+                return "gone"
+            raise OpsError(f"evicting {pod.ref} failed: HTTP {err.status} {err.reason}") from err
+        return "evicted"

@@ -1,0 +1,233 @@
+"""Find and delete what Kubernetes created outside Pulumi's state, tagged for the cluster.
+
+The in-cluster AWS cloud provider creates ELBs and security groups for LoadBalancer
+Services, and the VPC CNI can leak ENIs; left behind they block deleting the VPC.
+"""
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from infra.ops.aws import error_code
+from infra.ops.errors import one_line
+from infra.ops.waiting import Clock
+
+CNI_CLUSTER_TAG = "cluster.k8s.amazonaws.com/name"  # the VPC CNI's tag on ENIs it creates
+# Deleting load balancers releases their ENIs asynchronously; SGs stay in use until then.
+SG_RETRY_SECONDS = 180.0
+SG_RETRY_INTERVAL = 10.0
+_GONE = {
+    "LoadBalancerNotFound",
+    "TargetGroupNotFound",
+    "InvalidNetworkInterfaceID.NotFound",
+    "InvalidGroup.NotFound",
+}
+
+
+def cluster_tag(cluster: str) -> str:
+    return f"kubernetes.io/cluster/{cluster}"
+
+
+@dataclass(frozen=True)
+class Leftover:
+    kind: str  # classic-elb | load-balancer | target-group | network-interface | security-group
+    id: str  # name for classic ELBs, ARN for elbv2, resource id otherwise
+
+
+@dataclass(frozen=True)
+class Clients:
+    ec2: Any
+    elb: Any
+    elbv2: Any
+
+
+@dataclass
+class SweepResult:
+    found: list[Leftover]
+    deleted: list[Leftover] = field(default_factory=list)
+    failed: list[tuple[Leftover, str]] = field(default_factory=list)
+
+
+def _chunks(items: Sequence[str], size: int = 20) -> Iterator[Sequence[str]]:
+    # describe_tags accepts at most 20 names/ARNs per call.
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _has_key(tags: Sequence[dict[str, str]], key: str) -> bool:
+    return any(t.get("Key") == key for t in tags)
+
+
+def _classic_elbs(elb: Any, vpc_id: str, key: str) -> list[Leftover]:
+    names = [
+        lb["LoadBalancerName"]
+        for page in elb.get_paginator("describe_load_balancers").paginate()
+        for lb in page["LoadBalancerDescriptions"]
+        if lb.get("VPCId") == vpc_id
+    ]
+    tagged = []
+    for chunk in _chunks(names):
+        for desc in elb.describe_tags(LoadBalancerNames=list(chunk))["TagDescriptions"]:
+            if _has_key(desc.get("Tags", []), key):
+                tagged.append(Leftover("classic-elb", desc["LoadBalancerName"]))
+    return tagged
+
+
+def _tagged_arns(elbv2: Any, arns: Sequence[str], key: str) -> list[str]:
+    tagged = []
+    for chunk in _chunks(arns):
+        for desc in elbv2.describe_tags(ResourceArns=list(chunk))["TagDescriptions"]:
+            if _has_key(desc.get("Tags", []), key):
+                tagged.append(desc["ResourceArn"])
+    return tagged
+
+
+def _v2_load_balancers(elbv2: Any, vpc_id: str, key: str) -> list[Leftover]:
+    arns = [
+        lb["LoadBalancerArn"]
+        for page in elbv2.get_paginator("describe_load_balancers").paginate()
+        for lb in page["LoadBalancers"]
+        if lb.get("VpcId") == vpc_id
+    ]
+    return [Leftover("load-balancer", arn) for arn in _tagged_arns(elbv2, arns, key)]
+
+
+def _target_groups(elbv2: Any, vpc_id: str, key: str) -> list[Leftover]:
+    arns = [
+        tg["TargetGroupArn"]
+        for page in elbv2.get_paginator("describe_target_groups").paginate()
+        for tg in page["TargetGroups"]
+        if tg.get("VpcId") == vpc_id
+    ]
+    return [Leftover("target-group", arn) for arn in _tagged_arns(elbv2, arns, key)]
+
+
+def _network_interfaces(ec2: Any, vpc_id: str, cluster: str) -> list[Leftover]:
+    # Only unattached ones: an attached ENI belongs to something still running.
+    filters = [{"Name": "vpc-id", "Values": [vpc_id]}, {"Name": "status", "Values": ["available"]}]
+    found = []
+    for page in ec2.get_paginator("describe_network_interfaces").paginate(Filters=filters):
+        for eni in page["NetworkInterfaces"]:
+            tags = {t["Key"]: t["Value"] for t in eni.get("TagSet", [])}
+            if cluster_tag(cluster) in tags or tags.get(CNI_CLUSTER_TAG) == cluster:
+                found.append(Leftover("network-interface", eni["NetworkInterfaceId"]))
+    return found
+
+
+def _security_groups(ec2: Any, vpc_id: str, key: str) -> list[Leftover]:
+    filters = [{"Name": "vpc-id", "Values": [vpc_id]}, {"Name": "tag-key", "Values": [key]}]
+    return [
+        Leftover("security-group", sg["GroupId"])
+        for page in ec2.get_paginator("describe_security_groups").paginate(Filters=filters)
+        for sg in page["SecurityGroups"]
+        if sg.get("GroupName") != "default"  # the VPC's own; goes with the VPC
+    ]
+
+
+def find(clients: Clients, vpc_id: str, cluster: str) -> list[Leftover]:
+    """Everything in the VPC tagged for this cluster, in a safe deletion order."""
+    key = cluster_tag(cluster)
+    return [
+        *_classic_elbs(clients.elb, vpc_id, key),
+        *_v2_load_balancers(clients.elbv2, vpc_id, key),
+        *_target_groups(clients.elbv2, vpc_id, key),
+        *_network_interfaces(clients.ec2, vpc_id, cluster),
+        *_security_groups(clients.ec2, vpc_id, key),
+    ]
+
+
+def _revoke_group_rules(ec2: Any, group_ids: Sequence[str]) -> None:
+    """Drop rules that reference other groups, so leftover SGs citing each other can go."""
+    if not group_ids:
+        return
+    found = ec2.describe_security_groups(GroupIds=list(group_ids))["SecurityGroups"]
+    for sg in found:
+        for rules_key, revoke in (
+            ("IpPermissions", ec2.revoke_security_group_ingress),
+            ("IpPermissionsEgress", ec2.revoke_security_group_egress),
+        ):
+            rules = [
+                {
+                    "IpProtocol": r["IpProtocol"],
+                    **{k: r[k] for k in ("FromPort", "ToPort") if k in r},
+                    "UserIdGroupPairs": [{"GroupId": p["GroupId"]} for p in r["UserIdGroupPairs"]],
+                }
+                for r in sg.get(rules_key, [])
+                if r.get("UserIdGroupPairs")
+            ]
+            if rules:
+                revoke(GroupId=sg["GroupId"], IpPermissions=rules)
+
+
+def _delete_one(clients: Clients, item: Leftover) -> None:
+    if item.kind == "classic-elb":
+        clients.elb.delete_load_balancer(LoadBalancerName=item.id)
+    elif item.kind == "load-balancer":
+        clients.elbv2.delete_load_balancer(LoadBalancerArn=item.id)
+    elif item.kind == "target-group":
+        clients.elbv2.delete_target_group(TargetGroupArn=item.id)
+    elif item.kind == "network-interface":
+        clients.ec2.delete_network_interface(NetworkInterfaceId=item.id)
+    elif item.kind == "security-group":
+        clients.ec2.delete_security_group(GroupId=item.id)
+    else:
+        raise ValueError(f"unknown leftover kind {item.kind}")
+
+
+def _delete_with_retry(
+    clients: Clients, item: Leftover, clock: Clock, patience: float, out: Callable[[str], None]
+) -> None:
+    deadline = clock.now() + patience
+    told = False
+    while True:
+        try:
+            _delete_one(clients, item)
+            return
+        except ClientError as err:
+            code = error_code(err)
+            if code in _GONE:  # deleted meanwhile (e.g. by its controller): that is the goal
+                return
+            if code != "DependencyViolation" or clock.now() >= deadline:
+                raise
+        if not told:
+            out(f"  {item.kind} {item.id} still in use; retrying for up to {patience:g}s")
+            told = True
+        clock.sleep(SG_RETRY_INTERVAL)
+
+
+def sweep(
+    clients: Clients,
+    vpc_id: str,
+    cluster: str,
+    *,
+    dry_run: bool,
+    clock: Clock,
+    out: Callable[[str], None],
+) -> SweepResult:
+    """Delete (or with dry_run only list) the cluster's leftovers in the VPC."""
+    result = SweepResult(found=find(clients, vpc_id, cluster))
+    verb = "would delete" if dry_run else "deleting"
+    for item in result.found:
+        out(f"  {verb} {item.kind} {item.id}")
+    if dry_run:
+        return result
+    groups = [i.id for i in result.found if i.kind == "security-group"]
+    try:
+        _revoke_group_rules(clients.ec2, groups)
+    except ClientError as err:  # best effort: the deletes below report what stays
+        out(f"  could not revoke rules between leftover security groups: {one_line(err)}")
+    for item in result.found:
+        patience = SG_RETRY_SECONDS if item.kind == "security-group" else 0.0
+        try:
+            _delete_with_retry(clients, item, clock, patience, out)
+            result.deleted.append(item)
+        except ClientError as err:
+            result.failed.append((item, one_line(err)))
+            out(f"  FAILED to delete {item.kind} {item.id}: {one_line(err)}")
+    return result
+
+
+def describe(items: Sequence[Leftover]) -> str:
+    return ", ".join(f"{i.kind} {i.id}" for i in items)

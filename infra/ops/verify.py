@@ -1,0 +1,88 @@
+"""`verify`: fetch cluster/app state through thin layers, judge it with checks.py, print a table."""
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from infra.ops import aws, checks, outputs
+from infra.ops.checks import CheckResult
+from infra.ops.http_probe import Fetch
+from infra.ops.kube_model import ClusterReader, nodegroup_members, parse_workload
+from infra.ops.table import render
+from infra.ops.waiting import Clock
+
+HTTP_TIMEOUT = 5.0
+SERVICE = "helloworld"
+
+
+@dataclass(frozen=True)
+class Probe:
+    name: str
+    run: Callable[[], CheckResult]
+
+    def __call__(self) -> CheckResult:
+        try:
+            return self.run()
+        except Exception as err:  # a fetch that failed is a failed check, not a crash
+            return checks.crashed(self.name, err)
+
+
+def build_probes(out: Mapping[str, Any], kube: ClusterReader, eks: Any, fetch: Fetch) -> list[Probe]:
+    """One probe per check; each fetches fresh data so --wait can re-run it."""
+    cluster = outputs.text(out, "clusterName")
+    nodegroup = outputs.text(out, "nodeGroupName")
+    namespace = outputs.text(out, "helloworldNamespace")
+    workload = parse_workload(outputs.text(out, "helloworldWorkload"))
+    replicas = outputs.integer(out, "helloworldReplicas")
+    greeting = outputs.text(out, "helloworldGreeting")
+    endpoint = out.get("helloworldEndpoint")
+    url = outputs.text(out, "url").rstrip("/")
+
+    def nodes() -> CheckResult:
+        desired = aws.describe_nodegroup(eks, cluster, nodegroup).desired
+        return checks.nodes_ready(nodegroup_members(kube.nodes(), nodegroup), desired)
+
+    return [
+        Probe("nodes", nodes),
+        Probe(
+            "kube-system pods",
+            lambda: checks.system_pods_ready(kube.pods(namespace="kube-system")),
+        ),
+        Probe(
+            f"workload {workload}",
+            lambda: checks.workload_ready(workload, kube.workload(workload, namespace), replicas),
+        ),
+        Probe(
+            f"service {SERVICE}",
+            lambda: checks.service_hostname(kube.service_hostname(SERVICE, namespace), endpoint),
+        ),
+        Probe("GET /", lambda: checks.greeting(url, fetch(url, HTTP_TIMEOUT), greeting)),
+        Probe("GET /dbz", lambda: checks.database(url + "/dbz", fetch(url + "/dbz", HTTP_TIMEOUT))),
+    ]
+
+
+def run_checks(
+    probes: Sequence[Probe],
+    *,
+    wait: float,
+    interval: float,
+    clock: Clock,
+    out: Callable[[str], None],
+) -> list[CheckResult]:
+    """Run every probe; with wait > 0 re-run the failing ones until they pass or time runs out."""
+    results = {p.name: p() for p in probes}
+    deadline = clock.now() + wait
+    while True:
+        failing = [p for p in probes if not results[p.name].ok]
+        left = deadline - clock.now()
+        if not failing or left <= 0:
+            return [results[p.name] for p in probes]
+        details = "; ".join(f"{p.name}: {results[p.name].detail}" for p in failing)
+        out(f"waiting ({left:.0f}s left) for {len(failing)} check(s): {details}")
+        clock.sleep(min(interval, left))
+        for probe in failing:
+            results[probe.name] = probe()
+
+
+def report(results: Sequence[CheckResult]) -> str:
+    return render(("check", "status", "detail"), [(r.name, r.status, r.detail) for r in results])

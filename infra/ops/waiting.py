@@ -1,0 +1,58 @@
+"""Polling with a deadline and progress lines; clock and sleep are injected so tests run instantly."""
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from infra.ops.errors import OpsError, one_line
+
+Probe = Callable[[], tuple[bool, str]]
+
+
+@dataclass(frozen=True)
+class Clock:
+    now: Callable[[], float]
+    sleep: Callable[[float], None]
+
+
+@dataclass(frozen=True)
+class Backoff:
+    initial: float = 1.0
+    factor: float = 2.0
+    maximum: float = 16.0
+
+    def delays(self) -> Iterator[float]:
+        delay = self.initial
+        while True:
+            yield delay
+            delay = min(delay * self.factor, self.maximum)
+
+
+def wait_for(
+    what: str,
+    probe: Probe,
+    *,
+    timeout: float,
+    interval: float,
+    clock: Clock,
+    out: Callable[[str], None],
+    heartbeat: float = 30.0,
+) -> str:
+    """Call probe until it reports done; print its detail when it changes (or every heartbeat)."""
+    deadline = clock.now() + timeout
+    last_detail: str | None = None
+    last_print = float("-inf")
+    while True:
+        try:
+            done, detail = probe()
+        except Exception as err:  # API hiccups during node churn are expected: keep polling
+            done, detail = False, one_line(err)
+        now = clock.now()
+        if done:
+            out(f"  {what}: {detail}")
+            return detail
+        if now >= deadline:
+            raise OpsError(f"timed out after {timeout:g}s waiting for {what}: {detail}")
+        if detail != last_detail or now - last_print >= heartbeat:
+            out(f"  waiting for {what}: {detail} ({deadline - now:.0f}s left)")
+            last_detail, last_print = detail, now
+        clock.sleep(min(interval, deadline - now))

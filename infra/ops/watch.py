@@ -1,0 +1,93 @@
+"""Poll a URL, report each change of answer, and count failures (proves zero-downtime upgrades)."""
+
+import math
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from infra.ops import http_probe
+from infra.ops.http_probe import Fetch
+
+
+@dataclass
+class WatchStats:
+    requests: int = 0
+    successes: int = 0
+    failures: int = 0
+    changes: int = 0  # transitions between distinct answers, the first answer excluded
+    answers: Counter[str] = field(default_factory=Counter)
+    elapsed: float = 0.0
+    interrupted: bool = False
+
+
+def summary_lines(stats: WatchStats) -> list[str]:
+    how = "interrupted after" if stats.interrupted else "in"
+    lines = [
+        f"--- {stats.requests} requests {how} {stats.elapsed:.1f}s: "
+        f"{stats.successes} ok, {stats.failures} failed, {stats.changes} change(s)"
+    ]
+    width = len(str(max(stats.answers.values(), default=0)))
+    lines += [f"  {count:>{width}}  {label}" for label, count in stats.answers.most_common()]
+    return lines
+
+
+def watch(
+    url: str,
+    *,
+    interval: float,
+    duration: float | None,
+    timeout: float,
+    fetch: Fetch = http_probe.get,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+    wall: Callable[[], datetime] = datetime.now,
+    out: Callable[[str], None] = print,
+) -> WatchStats:
+    """GET url every `interval` seconds for `duration` seconds (None: until Ctrl-C)."""
+    stats = WatchStats()
+    until = "until Ctrl-C" if duration is None else f"for {duration:g}s"
+    out(f"watching {url} every {interval:g}s {until}")
+    start = clock()
+    previous: str | None = None
+    tick = 0
+    try:
+        while True:
+            answer = fetch(url, timeout)
+            label = answer.label()
+            stats.requests += 1
+            stats.answers[label] += 1
+            if answer.ok:
+                stats.successes += 1
+            else:
+                stats.failures += 1
+            if label != previous:
+                stamp = wall().strftime("%H:%M:%S.%f")[:-3]
+                out(f"{stamp} +{clock() - start:.1f}s  {label}")
+                if previous is not None:
+                    stats.changes += 1
+                previous = label
+            tick = _next_tick(tick, clock() - start, interval)
+            wake = tick * interval
+            if duration is not None and wake >= duration:
+                _sleep_until(start + duration, clock, sleep)
+                break
+            _sleep_until(start + wake, clock, sleep)
+    except KeyboardInterrupt:
+        stats.interrupted = True
+    stats.elapsed = clock() - start
+    for line in summary_lines(stats):
+        out(line)
+    return stats
+
+
+def _next_tick(tick: int, elapsed: float, interval: float) -> int:
+    """The next slot on the fixed schedule; slots missed by a slow request are skipped, not burst."""
+    return max(tick + 1, math.floor(elapsed / interval) + 1)
+
+
+def _sleep_until(deadline: float, clock: Callable[[], float], sleep: Callable[[float], None]) -> None:
+    delay = deadline - clock()
+    if delay > 0:
+        sleep(delay)

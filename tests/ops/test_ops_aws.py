@@ -1,0 +1,167 @@
+"""AWS lookups and terminate-in-ASG against moto."""
+
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from moto import mock_aws
+
+from infra.ops import aws
+from infra.ops.errors import OpsError
+
+MOTO_AMI = "ami-12c6146b"  # one of moto's built-in images
+
+
+@dataclass
+class Account:
+    ec2: Any
+    autoscaling: Any
+    eks: Any
+    elb: Any
+    rds: Any
+    subnet: str
+    prefix: str  # names are unique per account, and the account is shared by the module
+
+
+ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-west-2",
+    "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
+    "AWS_CONFIG_FILE": "/nonexistent",
+}
+_ids = itertools.count()
+
+
+@pytest.fixture(scope="module")
+def moto_account() -> Iterator[None]:
+    # One moto account per module (stopping a mock costs about a second); tests use unique names.
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in ENV.items():
+            patch.setenv(key, value)
+        with mock_aws():
+            yield
+
+
+@pytest.fixture
+def account(moto_account: None) -> Account:
+    ec2 = aws.client("ec2", "us-west-2")
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24", AvailabilityZone="us-west-2a")["Subnet"]
+    return Account(
+        ec2=ec2,
+        autoscaling=aws.client("autoscaling", "us-west-2"),
+        eks=aws.client("eks", "us-west-2"),
+        elb=aws.client("elb", "us-west-2"),
+        rds=aws.client("rds", "us-west-2"),
+        subnet=subnet["SubnetId"],
+        prefix=f"t{next(_ids)}",
+    )
+
+
+def make_asg(acct: Account, name: str, desired: int) -> list[str]:
+    template = f"lt-{name}"  # name already carries the test's prefix
+    acct.ec2.create_launch_template(
+        LaunchTemplateName=template, LaunchTemplateData={"ImageId": MOTO_AMI, "InstanceType": "t3.medium"}
+    )
+    acct.autoscaling.create_auto_scaling_group(
+        AutoScalingGroupName=name,
+        LaunchTemplate={"LaunchTemplateName": template},
+        MinSize=1,
+        MaxSize=4,
+        DesiredCapacity=desired,
+        VPCZoneIdentifier=acct.subnet,
+    )
+    return asg_instances(acct, name)
+
+
+def asg_instances(acct: Account, name: str) -> list[str]:
+    group = acct.autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[name])["AutoScalingGroups"][0]
+    return [i["InstanceId"] for i in group["Instances"]]
+
+
+def desired_of(acct: Account, name: str) -> int:
+    group = acct.autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[name])["AutoScalingGroups"][0]
+    return int(group["DesiredCapacity"])
+
+
+def state_of(acct: Account, instance: str) -> str:
+    return str(acct.ec2.describe_instances(InstanceIds=[instance])["Reservations"][0]["Instances"][0]["State"]["Name"])
+
+
+def test_instance_id_from_provider_id() -> None:
+    assert aws.instance_id("aws:///us-west-2a/i-0abc123def4567890") == "i-0abc123def4567890"
+    for bad in ("", "aws:///us-west-2a/", "gce://p/z/i-0abc", "aws:///us-west-2a/i-0abc/extra"):
+        with pytest.raises(OpsError, match="providerID"):
+            aws.instance_id(bad)
+
+
+def test_terminate_keeps_desired_capacity_and_refuses_foreign_instances(account: Account) -> None:
+    ng, other = f"{account.prefix}-eks-ng-foo", f"{account.prefix}-other-asg"
+    ours = make_asg(account, ng, desired=2)
+    theirs = make_asg(account, other, desired=1)
+    loose = account.ec2.run_instances(ImageId=MOTO_AMI, MinCount=1, MaxCount=1, SubnetId=account.subnet)
+    loose_id = loose["Instances"][0]["InstanceId"]
+    allowed = (ng,)
+
+    with pytest.raises(OpsError, match=f"belongs to ASG '{other}'"):
+        aws.terminate_in_asg(account.autoscaling, theirs[0], allowed)
+    with pytest.raises(OpsError, match="not in any Auto Scaling group"):
+        aws.terminate_in_asg(account.autoscaling, loose_id, allowed)
+    assert state_of(account, theirs[0]) == "running" and state_of(account, loose_id) == "running"
+
+    assert aws.terminate_in_asg(account.autoscaling, ours[0], allowed) == ng
+    assert desired_of(account, ng) == 2  # ShouldDecrementDesiredCapacity=False
+    assert state_of(account, ours[0]) == "terminated"
+    after = asg_instances(account, ng)
+    assert ours[0] not in after and len(after) == 2  # the ASG launched a replacement
+
+
+def test_describe_nodegroup_reads_desired_and_asgs(account: Account) -> None:
+    role, cluster = "arn:aws:iam::123456789012:role/eks", f"{account.prefix}-foo"
+    account.eks.create_cluster(name=cluster, roleArn=role, resourcesVpcConfig={"subnetIds": [account.subnet]})
+    account.eks.create_nodegroup(
+        clusterName=cluster,
+        nodegroupName="ng",
+        nodeRole=role,
+        subnets=[account.subnet],
+        scalingConfig={"minSize": 1, "maxSize": 4, "desiredSize": 3},
+    )
+    group = aws.describe_nodegroup(account.eks, cluster, "ng")
+    assert group.desired == 3
+    # moto invents an ASG name here without creating that ASG, so terminate tests use their own ASG.
+    assert len(group.asg_names) == 1
+    assert aws.cluster_status(account.eks, cluster) == "ACTIVE"
+    assert aws.cluster_status(account.eks, "gone") is None
+
+
+def test_classic_elb_lookup_and_registration(account: Account) -> None:
+    (instance,) = make_asg(account, f"{account.prefix}-ng", desired=1)
+    name = f"{account.prefix}-k8s-svc"
+    listeners = [{"Protocol": "HTTP", "LoadBalancerPort": 80, "InstancePort": 30080}]
+    created = account.elb.create_load_balancer(LoadBalancerName=name, Listeners=listeners, Subnets=[account.subnet])
+    instances = [{"InstanceId": instance}]
+    account.elb.register_instances_with_load_balancer(LoadBalancerName=name, Instances=instances)
+
+    assert aws.classic_elb_named_by_host(account.elb, created["DNSName"].upper()) == name
+    assert aws.classic_elb_named_by_host(account.elb, "nlb-123.elb.us-west-2.amazonaws.com") is None
+    assert aws.registered_with_elb(account.elb, name, instance)
+    account.elb.deregister_instances_from_load_balancer(LoadBalancerName=name, Instances=instances)
+    assert not aws.registered_with_elb(account.elb, name, instance)
+
+
+def test_snapshot_status(account: Account) -> None:
+    db, final = f"{account.prefix}-db", f"{account.prefix}-final"
+    assert aws.snapshot_status(account.rds, final) is None
+    account.rds.create_db_instance(
+        DBInstanceIdentifier=db,
+        Engine="postgres",
+        DBInstanceClass="db.t4g.micro",
+        MasterUsername="app",
+        MasterUserPassword="password123",
+        AllocatedStorage=20,
+    )
+    account.rds.create_db_snapshot(DBInstanceIdentifier=db, DBSnapshotIdentifier=final)
+    assert aws.snapshot_status(account.rds, final) == "available"

@@ -1,0 +1,140 @@
+"""The CLI surface: --help, one-line errors, the kubeconfig verb, watch on a stack name."""
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pulumi import automation as auto
+from pulumi.automation._cmd import CommandResult
+
+from infra.ops import cli, stack
+from infra.ops import watch as watch_ops
+from infra.ops.stack import StackError
+
+ROOT = Path(__file__).resolve().parents[2]
+KUBECONFIG = {"apiVersion": "v1", "kind": "Config", "clusters": [], "users": [], "contexts": []}
+
+
+@pytest.mark.parametrize("verb", ["kubeconfig", "verify", "watch", "swap-node", "destroy"])
+def test_each_verb_has_help(verb: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main([verb, "--help"])
+    assert exit_info.value.code == 0
+    assert f"python -m infra.ops {verb}" in capsys.readouterr().out
+
+
+def test_module_entry_point_help() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "infra.ops", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0
+    for verb in ("kubeconfig", "verify", "watch", "swap-node", "destroy"):
+        assert verb in done.stdout
+
+
+def test_missing_stack_is_one_clear_line(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    def missing(name: str) -> dict[str, Any]:
+        raise StackError(f"cannot read outputs of stack {name!r}: error: no stack named 'nope' found")
+
+    monkeypatch.setattr(stack, "read_outputs", missing)
+    for argv in (["kubeconfig", "nope"], ["verify", "nope"], ["watch", "nope"], ["swap-node", "nope", "n1"]):
+        assert cli.main(argv) == 1
+        err = capsys.readouterr().err
+        assert err == "error: cannot read outputs of stack 'nope': error: no stack named 'nope' found\n"
+
+
+def test_automation_api_errors_become_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def no_cli(**kwargs: Any) -> None:
+        raise FileNotFoundError(2, "No such file or directory", "pulumi")
+
+    monkeypatch.setattr(auto, "select_stack", no_cli)
+    assert cli.main(["destroy", "foo", "--yes"]) == 1
+    assert capsys.readouterr().err == (
+        "error: cannot read outputs of stack 'foo': the pulumi CLI is not on PATH (the Automation API needs it)\n"
+    )
+
+    def not_found(**kwargs: Any) -> None:
+        result = CommandResult(stdout="", stderr="error: no stack named 'organization/infra/nope' found\n", code=255)
+        raise auto.errors.StackNotFoundError(result)
+
+    monkeypatch.setattr(auto, "select_stack", not_found)
+    assert cli.main(["verify", "nope"]) == 1
+    assert capsys.readouterr().err.endswith("error: no stack named 'organization/infra/nope' found\n")
+
+
+def test_missing_output_is_named(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(stack, "read_outputs", lambda name: {})
+    assert cli.main(["watch", "foo"]) == 1
+    assert "stack output 'url' is missing" in capsys.readouterr().err
+
+
+def test_unexpected_errors_are_one_line_too(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("INFRA_OPS_DEBUG", raising=False)
+
+    def broken(name: str) -> dict[str, Any]:
+        raise ValueError("bad\nsecond line")
+
+    monkeypatch.setattr(stack, "read_outputs", broken)
+    assert cli.main(["verify", "foo"]) == 1
+    assert capsys.readouterr().err == "error: ValueError: bad (INFRA_OPS_DEBUG=1 shows a traceback)\n"
+
+
+def test_bad_arguments_exit_2() -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["watch", "http://127.0.0.1:9", "--interval", "0"])
+    assert exit_info.value.code == 2
+
+
+def test_kubeconfig_written_0600_default_name(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(stack, "read_outputs", lambda name: {"kubeconfig": json.dumps(KUBECONFIG)})
+    old = os.umask(0)  # even a permissive umask must not widen the file
+    try:
+        assert cli.main(["kubeconfig", "foo"]) == 0
+    finally:
+        os.umask(old)
+    path = tmp_path / "foo.kubeconfig"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert json.loads(path.read_text()) == KUBECONFIG
+    assert "wrote foo.kubeconfig (mode 0600)" in capsys.readouterr().out
+
+
+def test_kubeconfig_existing_file_is_tightened(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    target = tmp_path / "kc.json"
+    target.write_text("old contents that are longer than the new ones " * 100)
+    target.chmod(0o644)
+    monkeypatch.setattr(stack, "read_outputs", lambda name: {"kubeconfig": KUBECONFIG})  # an object works too
+    assert cli.main(["kubeconfig", "foo", "-o", str(target)]) == 0
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert json.loads(target.read_text()) == KUBECONFIG
+
+
+def test_kubeconfig_rejects_garbage(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(stack, "read_outputs", lambda name: {"kubeconfig": "not json"})
+    assert cli.main(["kubeconfig", "foo", "-o", str(tmp_path / "x")]) == 1
+    assert not (tmp_path / "x").exists()
+
+
+def test_watch_uses_the_stack_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: dict[str, Any] = {}
+
+    def fake_watch(url: str, **kwargs: Any) -> Any:
+        seen.update(url=url, **kwargs)
+        return type("Stats", (), {"failures": 0})()
+
+    monkeypatch.setattr(stack, "read_outputs", lambda name: {"url": "http://foo.cloud.weave.works"})
+    monkeypatch.setattr(watch_ops, "watch", fake_watch)
+    assert cli.main(["watch", "foo", "--duration", "60"]) == 0
+    assert seen["url"] == "http://foo.cloud.weave.works"
+    assert (seen["interval"], seen["duration"], seen["timeout"]) == (0.5, 60.0, 2.0)

@@ -1,0 +1,202 @@
+"""verify: each check's pass/fail and message, --wait re-runs, the table, and the exit code."""
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from infra.ops import checks, cli, stack, verify
+from infra.ops.checks import CheckResult
+from infra.ops.http_probe import Answer
+from infra.ops.kube_model import NODEGROUP_LABEL, Node, Pod, WorkloadRef, WorkloadStatus
+from infra.ops.waiting import Clock
+
+RC = WorkloadRef("rc", "helloworld-1.0.0")
+
+
+def test_nodes_check() -> None:
+    assert checks.nodes_ready([Node("a", True), Node("b", True)], 2) == CheckResult("nodes", "PASS", "2/2 Ready")
+    result = checks.nodes_ready([Node("a", True), Node("b", False)], 2)
+    assert result == CheckResult("nodes", "FAIL", "1/2 Ready; not Ready: b")
+    assert checks.nodes_ready([Node("a", True)], 3).detail == "1/3 Ready"  # scaled up, nodes not joined yet
+
+
+def test_system_pods_check() -> None:
+    done_job = Pod("job", "kube-system", phase="Succeeded", ready=False)
+    assert checks.system_pods_ready([Pod("coredns", "kube-system"), done_job]).status == "PASS"
+    many = [Pod(f"p{i}", "kube-system", ready=False) for i in range(5)]
+    result = checks.system_pods_ready(many)
+    assert result.status == "FAIL" and result.detail == "0/5 ready; not ready: p0, p1, p2 (+2 more)"
+    assert checks.system_pods_ready([]).detail == "no pods found in kube-system"
+
+
+def test_workload_check() -> None:
+    assert checks.workload_ready(RC, WorkloadStatus(3, 3), 3) == CheckResult(
+        "workload rc/helloworld-1.0.0", "PASS", "3/3 ready"
+    )
+    assert checks.workload_ready(RC, WorkloadStatus(3, 2), 3).status == "FAIL"
+    drift = checks.workload_ready(RC, WorkloadStatus(2, 2), 3)
+    assert drift.status == "FAIL" and "spec wants 2 but the stack says 3" in drift.detail
+
+
+def test_service_check() -> None:
+    host = "abc.elb.amazonaws.com"
+    assert checks.service_hostname(host, host).status == "PASS"
+    assert checks.service_hostname(host, None).status == "PASS"
+    assert checks.service_hostname(None, host).detail == "no load balancer hostname yet"
+    assert "differs from stack output" in checks.service_hostname(host, "old.elb.amazonaws.com").detail
+
+
+def test_http_checks() -> None:
+    url = "http://foo.example"
+    assert checks.greeting(url, Answer(200, "Hello world\n"), "Hello world").status == "PASS"
+    wrong = checks.greeting(url, Answer(200, "Foo bar\n"), "Hello world")
+    assert wrong.status == "FAIL" and wrong.detail == "http://foo.example: got 'Foo bar', want 'Hello world'"
+    refused = checks.greeting(url, Answer(None, error="DNS lookup failed"), "Hello world")
+    assert refused.detail == "http://foo.example: error: DNS lookup failed"
+    assert checks.database(url + "/dbz", Answer(200, "ok")).status == "PASS"
+    down = checks.database(url + "/dbz", Answer(503, "db down"))
+    assert down.status == "FAIL" and down.detail == "http://foo.example/dbz: HTTP 503 (app cannot reach the database)"
+
+
+def test_crashing_probe_is_a_failed_check() -> None:
+    def boom() -> CheckResult:
+        raise RuntimeError("Unauthorized\nmore lines")
+
+    assert verify.Probe("nodes", boom)() == CheckResult("nodes", "FAIL", "RuntimeError: Unauthorized")
+
+
+class Ticker:
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def sleep(self, seconds: float) -> None:
+        self.t += seconds
+
+    @property
+    def clock(self) -> Clock:
+        return Clock(lambda: self.t, self.sleep)
+
+
+def test_wait_reruns_only_failing_checks_until_they_pass() -> None:
+    runs = {"a": 0, "b": 0}
+
+    def a() -> CheckResult:
+        runs["a"] += 1
+        return checks.passed("a", "fine")
+
+    def b() -> CheckResult:
+        runs["b"] += 1
+        return checks.nodes_ready([Node("n", True)] * min(runs["b"], 3), 3)
+
+    ticker, lines = Ticker(), list[str]()
+    results = verify.run_checks(
+        [verify.Probe("a", a), verify.Probe("nodes", b)], wait=600, interval=10, clock=ticker.clock, out=lines.append
+    )
+    assert [r.status for r in results] == ["PASS", "PASS"]
+    assert runs == {"a": 1, "b": 3} and ticker.t == 20
+    assert lines[0] == "waiting (600s left) for 1 check(s): nodes: 1/3 Ready"
+
+
+def test_wait_gives_up_at_the_deadline() -> None:
+    ticker = Ticker()
+    probe = verify.Probe("nodes", lambda: checks.nodes_ready([], 2))
+    results = verify.run_checks([probe], wait=25, interval=10, clock=ticker.clock, out=lambda _: None)
+    assert results[0].status == "FAIL" and ticker.t == 25
+    assert verify.run_checks([probe], wait=0, interval=10, clock=ticker.clock, out=lambda _: None)[0].status == "FAIL"
+
+
+def test_report_table() -> None:
+    table = verify.report([checks.passed("nodes", "2/2 Ready"), checks.failed("GET /dbz", "HTTP 503")])
+    assert table.splitlines() == [
+        "check     status  detail",
+        "--------  ------  ---------",
+        "nodes     PASS    2/2 Ready",
+        "GET /dbz  FAIL    HTTP 503",
+    ]
+
+
+# ---- the whole verb: fake cluster + fake EKS + a real local app server ----
+
+
+class FakeKube:
+    def __init__(self, nodes: int) -> None:
+        self.node_count = nodes
+
+    def nodes(self) -> list[Node]:
+        ours = [Node(f"n{i}", True, labels={NODEGROUP_LABEL: "ng"}) for i in range(self.node_count)]
+        return [*ours, Node("gpu-1", True, labels={NODEGROUP_LABEL: "gpu"})]  # another group: not counted
+
+    def pods(self, *, namespace: str | None = None, node: str | None = None) -> list[Pod]:
+        return [Pod("coredns", "kube-system")]
+
+    def workload(self, ref: WorkloadRef, namespace: str) -> WorkloadStatus:
+        return WorkloadStatus(3, 3)
+
+    def service_hostname(self, name: str, namespace: str) -> str:
+        return "abc.elb.amazonaws.com"
+
+
+class FakeEks:
+    def describe_nodegroup(self, clusterName: str, nodegroupName: str) -> dict[str, Any]:  # noqa: N803 (boto3 names)
+        assert (clusterName, nodegroupName) == ("foo", "ng")
+        return {"nodegroup": {"scalingConfig": {"desiredSize": 2}, "resources": {"autoScalingGroups": []}}}
+
+
+@contextmanager
+def app(dbz_status: int) -> Iterator[str]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            status, body = (dbz_status, b"db\n") if self.path == "/dbz" else (200, b"Hello world\n")
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def outputs(url: str) -> dict[str, Any]:
+    return {
+        "clusterName": "foo",
+        "nodeGroupName": "ng",
+        "region": "us-west-2",
+        "helloworldNamespace": "helloworld",
+        "helloworldWorkload": "rc/helloworld-1.0.0",
+        "helloworldReplicas": 3,
+        "helloworldGreeting": "Hello world",
+        "helloworldEndpoint": "abc.elb.amazonaws.com",
+        "url": url,
+    }
+
+
+@pytest.mark.parametrize(("nodes", "dbz", "code"), [(2, 200, 0), (2, 503, 1), (1, 200, 1)])
+def test_verify_verb_prints_table_and_exit_code(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], nodes: int, dbz: int, code: int
+) -> None:
+    for name in ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    with app(dbz) as url:
+        monkeypatch.setattr(stack, "read_outputs", lambda name: outputs(url))
+        monkeypatch.setattr(cli, "make_kube", lambda out: FakeKube(nodes))
+        monkeypatch.setattr(cli, "make_client", lambda service, out: FakeEks())
+        assert cli.main(["verify", "foo"]) == code
+    captured = capsys.readouterr()
+    rows = {line.split()[0]: line for line in captured.out.splitlines() if line.split()}
+    assert "check" in rows and ("FAIL" in captured.out) == bool(code)
+    assert "PASS" in rows["kube-system"] and "PASS" in rows["service"]
+    if code:
+        assert captured.err.startswith("error: 1 check(s) failed: ")
+        assert captured.err.count("\n") == 1
