@@ -239,11 +239,16 @@ def unknown_key(draw: st.DrawFn, cfg: dict[str, Any]) -> tuple[str, str]:
     return f"add {key_path((*path, key)) if path else key}", key_path((*path, key)) if path else key
 
 
-def out_of_range(draw: st.DrawFn, cfg: dict[str, Any]) -> tuple[str, str]:
-    path = draw(st.sampled_from(sorted(OUT_OF_RANGE)))
-    value = draw(OUT_OF_RANGE[path])
+def set_from(table: dict[Path, st.SearchStrategy[Any]], draw: st.DrawFn, cfg: dict[str, Any]) -> tuple[str, str]:
+    """One of the table's keys set to a value its strategy draws (the key may not be in foo's file yet)."""
+    path = draw(st.sampled_from(sorted(table)))
+    value = draw(table[path])
     put(cfg, path, value)
-    return f"{key_path(path)} = {value}", key_path(path)
+    return f"{key_path(path)} = {value!r}", key_path(path)
+
+
+def out_of_range(draw: st.DrawFn, cfg: dict[str, Any]) -> tuple[str, str]:
+    return set_from(OUT_OF_RANGE, draw, cfg)
 
 
 def bad_cidr(draw: st.DrawFn, cfg: dict[str, Any]) -> tuple[str, str]:
@@ -259,10 +264,7 @@ def bad_cidr(draw: st.DrawFn, cfg: dict[str, Any]) -> tuple[str, str]:
 
 
 def bad_version(draw: st.DrawFn, cfg: dict[str, Any]) -> tuple[str, str]:
-    path = draw(st.sampled_from(sorted(BAD_VERSIONS)))
-    value = draw(BAD_VERSIONS[path])
-    put(cfg, path, value)
-    return f"{key_path(path)} = {value!r}", key_path(path)
+    return set_from(BAD_VERSIONS, draw, cfg)
 
 
 def remove(draw: st.DrawFn, cfg: dict[str, Any]) -> tuple[str, str]:
@@ -280,10 +282,7 @@ def anything(draw: st.DrawFn, cfg: dict[str, Any]) -> tuple[str, str]:
 
 
 def valid_value(draw: st.DrawFn, cfg: dict[str, Any]) -> tuple[str, str]:
-    path = draw(st.sampled_from(sorted(VALID)))
-    value = draw(VALID[path])
-    get(cfg, path[:-1])[path[-1]] = value  # the key may not be in foo's file yet
-    return f"{key_path(path)} = {value!r}", key_path(path)
+    return set_from(VALID, draw, cfg)
 
 
 def use_dockerhub(draw: st.DrawFn, cfg: dict[str, Any]) -> tuple[str, str]:

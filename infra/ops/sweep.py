@@ -84,24 +84,22 @@ def _tagged_arns(elbv2: Any, arns: Sequence[str], key: str) -> list[str]:
     return tagged
 
 
-def _v2_load_balancers(elbv2: Any, vpc_id: str, key: str) -> list[Leftover]:
-    arns = [
-        lb["LoadBalancerArn"]
-        for page in elbv2.get_paginator("describe_load_balancers").paginate()
-        for lb in page["LoadBalancers"]
-        if lb.get("VpcId") == vpc_id
-    ]
-    return [Leftover("load-balancer", arn) for arn in _tagged_arns(elbv2, arns, key)]
+# elbv2 leftover kind → (paginated describe call, each page's list of them, an item's ARN field)
+_ELBV2_LISTINGS = {
+    "load-balancer": ("describe_load_balancers", "LoadBalancers", "LoadBalancerArn"),
+    "target-group": ("describe_target_groups", "TargetGroups", "TargetGroupArn"),
+}
 
 
-def _target_groups(elbv2: Any, vpc_id: str, key: str) -> list[Leftover]:
+def _elbv2_in_vpc(elbv2: Any, vpc_id: str, key: str, kind: str) -> list[Leftover]:
+    operation, items, arn_field = _ELBV2_LISTINGS[kind]
     arns = [
-        tg["TargetGroupArn"]
-        for page in elbv2.get_paginator("describe_target_groups").paginate()
-        for tg in page["TargetGroups"]
-        if tg.get("VpcId") == vpc_id
+        item[arn_field]
+        for page in elbv2.get_paginator(operation).paginate()
+        for item in page[items]
+        if item.get("VpcId") == vpc_id
     ]
-    return [Leftover("target-group", arn) for arn in _tagged_arns(elbv2, arns, key)]
+    return [Leftover(kind, arn) for arn in _tagged_arns(elbv2, arns, key)]
 
 
 def _network_interfaces(ec2: Any, vpc_id: str, cluster: str) -> list[Leftover]:
@@ -131,8 +129,8 @@ def find(clients: Clients, vpc_id: str, cluster: str) -> list[Leftover]:
     key = cluster_tag(cluster)
     return [
         *_classic_elbs(clients.elb, vpc_id, key),
-        *_v2_load_balancers(clients.elbv2, vpc_id, key),
-        *_target_groups(clients.elbv2, vpc_id, key),
+        *_elbv2_in_vpc(clients.elbv2, vpc_id, key, "load-balancer"),
+        *_elbv2_in_vpc(clients.elbv2, vpc_id, key, "target-group"),
         *_network_interfaces(clients.ec2, vpc_id, cluster),
         *_security_groups(clients.ec2, vpc_id, key),
     ]

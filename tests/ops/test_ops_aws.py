@@ -1,17 +1,15 @@
 """AWS lookups and terminate-in-ASG against moto."""
 
-import itertools
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from moto import mock_aws
+from moto_env import MOTO_AMI, REGION, moto_account, unique, vpc_with_subnet
 
 from infra.ops import aws
 from infra.ops.errors import OpsError
 
-MOTO_AMI = "ami-12c6146b"  # one of moto's built-in images
+__all__ = ["moto_account"]  # a fixture: pytest finds it here by name
 
 
 @dataclass
@@ -25,39 +23,18 @@ class Account:
     prefix: str  # names are unique per account, and the account is shared by the module
 
 
-ENV = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_DEFAULT_REGION": "us-west-2",
-    "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
-    "AWS_CONFIG_FILE": "/nonexistent",
-}
-_ids = itertools.count()
-
-
-@pytest.fixture(scope="module")
-def moto_account() -> Iterator[None]:
-    # One moto account per module (stopping a mock costs about a second); tests use unique names.
-    with pytest.MonkeyPatch.context() as patch:
-        for key, value in ENV.items():
-            patch.setenv(key, value)
-        with mock_aws():
-            yield
-
-
 @pytest.fixture
 def account(moto_account: None) -> Account:
-    ec2 = aws.client("ec2", "us-west-2")
-    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
-    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24", AvailabilityZone="us-west-2a")["Subnet"]
+    ec2 = aws.client("ec2", REGION)
+    _, subnet = vpc_with_subnet(ec2, f"{REGION}a")
     return Account(
         ec2=ec2,
-        autoscaling=aws.client("autoscaling", "us-west-2"),
-        eks=aws.client("eks", "us-west-2"),
-        elb=aws.client("elb", "us-west-2"),
-        rds=aws.client("rds", "us-west-2"),
-        subnet=subnet["SubnetId"],
-        prefix=f"t{next(_ids)}",
+        autoscaling=aws.client("autoscaling", REGION),
+        eks=aws.client("eks", REGION),
+        elb=aws.client("elb", REGION),
+        rds=aws.client("rds", REGION),
+        subnet=subnet,
+        prefix=unique("t"),
     )
 
 

@@ -1,13 +1,11 @@
 """destroy: retry after DependencyViolation, the sweep, the final report, confirmation (moto)."""
 
-import itertools
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from moto import mock_aws
+from moto_env import REGION, moto_account, unique, vpc_with_subnet
 
 from infra.ops import aws, cli, stack, sweep
 from infra.ops import destroy as ops
@@ -15,33 +13,22 @@ from infra.ops.errors import OpsError
 from infra.ops.stack import StackError
 from infra.ops.waiting import Clock
 
+__all__ = ["moto_account"]  # a fixture: pytest finds it here by name
+
 CLOCK = Clock(lambda: 0.0, lambda s: None)
-REGION = "us-west-2"
-ENV = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_DEFAULT_REGION": REGION,
-    "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
-    "AWS_CONFIG_FILE": "/nonexistent",
-}
-_ids = itertools.count()
 
 
 @pytest.fixture(scope="module")
-def clients() -> Iterator[ops.AwsClients]:
-    # One moto account per module (stopping a mock costs about a second); each test has its
-    # own VPC and cluster name, so the sweep and the report only see that test's resources.
-    with pytest.MonkeyPatch.context() as patch:
-        for key, value in ENV.items():
-            patch.setenv(key, value)
-        with mock_aws():
-            yield ops.AwsClients(
-                sweep=sweep.Clients(
-                    ec2=aws.client("ec2", REGION), elb=aws.client("elb", REGION), elbv2=aws.client("elbv2", REGION)
-                ),
-                eks=aws.client("eks", REGION),
-                rds=aws.client("rds", REGION),
-            )
+def clients(moto_account: None) -> ops.AwsClients:
+    # The module's moto account; each test has its own VPC and cluster name,
+    # so the sweep and the report only see that test's resources.
+    return ops.AwsClients(
+        sweep=sweep.Clients(
+            ec2=aws.client("ec2", REGION), elb=aws.client("elb", REGION), elbv2=aws.client("elbv2", REGION)
+        ),
+        eks=aws.client("eks", REGION),
+        rds=aws.client("rds", REGION),
+    )
 
 
 @dataclass
@@ -86,10 +73,9 @@ class World:
 @pytest.fixture
 def world(clients: ops.AwsClients) -> World:
     """A VPC holding what the cloud provider leaves behind for this cluster, and an ELB of another."""
-    cluster = f"foo{next(_ids)}"
+    cluster = unique("foo")
     ec2: Any = clients.sweep.ec2
-    vpc = str(ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"])
-    subnet = str(ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"])
+    vpc, subnet = vpc_with_subnet(ec2)
     listener = [{"Protocol": "HTTP", "LoadBalancerPort": 80, "InstancePort": 30080}]
     for name, owner in ((f"{cluster}-svc", cluster), (f"{cluster}-bar-svc", "bar")):
         tags = [{"Key": f"kubernetes.io/cluster/{owner}", "Value": "owned"}]

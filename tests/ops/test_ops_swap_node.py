@@ -1,12 +1,10 @@
 """swap-node end to end: a fake cluster whose nodes are moto's ASG instances, a fake clock."""
 
-import itertools
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from moto import mock_aws
+from moto_env import MOTO_AMI, REGION, moto_account, unique, vpc_with_subnet
 
 from infra.ops import aws, cli, stack
 from infra.ops.errors import OpsError
@@ -14,16 +12,7 @@ from infra.ops.kube_model import EXCLUDE_FROM_LB_LABEL, NODEGROUP_LABEL, Node, P
 from infra.ops.swap_node import SwapDeps, swap_node
 from infra.ops.waiting import Clock
 
-MOTO_AMI = "ami-12c6146b"
-REGION = "us-west-2"
-ENV = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_DEFAULT_REGION": REGION,
-    "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
-    "AWS_CONFIG_FILE": "/nonexistent",
-}
-_ids = itertools.count()
+__all__ = ["moto_account"]  # a fixture: pytest finds it here by name
 
 
 @dataclass
@@ -40,22 +29,11 @@ class Cloud:
         return [i["InstanceId"] for i in found["AutoScalingGroups"][0]["Instances"]]
 
 
-@pytest.fixture(scope="module")
-def moto_account() -> Iterator[None]:
-    # One moto account per module (stopping a mock costs about a second); tests use unique names.
-    with pytest.MonkeyPatch.context() as patch:
-        for key, value in ENV.items():
-            patch.setenv(key, value)
-        with mock_aws():
-            yield
-
-
 @pytest.fixture
 def cloud(moto_account: None) -> Cloud:
-    p = f"t{next(_ids)}"
+    p = unique("t")
     ec2, autoscaling, elb = (aws.client(s, REGION) for s in ("ec2", "autoscaling", "elb"))
-    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
-    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24", AvailabilityZone="us-west-2a")["Subnet"]["SubnetId"]
+    _, subnet = vpc_with_subnet(ec2, f"{REGION}a")
     template = {"ImageId": MOTO_AMI, "InstanceType": "t3.medium"}
     ec2.create_launch_template(LaunchTemplateName=f"{p}-template", LaunchTemplateData=template)
     for name, size in ((f"{p}-eks-ng", 2), (f"{p}-other", 1)):

@@ -1,47 +1,32 @@
 """sweep against moto: exactly this cluster's leftovers in this VPC go, everything else stays."""
 
-import itertools
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from moto import mock_aws
+from moto_env import MOTO_AMI, REGION, moto_account, unique
 
 from infra.ops import aws as aws_ops
 from infra.ops import sweep
 from infra.ops.sweep import Clients, Leftover
 from infra.ops.waiting import Clock
 
+__all__ = ["moto_account"]  # a fixture: pytest finds it here by name
+
 OURS, OTHER = "kubernetes.io/cluster/foo", "kubernetes.io/cluster/bar"
-MOTO_AMI = "ami-12c6146b"  # one of moto's built-in images (listing them all is slow)
 CLOCK = Clock(lambda: 0.0, lambda s: None)
 
 
-ENV = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_DEFAULT_REGION": "us-west-2",
-    "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
-    "AWS_CONFIG_FILE": "/nonexistent",
-}
-_ids = itertools.count()
-
-
 @pytest.fixture(scope="module")
-def aws() -> Iterator[Clients]:
-    # One moto account per module (stopping a mock costs about a second); each test builds
-    # in its own VPC with unique names, and the sweep only ever looks inside one VPC.
-    with pytest.MonkeyPatch.context() as patch:
-        for key, value in ENV.items():
-            patch.setenv(key, value)
-        with mock_aws():
-            yield Clients(
-                ec2=aws_ops.client("ec2", "us-west-2"),
-                elb=aws_ops.client("elb", "us-west-2"),
-                elbv2=aws_ops.client("elbv2", "us-west-2"),
-            )
+def aws(moto_account: None) -> Clients:
+    # The module's moto account; each test builds in its own VPC with unique names,
+    # and the sweep only ever looks inside one VPC.
+    return Clients(
+        ec2=aws_ops.client("ec2", REGION),
+        elb=aws_ops.client("elb", REGION),
+        elbv2=aws_ops.client("elbv2", REGION),
+    )
 
 
 def tags(key: str | None, value: str = "owned") -> list[dict[str, str]]:
@@ -58,11 +43,11 @@ class World:
 
 def build(c: Clients) -> World:
     ec2: Any = c.ec2
-    p = f"t{next(_ids)}"  # load balancer and target group names are unique per account
+    p = unique("t")  # load balancer and target group names are unique per account
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
     other_vpc = ec2.create_vpc(CidrBlock="10.1.0.0/16")["Vpc"]["VpcId"]
     subnets = [
-        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24", AvailabilityZone=f"us-west-2{z}")["Subnet"]["SubnetId"]
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24", AvailabilityZone=f"{REGION}{z}")["Subnet"]["SubnetId"]
         for i, z in ((1, "a"), (2, "b"))
     ]
     other_subnet = ec2.create_subnet(VpcId=other_vpc, CidrBlock="10.1.1.0/24")["Subnet"]["SubnetId"]

@@ -1,0 +1,46 @@
+"""The moto account the AWS-facing ops tests share: environment, fixture, unique names, a VPC.
+
+Test modules import `moto_account` by name (pytest finds fixtures in the module's namespace)
+and list it in their `__all__`, so the import reads as used.
+"""
+
+import itertools
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from moto import mock_aws
+
+MOTO_AMI = "ami-12c6146b"  # one of moto's built-in images (listing them all is slow)
+REGION = "us-west-2"
+ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
+    "AWS_CONFIG_FILE": "/nonexistent",
+}
+_ids = itertools.count()
+
+
+@pytest.fixture(scope="module")
+def moto_account() -> Iterator[None]:
+    # One moto account per module (stopping a mock costs about a second); tests use unique names.
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in ENV.items():
+            patch.setenv(key, value)
+        with mock_aws():
+            yield
+
+
+def unique(prefix: str) -> str:
+    """A name no other test in the module's account uses (load balancer names are unique per account)."""
+    return f"{prefix}{next(_ids)}"
+
+
+def vpc_with_subnet(ec2: Any, az: str | None = None) -> tuple[str, str]:
+    """A fresh 10.0.0.0/16 VPC and its 10.0.1.0/24 subnet (in `az`, or where moto puts it): their ids."""
+    vpc = str(ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"])
+    where = {"AvailabilityZone": az} if az else {}
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24", **where)["Subnet"]
+    return vpc, str(subnet["SubnetId"])
