@@ -131,6 +131,7 @@ class Registration:
     delete_before_replace: bool
     dependencies: list[str]
     inputs: dict[str, Any]
+    aliases: list[Any]  # alias_pb2.Alias as sent: what tools/snapshot.py resolves to old URNs
 
     def plain(self, key: str) -> Any:
         """An input with secret wrappers removed (for assertions on values)."""
@@ -166,6 +167,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                     delete_before_replace=request.deleteBeforeReplace,
                     dependencies=list(request.dependencies),
                     inputs=rpc.deserialize_properties(request.object, keep_internal=False),
+                    aliases=list(request.aliases),
                 )
             )
         return response

@@ -19,7 +19,7 @@ if str(ROOT) not in sys.path:  # `venv/bin/pytest` does not put the repo (tools/
 
 import pulumi  # noqa: E402
 import pulumi_aws as aws  # noqa: E402
-from harness import InfraMocks, Run, stack_config  # noqa: E402
+from harness import InfraMocks, RecordingMonitor, Run, stack_config  # noqa: E402
 from pulumi.runtime import settings  # noqa: E402
 
 from tools import snapshot  # noqa: E402
@@ -121,7 +121,7 @@ def test_detector_accepts_a_rename_that_carries_an_alias() -> None:
 
 def test_declared_aliases_resolve_to_the_engines_old_urns() -> None:
     """Aliases as the SDK sends them (alias specs) become the URNs the engine would match, inherited ones included."""
-    monitor = snapshot.AliasRecordingMonitor(InfraMocks())
+    monitor = RecordingMonitor(InfraMocks())
     settings.set_root_resource(None)  # type: ignore[arg-type]  # a fresh Stack, as harness.run_program does
     pulumi.runtime.set_mocks(monitor.mocks, project="infra", stack="foo", preview=False, monitor=monitor)
 
@@ -148,7 +148,7 @@ def test_declared_aliases_resolve_to_the_engines_old_urns() -> None:
         )
 
     program()
-    snap = snapshot.snapshot_of(Run(resources=monitor.registrations), "foo", monitor.alias_specs)
+    snap = snapshot.snapshot_of(Run(resources=monitor.registrations), "foo")
     aliases = {r["urn"].removeprefix("urn:pulumi:foo::infra::"): r["aliases"] for r in snap["resources"]}
     old = "urn:pulumi:foo::infra::"
     assert aliases == {

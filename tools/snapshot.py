@@ -22,7 +22,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 ROOT = Path(__file__).resolve().parent.parent
 TESTS = ROOT / "tests"
@@ -31,9 +30,8 @@ for _path in (str(TESTS), str(ROOT)):
     if _path not in sys.path:
         sys.path.insert(0, _path)
 
-import harness  # noqa: E402
 import pulumi  # noqa: E402
-from harness import RecordingMonitor, Run, run_program, stack_config  # noqa: E402
+from harness import Run, run_program, stack_config  # noqa: E402
 from pulumi.output import Unknown  # noqa: E402
 from pulumi.runtime import rpc  # noqa: E402
 
@@ -109,22 +107,6 @@ def provider_urn(reference: str) -> str:
     return reference
 
 
-class AliasRecordingMonitor(RecordingMonitor):
-    """The harness's RecordingMonitor that also keeps each resource's declared aliases (alias_pb2.Alias)."""
-
-    last: AliasRecordingMonitor | None = None
-
-    def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
-        super().__init__(mocks)
-        self.alias_specs: dict[str, list[Any]] = {}
-        AliasRecordingMonitor.last = self
-
-    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
-        response = super().RegisterResource(request)
-        self.alias_specs[response.urn] = list(request.aliases)
-        return response
-
-
 ROOT_STACK_TYPE = "pulumi:pulumi:Stack"
 
 
@@ -162,9 +144,7 @@ def engine_urns(resources: Sequence[Any]) -> dict[str, str]:
     return {urn: of(urn) for urn in by_urn}
 
 
-def alias_urns(
-    resources: Sequence[Any], alias_specs: dict[str, list[Any]], real: dict[str, str]
-) -> dict[str, list[str]]:
+def alias_urns(resources: Sequence[Any], real: dict[str, str]) -> dict[str, list[str]]:
     """Every old (engine) URN the engine would match each resource by: its own aliases (`pulumi.Alias(name=...)`,
     `Alias(parent=...)`, a plain URN) and the ones it inherits from an aliased parent, crossed as the engine does."""
     by_urn = {r.urn: r for r in resources}
@@ -178,7 +158,7 @@ def alias_urns(
             parent = real.get(r.parent, r.parent)
             parents = [parent, *sorted(aliases(r.parent))] if r.parent in by_urn else [parent]
             found = {_urn(stack, project, p, r.type, r.name) for p in parents}
-            for alias in alias_specs.get(urn, []):
+            for alias in r.aliases:
                 if alias.WhichOneof("alias") == "urn":
                     found.add(alias.urn)
                     continue
@@ -200,10 +180,10 @@ def alias_urns(
     return {urn: sorted(aliases(urn)) for urn in by_urn}
 
 
-def snapshot_of(run: Run, stack: str, alias_specs: dict[str, list[Any]] | None = None) -> dict[str, Any]:
+def snapshot_of(run: Run, stack: str) -> dict[str, Any]:
     """The run as plain, deterministic data; every URN (own, parent, dependency, provider) in the engine's form."""
     real = engine_urns(run.resources)
-    aliases = alias_urns(run.resources, alias_specs or {}, real)
+    aliases = alias_urns(run.resources, real)
 
     def urn(u: str) -> str:
         return real.get(u, u)
@@ -231,10 +211,7 @@ def snapshot_of(run: Run, stack: str, alias_specs: dict[str, list[Any]] | None =
 
 def capture(stack: str, config: dict[str, Any] | None = None) -> dict[str, Any]:
     """Run the real program for `stack` (with its Pulumi.<stack>.yaml, or `config`) and snapshot the graph."""
-    with mock.patch.object(harness, "RecordingMonitor", AliasRecordingMonitor):
-        run = run_program(stack_config(stack) if config is None else config, stack)
-    monitor = AliasRecordingMonitor.last
-    return snapshot_of(run, stack, monitor.alias_specs if monitor else {})
+    return snapshot_of(run_program(stack_config(stack) if config is None else config, stack), stack)
 
 
 def dumps(snapshot: dict[str, Any]) -> str:
