@@ -60,10 +60,10 @@ def test_client_configuration_runs_the_exec_plugin(monkeypatch: pytest.MonkeyPat
             return {"token": "k8s-aws-v1.fake"}
 
     monkeypatch.setattr(config.kube_config, "ExecProvider", FakeExec)
-    kubeconfig = json.loads(foo.outputs["kubeconfig"])
+    path = tmp_path / "foo.kubeconfig"
+    path.write_text(foo.outputs["kubeconfig"])  # what `make kubeconfig STACK=foo` writes
     configuration = client.Configuration()
-    loader = load(kubeconfig, tmp_path)
-    loader.load_and_set(configuration)
+    config.load_kube_config(config_file=str(path), client_configuration=configuration)
     assert configuration.host == "https://cluster-eks.gr7.us-west-2.eks.amazonaws.com"
     assert configuration.api_key == {"BearerToken": "Bearer k8s-aws-v1.fake"}
     assert Path(str(configuration.ssl_ca_cert)).read_bytes() == b"certificate"
