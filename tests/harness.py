@@ -139,7 +139,11 @@ class Registration:
 
 
 def unsecret(value: Any) -> Any:
+    """Plain JSON as the provider would send it: secret wrappers removed, and integral numbers as ints (the
+    engine's protobuf numbers arrive as floats, 3.0, where Kubernetes schemas say integer)."""
     value = rpc.unwrap_rpc_secret(value)
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
     if isinstance(value, dict):
         return {k: unsecret(v) for k, v in value.items()}
     if isinstance(value, list):

@@ -34,25 +34,13 @@ def kubernetes_version(stack: str = "foo") -> str:
     return f"{version}.0"
 
 
-def _plain(value: Any) -> Any:
-    """JSON as the provider sends it: the engine's protobuf numbers come back as floats (3.0); integral ones are
-    integers on the wire, and the schemas say `integer`."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
-
-
 def kubernetes_resources(run: Run) -> list[Registration]:
     return [r for r in run.resources if r.type.startswith("kubernetes:") and r.type != K8S_PROVIDER_TYPE]
 
 
 def manifest(reg: Registration) -> dict[str, Any]:
     """One registration's inputs as a Kubernetes object, apiVersion and kind first (as kubectl would print it)."""
-    inputs = _plain(unsecret(reg.inputs))
+    inputs = unsecret(reg.inputs)
     head = {k: inputs.pop(k) for k in ("apiVersion", "kind") if k in inputs}
     return {**head, **inputs}
 
