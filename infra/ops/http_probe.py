@@ -1,21 +1,31 @@
-"""One HTTP GET that never raises: every outcome becomes an Answer (for watch and verify)."""
+"""One HTTP GET that never raises: every outcome becomes an Answer (for watch and verify).
 
+The timeout bounds the whole request (connect, headers and body), not each socket read: a
+body dripped one byte at a time must not pass as a fast, healthy answer. A body shorter than
+its Content-Length is what a pod killed mid-response looks like, so it is a failure too.
+"""
+
+import contextlib
 import http.client
 import socket
-import urllib.error
-import urllib.request
+import ssl
+import threading
+import time
+import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
 
 _MAX_BODY = 64 * 1024
 _MAX_LABEL = 80
+TRUNCATED = "truncated"
+TIMED_OUT = "timed out"
 
 
 @dataclass(frozen=True)
 class Answer:
     status: int | None  # None when no HTTP response arrived at all
     body: str = ""
-    error: str | None = None  # connection-level failure, e.g. "connection refused"
+    error: str | None = None  # e.g. "connection refused", or "truncated" with a status
 
     @property
     def ok(self) -> bool:
@@ -43,31 +53,76 @@ def describe(err: BaseException | str) -> str:
     if isinstance(err, ConnectionResetError):
         return "connection reset"
     if isinstance(err, TimeoutError):
-        return "timed out"
+        return TIMED_OUT
     if isinstance(err, socket.gaierror):
         return "DNS lookup failed"
     if isinstance(err, http.client.RemoteDisconnected):
         return "closed without response"
+    if isinstance(err, http.client.IncompleteRead):
+        return TRUNCATED
     return f"{type(err).__name__}: {err}".splitlines()[0]
 
 
 def get(url: str, timeout: float) -> Answer:
-    # A fresh connection each time (Connection: close) so a rolling update is seen per request.
-    request = urllib.request.Request(url, headers={"Connection": "close", "User-Agent": "infra-ops"})
+    """GET url with a fresh connection (Connection: close), so a rolling update is seen per request."""
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return Answer(response.status, _decode(response.read(_MAX_BODY)))
-    except urllib.error.HTTPError as err:  # non-2xx: still an HTTP answer
-        try:
-            body = _decode(err.read(_MAX_BODY))
-        except (OSError, http.client.HTTPException):
-            body = ""
-        return Answer(err.code, body)
-    except urllib.error.URLError as err:
-        return Answer(None, error=describe(err.reason))
+        conn = _connection(url, timeout)
+    except ValueError as err:
+        return Answer(None, error=f"bad URL: {err}")
+    parts = urllib.parse.urlsplit(url)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    deadline = time.monotonic() + timeout
+    watchdog: threading.Timer | None = None
+    try:
+        conn.connect()  # bounded by the socket timeout
+        # From here a timer cuts the socket at the deadline, however slowly the bytes arrive.
+        watchdog = threading.Timer(max(deadline - time.monotonic(), 0.0), _cut, (conn.sock,))
+        watchdog.daemon = True
+        watchdog.start()
+        conn.request("GET", target, headers={"Connection": "close", "User-Agent": "infra-ops"})
+        response = conn.getresponse()
+        raw, complete = _read_body(response)
     except (OSError, http.client.HTTPException) as err:
-        return Answer(None, error=describe(err))
+        late = time.monotonic() >= deadline
+        return Answer(None, error=TIMED_OUT if late else describe(err))
+    finally:
+        if watchdog is not None:
+            watchdog.cancel()
+        conn.close()
+    if time.monotonic() >= deadline:
+        return Answer(None, error=TIMED_OUT)
+    body = raw.decode("utf-8", errors="replace")
+    return Answer(response.status, body, error=None if complete else TRUNCATED)
 
 
-def _decode(raw: bytes) -> str:
-    return raw.decode("utf-8", errors="replace")
+def _connection(url: str, timeout: float) -> http.client.HTTPConnection:
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"not an http(s) URL: {url}")
+    if parts.scheme == "https":
+        return http.client.HTTPSConnection(
+            parts.hostname, parts.port, timeout=timeout, context=ssl.create_default_context()
+        )
+    return http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+
+
+def _cut(sock: socket.socket | None) -> None:
+    # The plain socket's shutdown (also for TLS): a blocked read returns at once, nothing is torn down mid-read.
+    if sock is not None:
+        with contextlib.suppress(OSError):  # already closed: the request finished
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+
+def _read_body(response: http.client.HTTPResponse) -> tuple[bytes, bool]:
+    """The body (up to _MAX_BODY) and whether it is complete (a cut chunked body raises IncompleteRead)."""
+    chunks: list[bytes] = []
+    size = 0
+    while size < _MAX_BODY:
+        chunk = response.read(min(16 * 1024, _MAX_BODY - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    declared = response.getheader("Content-Length", "")
+    complete = size >= _MAX_BODY or not declared.isdigit() or size >= int(declared)
+    return b"".join(chunks), complete

@@ -1,11 +1,14 @@
 """watch: real local HTTP servers (127.0.0.1 only), an injected clock for interval/duration."""
 
+import contextlib
+import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -100,22 +103,111 @@ def test_upgrade_transition_is_reported_once_with_no_failures() -> None:
 
 
 def test_stopped_server_counts_failures_and_exits_non_zero(capsys: pytest.CaptureFixture[str]) -> None:
-    with serve(State()) as (url, server):
-
-        def stop() -> None:
-            server.shutdown()
-            server.server_close()  # close the listening socket: later requests are refused
-
-        stopper = threading.Timer(0.25, stop)
-        stopper.start()
-        code = cli.main(["watch", url, "--interval", "0.1", "--duration", "0.8", "--timeout", "0.5"])
-        stopper.join()
+    # The server closes its listening socket before it answers the first request, so every later
+    # request is refused: no timer racing the request schedule (the old version stopped the server
+    # from a 0.25 s timer, and a loaded machine saw either no answer yet or no refusal yet).
+    with serve_raw(lambda conn: conn.sendall(RESPONSE), connections=1) as url:
+        code = cli.main(["watch", url, "--interval", "0.05", "--duration", "0.8", "--timeout", "0.5"])
     out = capsys.readouterr().out
     assert code == 1
-    assert "Hello world" in out
-    assert "error: connection refused" in out
+    assert "  Hello world" in out
+    assert "  error: connection refused" in out
     summary = next(ln for ln in out.splitlines() if ln.startswith("---"))
-    assert " 0 failed" not in summary
+    assert re.fullmatch(r"--- (\d+) requests in [\d.]+s: 1 ok, (\d+) failed, 1 change\(s\)", summary), summary
+
+
+RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Length: 12\r\nConnection: close\r\n\r\nHello world\n"
+
+
+@contextmanager
+def serve_raw(handle: Callable[[socket.socket], None], connections: int | None = None) -> Iterator[str]:
+    """A bare TCP server on 127.0.0.1 for answers http.server cannot give (cut, dripped).
+
+    Each connection's request is read, then `handle` writes the answer. With `connections`,
+    the listening socket closes right after the last accept, before that answer is written.
+    """
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.02)  # so the loop sees `stop` (closing a socket does not wake accept)
+    port = listener.getsockname()[1]
+    stop = threading.Event()
+
+    def run() -> None:
+        served = 0
+        while not stop.is_set() and (connections is None or served < connections):
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            served += 1
+            if served == connections:
+                listener.close()
+            with conn:
+                request = b""
+                while b"\r\n\r\n" not in request:
+                    data = conn.recv(4096)
+                    if not data:
+                        break
+                    request += data
+                with contextlib.suppress(OSError):  # the client hung up (its deadline cut the socket)
+                    handle(conn)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        listener.close()
+
+
+def test_truncated_body_is_a_failure() -> None:
+    # Content-Length 12, five bytes, close: a pod killed mid-response.
+    cut = b"HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\nHello"
+    with serve_raw(lambda conn: conn.sendall(cut)) as url:
+        answer = http_probe.get(url, 2.0)
+        lines: list[str] = []
+        stats = watch(url, interval=0.05, duration=0.1, timeout=2.0, out=lines.append)
+    assert answer == Answer(200, "Hello", error="truncated")
+    assert not answer.ok and answer.label() == "error: truncated"
+    assert stats.failures == stats.requests >= 1 and stats.successes == 0
+    assert stats.answers == {"error: truncated": stats.requests}
+
+
+def test_truncated_chunked_body_is_a_failure() -> None:
+    cut = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nc\r\nHello"
+    with serve_raw(lambda conn: conn.sendall(cut)) as url:
+        assert http_probe.get(url, 2.0).label() == "error: truncated"
+
+
+def test_complete_body_without_content_length_is_ok() -> None:
+    whole = b"HTTP/1.0 200 OK\r\n\r\nHello world\n"  # the body ends when the connection closes
+    with serve_raw(lambda conn: conn.sendall(whole)) as url:
+        assert http_probe.get(url, 2.0) == Answer(200, "Hello world\n")
+
+
+def test_timeout_bounds_the_whole_request_not_each_read() -> None:
+    # Each byte comes well within the timeout, the whole body does not: that is a failure, on time.
+    def drip(conn: socket.socket) -> None:
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\n")
+        for byte in b"Hello world\n":
+            time.sleep(0.05)
+            conn.sendall(bytes([byte]))
+
+    with serve_raw(drip) as url:
+        begin = time.monotonic()
+        answer = http_probe.get(url, 0.2)
+        took = time.monotonic() - begin
+    assert answer.label() == "error: timed out" and not answer.ok
+    assert 0.2 <= took < 0.45  # the dripped body would take 0.6 s
+
+
+def test_watch_counts_non_2xx_answers_as_failures() -> None:
+    with serve(State("down\n", status=503)) as (url, _):
+        stats = watch(url, interval=0.05, duration=0.15, timeout=1.0, out=lambda _: None)
+    assert stats.requests >= 2
+    assert (stats.successes, stats.failures) == (0, stats.requests)
+    assert stats.answers == {"HTTP 503": stats.requests}
 
 
 def test_non_2xx_and_timeouts_are_failures() -> None:
