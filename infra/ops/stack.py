@@ -1,13 +1,16 @@
 """The only module that talks to Pulumi (Automation API); everything else uses plain dicts.
 
 The Automation API shells out to the `pulumi` CLI, so every failure here (CLI missing,
-stack missing, update failed) is turned into a one-line StackError.
+stack missing, update failed) is turned into a one-line StackError. Every command names its
+stack; none runs `pulumi stack select` (see stack_workspace.Workspace).
 """
 
 import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import yaml
 
 from infra.ops.errors import OpsError
 
@@ -20,14 +23,21 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 _LABEL = re.compile(r"^(stdout|stderr):\s*")
 # Lines Pulumi prints for every failed update; they say nothing about the cause.
 _GENERIC_ERRORS = ("error: update failed", "error: destroy failed", "error: preview failed")
+_NO_STACK = re.compile(r"no stack named '[^']*' found")
+_NO_LOGIN = "PULUMI_ACCESS_TOKEN must be set for login during non-interactive CLI sessions"
+LOGIN_HINT = (
+    "the pulumi CLI is not logged in to a backend: for S3 or local state run `pulumi login s3://BUCKET` "
+    "(or `pulumi login --local`); for Pulumi Cloud run `pulumi login` or set PULUMI_ACCESS_TOKEN"
+)
 
 
 class StackError(OpsError):
-    """A Pulumi operation failed; `dependency_violation` marks AWS DependencyViolation."""
+    """A Pulumi operation failed; `dependency_violation` marks AWS DependencyViolation, `interrupted` Ctrl-C."""
 
-    def __init__(self, message: str, *, dependency_violation: bool = False) -> None:
+    def __init__(self, message: str, *, dependency_violation: bool = False, interrupted: bool = False) -> None:
         super().__init__(message)
         self.dependency_violation = dependency_violation
+        self.interrupted = interrupted
 
 
 def summarize(err: BaseException) -> str:
@@ -44,32 +54,79 @@ def summarize(err: BaseException) -> str:
     return best if len(best) <= 300 else best[:297] + "..."
 
 
-def _select(stack: str) -> "auto.Stack":
-    from pulumi import automation as auto  # imported here: it is slow and --help does not need it
+def _open(stack: str) -> "auto.Stack":
+    from infra.ops import stack_workspace  # imported here: the Automation API is slow and --help does not need it
 
-    return auto.select_stack(stack_name=stack, work_dir=str(REPO_ROOT))
+    return stack_workspace.open_stack(stack, str(REPO_ROOT))
+
+
+def _backend() -> str:
+    """Where the CLI is logged in, for errors that depend on it."""
+    from infra.ops import stack_workspace
+
+    try:
+        who = stack_workspace.Workspace(work_dir=str(REPO_ROOT)).who_am_i()
+    except Exception:  # not logged in, or an old CLI: the hint still says how to look
+        return "`pulumi whoami -v` shows the backend the CLI is logged in to"
+    return f"the pulumi CLI is logged in to {who.url or 'an unknown backend'} as {who.user}"
+
+
+def explain(err: BaseException) -> str:
+    """summarize(), plus what to do when the error is about which backend the CLI uses."""
+    line = summarize(err)
+    if _NO_LOGIN in str(err):
+        return f"{line} ({LOGIN_HINT})"
+    if _NO_STACK.search(str(err)):
+        return (
+            f"{line} ({_backend()}; `pulumi stack ls` lists its stacks, "
+            "`pulumi login <backend-url>` switches to the backend that holds this one)"
+        )
+    return line
+
+
+def project_name() -> str:
+    """The Pulumi project's name (Pulumi.yaml `name`); the cluster is always named `<project>-<stack>`."""
+    return str(yaml.safe_load((REPO_ROOT / "Pulumi.yaml").read_text(encoding="utf-8"))["name"])
 
 
 def read_outputs(stack: str) -> dict[str, Any]:
     """Return the stack's outputs as name -> plain value (secrets included, in memory only)."""
     try:
-        outputs = _select(stack).outputs()
+        outputs = _open(stack).outputs()
     except Exception as err:  # CLI missing, no such stack, backend login...: all one message
-        raise StackError(f"cannot read outputs of stack {stack!r}: {summarize(err)}") from err
+        raise StackError(f"cannot read outputs of stack {stack!r}: {explain(err)}") from err
     return {name: out.value for name, out in outputs.items()}
+
+
+def read_state(stack: str) -> dict[str, Any]:
+    """The stack's checkpoint (`pulumi stack export`): its `resources` carry ids, outputs and `protect`."""
+    try:
+        deployment = _open(stack).export_stack().deployment
+    except Exception as err:
+        raise StackError(f"cannot read the state of stack {stack!r}: {explain(err)}") from err
+    return dict(deployment or {})
 
 
 def destroy(stack: str, on_output: Callable[[str], None], *, preview_only: bool = False) -> None:
     """Run `pulumi destroy` (or its preview), streaming the CLI's lines to on_output."""
+    from infra.ops.stack_workspace import CancelledByOperatorError
+
     try:
-        _select(stack).destroy(
+        _open(stack).destroy(
             on_output=on_output,
             on_error=on_output,
             show_secrets=False,
             preview_only=preview_only,
         )
+    except CancelledByOperatorError as err:
+        raise StackError(
+            f"pulumi destroy of stack {stack!r} was interrupted; pulumi stopped (exit code {err.result.code}) "
+            f"and saved its state. Run the same command again to finish; if pulumi reports pending operations, "
+            f"run `pulumi refresh -s {stack}` first",
+            interrupted=True,
+        ) from err
     except Exception as err:
         raise StackError(
-            f"pulumi destroy of stack {stack!r} failed: {summarize(err)}",
+            f"pulumi destroy of stack {stack!r} failed: {explain(err)}",
             dependency_violation="DependencyViolation" in str(err),
         ) from err

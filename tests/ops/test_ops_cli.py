@@ -9,8 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pulumi import automation as auto
-from pulumi.automation._cmd import CommandResult
 
 from infra.ops import cli, stack
 from infra.ops import watch as watch_ops
@@ -46,27 +44,6 @@ def test_missing_stack_is_one_clear_line(monkeypatch: pytest.MonkeyPatch, capsys
         assert cli.main(argv) == 1
         err = capsys.readouterr().err
         assert err == "error: cannot read outputs of stack 'nope': error: no stack named 'nope' found\n"
-
-
-def test_automation_api_errors_become_one_line(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    def no_cli(**kwargs: Any) -> None:
-        raise FileNotFoundError(2, "No such file or directory", "pulumi")
-
-    monkeypatch.setattr(auto, "select_stack", no_cli)
-    assert cli.main(["destroy", "foo", "--yes"]) == 1
-    assert capsys.readouterr().err == (
-        "error: cannot read outputs of stack 'foo': the pulumi CLI is not on PATH (the Automation API needs it)\n"
-    )
-
-    def not_found(**kwargs: Any) -> None:
-        result = CommandResult(stdout="", stderr="error: no stack named 'organization/infra/nope' found\n", code=255)
-        raise auto.errors.StackNotFoundError(result)
-
-    monkeypatch.setattr(auto, "select_stack", not_found)
-    assert cli.main(["verify", "nope"]) == 1
-    assert capsys.readouterr().err.endswith("error: no stack named 'organization/infra/nope' found\n")
 
 
 def test_missing_output_is_named(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:

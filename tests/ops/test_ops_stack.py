@@ -1,17 +1,86 @@
-"""The Automation API boundary, with select_stack replaced (no pulumi CLI here)."""
+"""The Automation API boundary, against a stand-in `pulumi` CLI on PATH that prints the real CLI's messages.
 
+The stand-in keeps its stacks under its own directory (stacks/NAME/outputs.json, state.json), its login in
+whoami.json (absent: not logged in), the selected stack in `selected`, and records every argv in calls.jsonl.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
-from pulumi import automation as auto
-from pulumi.automation._cmd import CommandResult
 
 from infra.ops import stack
 from infra.ops.stack import StackError, summarize
 
+ROOT = Path(__file__).resolve().parents[2]
+
+STANDIN = textwrap.dedent(
+    """\
+    import json, os, signal, sys, time
+    from pathlib import Path
+
+    HOME = Path(__file__).parent
+    argv = [a for a in sys.argv[1:] if a != "--non-interactive"]
+    with open(HOME / "calls.jsonl", "a") as log:
+        log.write(json.dumps(argv) + "\\n")
+    if argv == ["version"]:
+        print("v3.150.0")
+        sys.exit(0)
+
+    def fail(message):
+        print(message, file=sys.stderr)
+        sys.exit(255)
+
+    if not (HOME / "whoami.json").exists():
+        fail("error: PULUMI_ACCESS_TOKEN must be set for login during non-interactive CLI sessions")
+    if argv[:1] == ["whoami"]:
+        print((HOME / "whoami.json").read_text())
+        sys.exit(0)
+    name = argv[argv.index("--stack") + 1] if "--stack" in argv else (HOME / "selected").read_text()
+    home = HOME / "stacks" / name
+    if not home.is_dir():
+        fail(f"error: no stack named '{name}' found")
+    if argv[:2] == ["stack", "select"]:
+        (HOME / "selected").write_text(name)
+    elif argv[:2] == ["stack", "output"]:
+        print((home / "outputs.json").read_text())
+    elif argv[:2] == ["stack", "export"]:
+        print((home / "state.json").read_text())
+    elif argv[:2] == ["stack", "history"]:
+        print(json.dumps([{"kind": "destroy", "startTime": "2026-11-27T21:00:00.000Z", "message": "",
+                           "environment": {}, "config": {}, "result": "succeeded", "version": 7}]))
+    elif argv[:1] == ["destroy"]:
+        print(f"Destroying ({name}):", flush=True)
+        mode = (home / "destroy").read_text() if (home / "destroy").exists() else "ok"
+        if mode == "violation":
+            print((home / "violation.txt").read_text())
+            fail("error: update failed")
+        if mode == "slow":  # like the engine: the first SIGINT cancels, and cancelling takes a while
+            cancelled = []
+            signal.signal(signal.SIGINT, lambda *_: cancelled.append(time.monotonic()))
+            deadline = time.monotonic() + 5
+            while not cancelled and time.monotonic() < deadline:
+                time.sleep(0.01)
+            print("^C received; cancelling. If you would like to terminate immediately, press ^C again.", flush=True)
+            time.sleep(0.3)  # in-flight operations finish; their lines must still reach the reader
+            for i in range(50):
+                print(f"    aws:eks:Cluster cluster-eks deleting ({i}s)", flush=True)
+            with open(HOME / "signals.log", "a") as log:  # a second SIGINT would have meant "stop at once"
+                log.write(f"SIGINT x{len(cancelled)}\\ncheckpoint written\\n")
+            fail("error: update canceled")
+        print("Resources:\\n    42 deleted")
+    """
+)
+
 VIOLATION_STDOUT = "\n".join(
     [
-        "Destroying (foo):",
         "    aws:ec2:Vpc network-vpc deleting (1s)",
         "    aws:ec2:Vpc network-vpc **deleting failed** error: deleting urn:pulumi:foo::infra::aws:ec2/vpc:Vpc::"
         "network-vpc: 1 error occurred:",
@@ -19,53 +88,106 @@ VIOLATION_STDOUT = "\n".join(
         "The vpc 'vpc-0abc' has dependencies and cannot be deleted.",
     ]
 )
+WHOAMI = {"user": "alice", "organizations": [], "url": "s3://infra-state-bucket"}
 
 
-class FakeStack:
-    def __init__(self, error: Exception | None = None) -> None:
-        self.error = error
-        self.destroy_kwargs: dict[str, Any] = {}
+@dataclass
+class Pulumi:
+    home: Path
 
-    def outputs(self) -> dict[str, auto.OutputValue]:
-        return {"url": auto.OutputValue("http://foo", False), "kubeconfig": auto.OutputValue("{}", True)}
+    def add_stack(self, name: str, outputs: dict[str, Any], state: dict[str, Any] | None = None) -> Path:
+        home = self.home / "stacks" / name
+        home.mkdir(parents=True)
+        (home / "outputs.json").write_text(json.dumps(outputs))
+        (home / "state.json").write_text(json.dumps(state or {"version": 3, "deployment": {"resources": []}}))
+        return home
 
-    def destroy(self, **kwargs: Any) -> None:
-        self.destroy_kwargs = kwargs
-        kwargs["on_output"]("Destroying (foo):")
-        if self.error:
-            raise self.error
+    def calls(self) -> list[list[str]]:
+        lines = (self.home / "calls.jsonl").read_text().splitlines()
+        return [json.loads(line) for line in lines]
 
-
-def use(monkeypatch: pytest.MonkeyPatch, fake: FakeStack) -> list[dict[str, Any]]:
-    calls: list[dict[str, Any]] = []
-
-    def select(**kwargs: Any) -> FakeStack:
-        calls.append(kwargs)
-        return fake
-
-    monkeypatch.setattr(auto, "select_stack", select)
-    return calls
+    def logout(self) -> None:
+        (self.home / "whoami.json").unlink()
 
 
-def test_outputs_are_plain_values_and_work_dir_is_the_repo(monkeypatch: pytest.MonkeyPatch) -> None:
-    calls = use(monkeypatch, FakeStack())
+@pytest.fixture
+def pulumi(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Pulumi:
+    home = tmp_path / "pulumi-cli"
+    home.mkdir()
+    script = home / "pulumi"
+    script.write_text(f"#!{sys.executable}\n{STANDIN}")
+    script.chmod(0o755)
+    (home / "whoami.json").write_text(json.dumps(WHOAMI))
+    (home / "selected").write_text("bar")
+    monkeypatch.setenv("PATH", f"{home}{os.pathsep}{os.environ['PATH']}")
+    return Pulumi(home)
+
+
+def test_outputs_are_read_without_selecting_the_stack(pulumi: Pulumi) -> None:
+    pulumi.add_stack("foo", {"url": "http://foo", "kubeconfig": "{}"})
     assert stack.read_outputs("foo") == {"url": "http://foo", "kubeconfig": "{}"}
-    assert calls == [{"stack_name": "foo", "work_dir": str(stack.REPO_ROOT)}]
-    assert (stack.REPO_ROOT / "Pulumi.yaml").exists()
+    assert (pulumi.home / "selected").read_text() == "bar"  # a bare `pulumi up` still targets bar
+    stack_calls = [c for c in pulumi.calls() if c != ["version"]]
+    assert stack_calls and all(c[-2:] == ["--stack", "foo"] for c in stack_calls)
+    assert ["stack", "output", "--json", "--show-secrets", "--stack", "foo"] in stack_calls
 
 
-def test_destroy_streams_output_and_hides_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
-    fake = FakeStack()
-    use(monkeypatch, fake)
+def test_state_is_the_exported_checkpoint(pulumi: Pulumi) -> None:
+    resource = {"urn": "urn:pulumi:foo::infra::aws:ec2/vpc:Vpc::network-vpc", "type": "aws:ec2/vpc:Vpc", "id": "v"}
+    pulumi.add_stack("foo", {}, {"version": 3, "deployment": {"resources": [resource]}})
+    assert stack.read_state("foo") == {"resources": [resource]}
+    assert (pulumi.home / "selected").read_text() == "bar"
+
+
+def test_a_missing_stack_names_the_backend_and_how_to_list_stacks(pulumi: Pulumi) -> None:
+    with pytest.raises(StackError) as caught:
+        stack.read_outputs("nope")
+    assert str(caught.value) == (
+        "cannot read outputs of stack 'nope': error: no stack named 'nope' found (the pulumi CLI is logged in to "
+        "s3://infra-state-bucket as alice; `pulumi stack ls` lists its stacks, `pulumi login <backend-url>` "
+        "switches to the backend that holds this one)"
+    )
+
+
+def test_not_logged_in_says_how_to_log_in_to_any_backend(pulumi: Pulumi) -> None:
+    pulumi.add_stack("foo", {})
+    pulumi.logout()
+    with pytest.raises(StackError) as caught:
+        stack.read_state("foo")
+    message = str(caught.value)
+    assert message.startswith(
+        "cannot read the state of stack 'foo': "
+        "error: PULUMI_ACCESS_TOKEN must be set for login during non-interactive CLI sessions ("
+    )
+    assert "`pulumi login s3://BUCKET`" in message and "`pulumi login --local`" in message
+
+
+def test_no_cli_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(StackError) as caught:
+        stack.read_outputs("foo")
+    assert str(caught.value) == (
+        "cannot read outputs of stack 'foo': the pulumi CLI is not on PATH (the Automation API needs it)"
+    )
+
+
+def test_destroy_streams_output_names_the_stack_and_hides_secrets(pulumi: Pulumi) -> None:
+    pulumi.add_stack("foo", {})
     lines: list[str] = []
+    stack.destroy("foo", lines.append)
     stack.destroy("foo", lines.append, preview_only=True)
-    assert lines == ["Destroying (foo):"]
-    assert fake.destroy_kwargs["show_secrets"] is False and fake.destroy_kwargs["preview_only"] is True
+    assert lines[:2] == ["Destroying (foo):", "Resources:"]
+    destroys = [c for c in pulumi.calls() if c[0] == "destroy"]
+    assert destroys[0][:3] == ["destroy", "--skip-preview", "--yes"] and destroys[0][-2:] == ["--stack", "foo"]
+    assert "--preview-only" in destroys[1] and "--yes" not in destroys[1]
+    assert not any("--show-secrets" in c for c in pulumi.calls() if c[:2] == ["stack", "history"])
+    assert (pulumi.home / "selected").read_text() == "bar"
 
 
-def test_dependency_violation_is_flagged_and_summarized(monkeypatch: pytest.MonkeyPatch) -> None:
-    error = auto.errors.CommandError(CommandResult(VIOLATION_STDOUT, "error: update failed\n", 255))
-    use(monkeypatch, FakeStack(error))
+def test_dependency_violation_is_flagged_and_summarized(pulumi: Pulumi) -> None:
+    home = pulumi.add_stack("foo", {})
+    (home / "destroy").write_text("violation")
+    (home / "violation.txt").write_text(VIOLATION_STDOUT)
     with pytest.raises(StackError) as caught:
         stack.destroy("foo", lambda _: None)
     assert caught.value.dependency_violation
@@ -74,17 +196,50 @@ def test_dependency_violation_is_flagged_and_summarized(monkeypatch: pytest.Monk
     assert "\n" not in message
 
 
-def test_other_failures_are_not_dependency_violations(monkeypatch: pytest.MonkeyPatch) -> None:
-    error = auto.errors.CommandError(CommandResult("", "error: the stack is currently locked by 1 lock(s)\n", 255))
-    use(monkeypatch, FakeStack(error))
-    with pytest.raises(StackError) as caught:
-        stack.destroy("foo", lambda _: None)
-    assert not caught.value.dependency_violation
-    assert str(caught.value).endswith("error: the stack is currently locked by 1 lock(s)")
+CTRL_C_CHILD = """
+import sys
+from infra.ops import stack
+try:
+    stack.destroy("foo", lambda line: print(line, flush=True))
+except stack.StackError as err:
+    print(f"StackError interrupted={err.interrupted}: {err}", flush=True)
+"""
+
+
+def test_ctrl_c_is_passed_to_pulumi_which_finishes_cancelling(pulumi: Pulumi) -> None:
+    home = pulumi.add_stack("foo", {})
+    (home / "destroy").write_text("slow")
+    child = subprocess.Popen(
+        [sys.executable, "-c", CTRL_C_CHILD],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        process_group=0,
+    )
+    try:
+        assert child.stdout is not None
+        assert child.stdout.readline() == "Destroying (foo):\n"  # pulumi is running
+        os.killpg(child.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole foreground group
+        out, err = child.communicate(timeout=30)
+    finally:
+        child.kill()
+    assert (home.parent.parent / "signals.log").read_text() == "SIGINT x1\ncheckpoint written\n"
+    assert "Traceback" not in err
+    lines = out.splitlines()
+    assert "    aws:eks:Cluster cluster-eks deleting (49s)" in lines  # read to the end: no SIGPIPE
+    assert lines[-1].startswith("StackError interrupted=True: pulumi destroy of stack 'foo' was interrupted")
+    assert child.returncode == 0
 
 
 def test_summarize_prefers_specific_errors() -> None:
-    result = CommandResult("", "error: update failed\nerror: creating EKS Cluster: AccessDenied\n", 1)
+    from pulumi import automation as auto
+
+    result = auto.CommandResult("", "error: update failed\nerror: creating EKS Cluster: AccessDenied\n", 1)
     assert summarize(auto.errors.CommandError(result)) == "error: creating EKS Cluster: AccessDenied"
     assert summarize(RuntimeError("x" * 400)).endswith("...")
     assert summarize(FileNotFoundError(2, "No such file", "Pulumi.yaml")) == "[Errno 2] No such file: 'Pulumi.yaml'"
+
+
+def test_project_name_is_the_pulumi_project() -> None:
+    assert stack.project_name() == "infra"

@@ -1,0 +1,104 @@
+"""stack.py's Automation API workspace: it never selects a stack, and it passes Ctrl-C on to the pulumi CLI.
+
+Imported only by infra.ops.stack (lazily: the Automation API takes a while to load and `--help` needs none of it).
+"""
+
+import os
+import signal
+import subprocess
+import threading
+from collections.abc import Mapping
+from typing import IO
+
+from pulumi import automation as auto
+from pulumi.automation.errors import create_command_error
+
+
+class CancelledByOperatorError(Exception):
+    """The operator pressed Ctrl-C; pulumi was told and has exited. Carries what it printed."""
+
+    def __init__(self, result: auto.CommandResult) -> None:
+        super().__init__(f"interrupted; pulumi exited with code {result.code}")
+        self.result = result
+
+
+class ForwardingCommand(auto.PulumiCommand):
+    """Runs the CLI like the Automation API does, except on SIGINT.
+
+    The Automation API's own runner lets Ctrl-C raise in Python, which closes pulumi's pipes while the engine is
+    still cancelling: pulumi dies on SIGPIPE before it writes its checkpoint (pending operations, a held lock).
+    Here pulumi runs in its own process group, so only this process receives the terminal's Ctrl-C, and each one
+    is passed on: the first asks pulumi to cancel cleanly, a second one makes it stop at once (pulumi's own rule).
+    Its output keeps being read until it exits.
+    """
+
+    def run(
+        self,
+        args: list[str],
+        cwd: str,
+        additional_env: Mapping[str, str],
+        on_output: auto.OnOutput | None = None,
+        on_error: auto.OnOutput | None = None,
+    ) -> auto.CommandResult:
+        argv = [self.command, *([] if "--non-interactive" in args else ["--non-interactive"]), *args]
+        env = {**os.environ, **additional_env, "PULUMI_AUTOMATION_API": "true"}
+        chunks: dict[str, list[str]] = {"out": [], "err": []}
+        interrupts: list[int] = []
+        with subprocess.Popen(
+            argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd, env=env, encoding="utf-8", process_group=0
+        ) as process:
+            readers = [
+                threading.Thread(target=_consume, args=(process.stdout, on_output, chunks["out"]), daemon=True),
+                threading.Thread(target=_consume, args=(process.stderr, on_error, chunks["err"]), daemon=True),
+            ]
+            for reader in readers:
+                reader.start()
+
+            def forward(signum: int, frame: object) -> None:
+                interrupts.append(signum)
+                process.send_signal(signal.SIGINT)
+
+            # Signal handlers can only be set from the main thread; elsewhere the default behaviour stays.
+            in_main = threading.current_thread() is threading.main_thread()
+            previous = signal.signal(signal.SIGINT, forward) if in_main else None
+            try:
+                for reader in readers:
+                    reader.join()
+                process.wait()
+            finally:
+                if in_main:
+                    signal.signal(signal.SIGINT, signal.default_int_handler if previous is None else previous)
+        result = auto.CommandResult(
+            stdout="\n".join(chunks["out"]), stderr="\n".join(chunks["err"]), code=process.returncode
+        )
+        if interrupts:
+            raise CancelledByOperatorError(result)
+        if result.code != 0:
+            raise create_command_error(result)
+        return result
+
+
+def _consume(stream: IO[str] | None, callback: auto.OnOutput | None, chunks: list[str]) -> None:
+    assert stream is not None
+    for line in iter(stream.readline, ""):
+        stripped = line.rstrip()
+        if callback:
+            callback(stripped)
+        chunks.append(stripped)
+    stream.close()
+
+
+class Workspace(auto.LocalWorkspace):
+    """A LocalWorkspace whose stacks are named on every command (`--stack`) and never selected.
+
+    `auto.select_stack` runs `pulumi stack select`, which changes the stack a later bare `pulumi up` targets.
+    A missing stack still fails on the first command, with the CLI's own "no stack named ... found".
+    """
+
+    def select_stack(self, stack_name: str) -> None:
+        return None
+
+
+def open_stack(name: str, work_dir: str) -> auto.Stack:
+    workspace = Workspace(work_dir=work_dir, pulumi_command=ForwardingCommand())
+    return auto.Stack.select(name, workspace)
