@@ -9,10 +9,14 @@ from typing import Any
 
 import pytest
 import yaml
-from harness import Run
+from harness import Run, run_program, with_changes
 from kubernetes import client, config
 
-from infra.kubeconfig import EXEC_API_VERSION, build_kubeconfig
+from infra.kubeconfig import build_kubeconfig
+
+# The exec credential API kubectl (>= 1.24) and the AWS CLI speak; v1alpha1 was removed from kubectl in 1.24.
+EXEC_API = "client.authentication.k8s.io/v1beta1"
+ROLE_ARN = "arn:aws:iam::123456789012:role/eks-admin"
 
 
 def load(kubeconfig: dict[str, Any], tmp_path: Path) -> Any:
@@ -33,7 +37,7 @@ def test_stack_output_is_secret_and_exec_only(foo: Run, tmp_path: Path) -> None:
     assert cluster["server"] == "https://cluster-eks.gr7.us-west-2.eks.amazonaws.com"
     assert base64.b64decode(cluster["certificate-authority-data"]) == b"certificate"
     user = loader._user
-    assert user["exec"]["apiVersion"] == EXEC_API_VERSION
+    assert user["exec"]["apiVersion"] == EXEC_API
     assert user["exec"]["command"] == "aws"
     assert list(user["exec"]["args"]) == [
         "eks",
@@ -70,13 +74,45 @@ def test_client_configuration_runs_the_exec_plugin(monkeypatch: pytest.MonkeyPat
     assert calls and calls[0][:4] == ["eks", "get-token", "--cluster-name", "infra-foo"]
 
 
+def exported_exec(changes: dict[str, Any], tmp_path: Path) -> dict[str, Any]:
+    """The exec section of the kubeconfig the whole program exports with `changes` (and the client loads)."""
+    kubeconfig = json.loads(run_program(with_changes(changes)).outputs["kubeconfig"])
+    assert load(kubeconfig, tmp_path).current_context["name"] == "infra-foo"
+    exec_: dict[str, Any] = kubeconfig["users"][0]["user"]["exec"]
+    return exec_
+
+
+def test_program_passes_kubeconfig_role_arn(tmp_path: Path) -> None:
+    exec_ = exported_exec({"infra:cluster.kubeconfigRoleArn": ROLE_ARN}, tmp_path)
+    assert exec_["apiVersion"] == EXEC_API
+    assert exec_["args"] == [
+        "eks",
+        "get-token",
+        "--cluster-name",
+        "infra-foo",
+        "--region",
+        "us-west-2",
+        "--output",
+        "json",
+        "--role-arn",
+        "arn:aws:iam::123456789012:role/eks-admin",
+    ]
+    assert exec_["env"] is None
+
+
+def test_program_passes_kubeconfig_profile(tmp_path: Path) -> None:
+    exec_ = exported_exec({"infra:cluster.kubeconfigProfile": "infra-admin"}, tmp_path)
+    assert exec_["env"] == [{"name": "AWS_PROFILE", "value": "infra-admin"}]
+    assert "--role-arn" not in exec_["args"]
+
+
 def test_role_and_profile_options() -> None:
     kc = build_kubeconfig(
         cluster_name="infra-bar",
         endpoint="https://x",
         ca_data="Y2E=",
         region="eu-west-1",
-        role_arn="arn:aws:iam::123456789012:role/eks-admin",
+        role_arn=ROLE_ARN,
         profile="infra",
     )
     exec_ = kc["users"][0]["user"]["exec"]
