@@ -1,0 +1,62 @@
+"""Values that matter, asserted directly with the literal the design calls for, not only through the snapshot.
+
+A reviewed snapshot stops guarding a value the moment someone regenerates it without reading the diff; these do not.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from harness import Run, run_program, with_changes
+
+
+def egress_to_postgres(run: Run) -> list[dict[str, Any]]:
+    policy = run.one("kubernetes:networking.k8s.io/v1:NetworkPolicy").plain("spec")
+    return [rule for rule in policy["egress"] if {"protocol": "TCP", "port": 5432} in rule.get("ports", [])]
+
+
+def test_postgres_egress_goes_only_to_the_vpc(foo: Run) -> None:
+    # Without `to`, a NetworkPolicy rule allows the port to every address, the internet included.
+    assert egress_to_postgres(foo) == [
+        {"to": [{"ipBlock": {"cidr": "10.0.0.0/16"}}], "ports": [{"protocol": "TCP", "port": 5432}]}
+    ]
+
+
+def test_postgres_egress_follows_the_vpc_cidr() -> None:
+    run = run_program(with_changes({"infra:network.cidr": "172.16.0.0/16"}))
+    assert [rule["to"] for rule in egress_to_postgres(run)] == [[{"ipBlock": {"cidr": "172.16.0.0/16"}}]]
+
+
+def test_foo_keeps_seven_days_of_backups(foo: Run) -> None:
+    # 0 would turn automated backups (and point-in-time restore) off.
+    assert foo.one("aws:rds/instance:Instance").plain("backupRetentionPeriod") == 7
+
+
+@pytest.mark.parametrize("days", [1, 35])
+def test_backup_retention_is_the_configured_days(days: int) -> None:
+    run = run_program(with_changes({"infra:database.backupRetentionDays": days}))
+    assert run.one("aws:rds/instance:Instance").plain("backupRetentionPeriod") == days
+
+
+@pytest.fixture(scope="module")
+def deployment() -> Run:
+    return run_program(with_changes({"infra:helloworld.workload": "Deployment"}))
+
+
+@pytest.mark.parametrize(
+    ("workload", "typ"),
+    [
+        ("ReplicationController", "kubernetes:core/v1:ReplicationController"),
+        ("Deployment", "kubernetes:apps/v1:Deployment"),
+    ],
+)
+def test_pod_drains_before_it_stops(request: pytest.FixtureRequest, workload: str, typ: str) -> None:
+    """The kubelet pauses 10 s in preStop (endpoints and the ELB stop sending new requests), then SIGTERM gives the
+    app 15 s to finish in-flight requests, plus 5 s margin before SIGKILL: 10 + 15 + 5 = 30."""
+    run: Run = request.getfixturevalue("foo" if workload == "ReplicationController" else "deployment")
+    spec = run.one(typ).plain("spec")["template"]["spec"]
+    [container] = spec["containers"]
+    assert container["lifecycle"] == {"preStop": {"sleep": {"seconds": 10}}}
+    assert {"name": "SHUTDOWN_TIMEOUT", "value": "15"} in container["env"]
+    assert spec["terminationGracePeriodSeconds"] == 10 + 15 + 5 == 30
