@@ -262,6 +262,8 @@ def surge_rows(deps: UpgradeCheckDeps, cluster: str, nodegroup: str) -> list[Che
     if not asgs:
         return [warned("surge", f"node group {nodegroup} has no Auto Scaling group yet")]
     groups = deps.autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=asgs)["AutoScalingGroups"]
+    if not groups:
+        return [warned("surge", f"Auto Scaling group {', '.join(asgs)} not found")]
     zones = max((len(g.get("AvailabilityZones", [])) for g in groups), default=1)
     surge = surge_size(zones, int(found.get("updateConfig", {}).get("maxUnavailable", 1)))
     rows = [asg_room(g, surge) for g in groups]

@@ -443,6 +443,12 @@ def test_an_asg_at_its_max_warns(make_asg: Any) -> None:
     assert room.detail.startswith("max 2 = desired 2: no room for an extra node; EKS raises it by up to 3")
 
 
+def test_a_missing_asg_warns(moto_account: None) -> None:
+    rows = run("eks-foo-ng-gone")
+    assert rows["surge"] == CheckResult("surge", "WARN", "Auto Scaling group eks-foo-ng-gone not found")
+    assert not failing(rows)
+
+
 def test_too_little_vcpu_quota_for_the_surge_warns(make_asg: Any) -> None:
     running = [
         *[{"InstanceType": "t3.medium"}] * 3,  # 6 vCPUs against the quota
