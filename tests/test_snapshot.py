@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
+from harness import with_changes
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `venv/bin/pytest` does not put the repo (tools/, infra/) on sys.path
@@ -19,7 +21,9 @@ from pulumi.runtime import rpc  # noqa: E402
 
 from tools import snapshot  # noqa: E402
 
-STACKS = sorted(set(snapshot.snapshotted_stacks()) | {"foo"})
+# foo (ephemeral) and prod (durable: protect and deletion protection) are both guarded; a snapshot with no stack
+# file left is reported as stale.
+STACKS = sorted({"foo", "prod"} | set(snapshot.snapshotted_stacks()))
 
 
 def _label(stack: str) -> str:
@@ -49,19 +53,54 @@ def test_graph_matches_reviewed_snapshot(stack: str) -> None:
     )
 
 
-def test_snapshot_is_stable_and_holds_no_secret_values() -> None:
-    """Secrets are redacted (the mocks' ECR password and the placeholder of a `secure:` value never appear), no
-    mock id leaks in through provider references, and the JSON is already in its canonical form."""
-    text = snapshot.graph_text("foo")
-    for leaked in ("ecr-token", "secret-placeholder", "1b47061264138c4ac30d75fd1eb44270", "cluster-k8s-id"):
-        assert leaked not in text
-    current = snapshot.graph("foo")
-    assert snapshot.dumps(current) == text
-    provider = next(r for r in current["resources"] if r["type"] == "pulumi:providers:kubernetes")
-    assert provider["inputs"]["kubeconfig"] == snapshot.SECRET
-    assert current["outputs"]["kubeconfig"] == snapshot.SECRET
-    namespaced = [r for r in current["resources"] if r["type"].startswith("kubernetes:")]
-    assert namespaced and {r["provider"] for r in namespaced} == {provider["urn"]}
+def resource(snap: dict[str, Any], typ: str) -> dict[str, Any]:
+    [found] = [r for r in snap["resources"] if r["type"] == typ]
+    return found
+
+
+def test_a_fresh_run_gives_the_same_bytes() -> None:
+    """Registration order is asynchronous: the tool must sort, or every run would differ from the snapshot."""
+    assert snapshot.dumps(snapshot.capture("foo")) == snapshot.graph_text("foo")
+
+
+def test_a_config_change_shows_up_as_a_named_diff() -> None:
+    """A reviewer relies on the summary line and on the hunk naming the resource that changed."""
+    changed = snapshot.capture("foo", with_changes({"infra:cluster.nodes.desired": 3}))
+    assert snapshot.changes(snapshot.graph("foo"), changed).lines() == ["  ~ aws:eks/nodeGroup:NodeGroup cluster-nodes"]
+    diff = snapshot.unified_diff(snapshot.graph_text("foo"), snapshot.dumps(changed), "tests/snapshots/foo.json")
+    hunks = [line for line in diff.splitlines() if line.startswith("@@")]
+    assert len(hunks) == 1 and hunks[0].endswith(" @@ aws:eks/nodeGroup:NodeGroup cluster-nodes"), diff
+    assert [line for line in diff.splitlines()[2:] if line[:1] in "+-"] == [
+        '-     "desiredSize": 2,',
+        '+     "desiredSize": 3,',
+    ]
+
+
+def test_secrets_are_rendered_as_secret() -> None:
+    """Each secret value the program handles is `[secret]` in the snapshot, and its plain value appears nowhere:
+    the ECR password (foo), a `secure:` config value (dockerhubToken), the kubeconfig and the database Secret."""
+    foo_text = snapshot.graph_text("foo")
+    config = with_changes(
+        {
+            "infra:helloworld.registry": "dockerhub",
+            "infra:helloworld.dockerhubUsername": "someone",
+            "infra:dockerhubToken": {"secure": "v1:token"},
+        }
+    )
+    dockerhub = snapshot.capture("foo", config)
+    dockerhub_text = snapshot.dumps(dockerhub)
+    assert "ecr-token" not in foo_text and "secret-placeholder" not in dockerhub_text
+    for snap in (snapshot.graph("foo"), dockerhub):
+        assert resource(snap, "docker:index/image:Image")["inputs"]["registry"] == "[secret]"
+        assert resource(snap, "kubernetes:core/v1:Secret")["inputs"]["stringData"] == "[secret]"
+        provider = resource(snap, "pulumi:providers:kubernetes")
+        assert provider["inputs"]["kubeconfig"] == "[secret]"
+        assert snap["outputs"]["kubeconfig"] == "[secret]"
+        # Provider references keep the URN only: the mock's id would change with every mock change.
+        namespaced = [r for r in snap["resources"] if r["type"].startswith("kubernetes:")]
+        assert namespaced and {r["provider"] for r in namespaced} == {provider["urn"]}
+    for leaked in ("1b47061264138c4ac30d75fd1eb44270", "cluster-k8s-id"):
+        assert leaked not in foo_text
 
 
 def test_redact() -> None:
