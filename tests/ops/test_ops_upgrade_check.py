@@ -547,3 +547,17 @@ def test_the_reader_gives_up_on_a_silent_api_server(api_server: Any) -> None:
     with pytest.raises(Exception, match=r"(?i)timed out"):
         reader(host, timeout=0.2).disruption_budgets()
     assert time.monotonic() - started < 3
+
+
+def test_the_reader_built_from_the_stack_kubeconfig_reaches_its_server(api_server: Any) -> None:
+    host, seen, _ = api_server
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "c", "cluster": {"server": host}}],
+        "users": [{"name": "u", "user": {"token": "t0k"}}],
+        "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}],
+        "current-context": "c",
+    }
+    assert [b.ref for b in KubeBudgets.from_kubeconfig(config).disruption_budgets()] == ["a/one", "b/two", "c/new"]
+    assert len(seen) == 2
