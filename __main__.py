@@ -6,15 +6,16 @@ from infra.cluster import Cluster
 from infra.config import load_config
 from infra.database import Database
 from infra.dns import Dns
-from infra.helloworld import DatabaseFacts, HelloWorld
-from infra.network import Network, pick_zones
+from infra.helloworld import DatabaseFacts, HelloWorld, image_tag
+from infra.network import Network
+from infra.preflight import check
 
-# Validate everything before the first resource exists.
+# Validate everything before the first resource exists: the config's shape, then against the account.
 cfg = load_config()
-zones = pick_zones(cfg.network.az_count)
+facts = check(cfg, image_tag=image_tag(cfg.helloworld))
 
-network = Network("network", cfg, zones)
-cluster = Cluster("cluster", cfg, network)
+network = Network("network", cfg, facts.zones)
+cluster = Cluster("cluster", cfg, network, facts)
 database = Database("database", cfg, network)
 database.allow_from("database-from-cluster", cluster.security_group_id)
 app = HelloWorld(
@@ -29,6 +30,7 @@ app = HelloWorld(
         username=cfg.database.username,
         secret_arn=database.secret_arn,
     ),
+    tag=facts.image_tag,
 )
 dns = Dns("dns", cfg, cfg.dns, target=app.endpoint) if cfg.dns else None
 

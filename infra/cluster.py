@@ -12,6 +12,7 @@ import pulumi_kubernetes as k8s
 from infra.config import StackConfig
 from infra.kubeconfig import build_kubeconfig
 from infra.network import Network
+from infra.preflight import CREATOR_TAG, DeployFacts, admin_arns_to_create
 
 CLUSTER_POLICIES = ("AmazonEKSClusterPolicy",)
 NODE_POLICIES = ("AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2ContainerRegistryReadOnly")
@@ -37,7 +38,14 @@ class Cluster(pulumi.ComponentResource):
     oidc_provider_arn: pulumi.Output[str]
     provider: k8s.Provider
 
-    def __init__(self, name: str, cfg: StackConfig, network: Network, opts: pulumi.ResourceOptions | None = None):
+    def __init__(
+        self,
+        name: str,
+        cfg: StackConfig,
+        network: Network,
+        facts: DeployFacts,
+        opts: pulumi.ResourceOptions | None = None,
+    ):
         super().__init__("infra:index:Cluster", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         c = cfg.cluster
@@ -76,28 +84,45 @@ class Cluster(pulumi.ComponentResource):
             enabled_cluster_log_types=LOG_TYPES,
             encryption_config={"provider": {"key_arn": key.arn}, "resources": ["secrets"]},
             access_config={"authentication_mode": "API", "bootstrap_cluster_creator_admin_permissions": True},
-            tags=cfg.tags("eks"),
+            # STANDARD: never billed for extended support without saying so in config (EKS defaults to EXTENDED).
+            upgrade_policy={"support_type": c.support_type},
+            # Who got EKS's bootstrap admin entry: read back on later runs (whoever runs them), so that principal
+            # is never given a second, conflicting entry.
+            tags=cfg.tags("eks", {CREATOR_TAG: facts.creator_arn} if len(facts.creator_arn) <= 256 else {}),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group, *cluster_role.attachments]),
         )
         # EKS puts this security group on the control plane and on managed nodes (the launch template below sets
         # none of its own), so "from the nodes" means "from this group".
         self.security_group_id = self.cluster.vpc_config.cluster_security_group_id
 
-        for i, arn in enumerate(c.admin_arns):
+        admins, skipped = admin_arns_to_create(c.admin_arns, facts.creator_arn)
+        for arn in skipped:
+            pulumi.log.info(f"infra:cluster.adminArns: {arn} created the cluster and has EKS's admin entry already")
+        access: list[pulumi.Resource] = []
+        for arn in admins:
+            # Named by ARN, not list position: removing one admin must not re-create the others' entries.
+            key = arn.rsplit(":", 1)[1].replace("/", "-")
             entry = aws.eks.AccessEntry(
-                f"{name}-admin-{i}", cluster_name=self.cluster.name, principal_arn=arn, type="STANDARD", opts=child
+                f"{name}-admin-{key}",
+                cluster_name=self.cluster.name,
+                principal_arn=arn,
+                type="STANDARD",
+                # EKS allows one entry per principal: a replacement must delete the old entry first.
+                opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
             )
-            aws.eks.AccessPolicyAssociation(
-                f"{name}-admin-{i}",
+            association = aws.eks.AccessPolicyAssociation(
+                f"{name}-admin-{key}",
                 cluster_name=self.cluster.name,
                 principal_arn=entry.principal_arn,
                 policy_arn=ADMIN_POLICY_ARN,
                 access_scope={"type": "cluster"},
                 opts=child,
             )
+            access += [entry, association]
 
-        # The VPC CNI as a managed add-on with its network policy agent on, so NetworkPolicies are enforced.
-        aws.eks.Addon(
+        # The VPC CNI as a managed add-on with its network policy agent on, so NetworkPolicies are enforced. Nodes
+        # wait for it (they start with the policy agent configured) and, on destroy, go before it.
+        vpc_cni = aws.eks.Addon(
             f"{name}-vpc-cni",
             cluster_name=self.cluster.name,
             addon_name="vpc-cni",
@@ -149,7 +174,7 @@ class Cluster(pulumi.ComponentResource):
             node_repair_config={"enabled": True},
             labels={"infra/stack": cfg.stack},
             tags=cfg.tags("nodes"),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=node_role.attachments),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*node_role.attachments, vpc_cni]),
         )
 
         self.kubeconfig = pulumi.Output.secret(
@@ -168,8 +193,12 @@ class Cluster(pulumi.ComponentResource):
                 )
             )
         )
-        # The provider needs only the control plane; resources that need nodes say so with depends_on.
-        self.provider = k8s.Provider(f"{name}-k8s", kubeconfig=self.kubeconfig, opts=child)
+        # The provider needs the control plane and the admin access entries: whoever runs `pulumi up` (or the
+        # kubeconfigRoleArn) may be one of them, and on destroy the access must outlive every Kubernetes object.
+        # Resources that need nodes say so with depends_on.
+        self.provider = k8s.Provider(
+            f"{name}-k8s", kubeconfig=self.kubeconfig, opts=pulumi.ResourceOptions(parent=self, depends_on=access)
+        )
         self.register_outputs({"clusterName": self.cluster.name, "nodeGroupName": self.node_group.node_group_name})
 
     def _role(self, name: str, service: str, policies: tuple[str, ...], cfg: StackConfig) -> _Role:

@@ -10,7 +10,6 @@ import dataclasses
 import difflib
 import ipaddress
 import json
-import math
 import re
 import types
 import typing
@@ -30,12 +29,26 @@ PG_VERSION = re.compile(r"^(\d{2})(\.\d{1,2})?$")
 IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 DNS_NAME = re.compile(r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
-IAM_PRINCIPAL_ARN = re.compile(r"^arn:aws[a-z-]*:(iam|sts)::\d{12}:(role|user|assumed-role)/[\w+=,.@/-]+$")
+IAM_PRINCIPAL_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:(role|user)/[\w+=,.@/-]+$")
+# What `aws sts get-caller-identity` prints for a role session (SSO included); EKS refuses it as a principal.
+ASSUMED_ROLE_ARN = re.compile(r"^arn:(aws[a-z-]*):sts::(\d{12}):assumed-role/([\w+=,.@-]+)/[\w+=,.@-]+$")
+# A Kubernetes object name (DNS-1123 subdomain) and label value: the version is in both (`helloworld-<version>`).
+K8S_NAME = re.compile(r"^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$")
+K8S_LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?)?$")
+# The stack names the EKS cluster, the RDS instance and the ECR repository (`infra-<stack>`): what all three allow.
+STACK_NAME = re.compile(r"^[a-z]([a-z0-9]|-(?=[a-z0-9])){0,39}$")
 GREETING = re.compile(r"^[^'\"\\\x00-\x1f]{1,200}$")
 DOCKERHUB_USER = re.compile(r"^[a-z0-9]{4,30}$")
 
 MIN_K8S_MINOR = 30  # preStop `sleep` (distroless has no shell) is on by default from 1.30.
-MIN_SUBNET_PREFIX = 24  # every subnet keeps at least 256 addresses: the VPC CNI gives each pod one.
+MAX_AZS = 6
+# Fixed subnet blocks by AZ index, so adding or removing an AZ never moves another AZ's subnets: the VPC is cut
+# in 8 blocks; AZ i's private subnet is block i (6 of 8), and the 7th block is cut in 8 again for the public
+# subnets (ELBs and NAT only). The 8th block is spare.
+PRIVATE_PREFIX_DIFF = 3
+PUBLIC_PREFIX_DIFF = 6
+MIN_PRIVATE_PREFIX = 24  # every private subnet keeps at least 256 addresses: the VPC CNI gives each pod one.
+MAX_VPC_PREFIX = MIN_PRIVATE_PREFIX - PRIVATE_PREFIX_DIFF  # /21: private /24s and public /27s (an ELB's minimum)
 RDS_GP3_MIN_GB, RDS_MAX_GB = 20, 65536
 
 
@@ -79,7 +92,11 @@ class NodesConfig:
 class ClusterConfig:
     """The EKS control plane, who administers it, and how kubeconfig users authenticate."""
 
-    version: str = "1.33"
+    # In EKS standard support on 2026-11-27 (until about 2027-03); checked against EKS's own list at deploy time.
+    version: str = "1.35"
+    # STANDARD: never billed for extended support ($0.60/h instead of $0.10/h); EKS upgrades the control plane
+    # itself when standard support ends. EXTENDED: opt in to stay on a version for 12 more months.
+    support_type: str = "STANDARD"
     # Who may reach the public API endpoint. Open by default (auth still needs IAM); narrow it to office/VPN CIDRs.
     public_access_cidrs: list[str] = field(default_factory=lambda: ["0.0.0.0/0"])
     admin_arns: list[str] = field(default_factory=list)
@@ -100,7 +117,7 @@ class HelloWorldConfig:
     registry: str = "ecr"  # or "dockerhub"
     dockerhub_username: str | None = None
     update_period_seconds: int = 3  # the old `kubectl rolling-update --update-period`
-    namespace: str = "default"
+    namespace: str = "helloworld"
 
 
 @dataclass(frozen=True)
@@ -116,6 +133,7 @@ class DatabaseConfig:
     username: str = "app"
     ephemeral: bool = False
     skip_final_snapshot: bool = False
+    log_retention_days: int = 30  # the postgresql and upgrade logs RDS exports to CloudWatch
 
 
 @dataclass(frozen=True)
@@ -218,17 +236,18 @@ def _keys(cls: type) -> str:
 
 
 def plan_subnets(cidr: str, az_count: int) -> tuple[list[str], list[str]]:
-    """Split the VPC CIDR into equal blocks: the first az_count private, the next az_count public."""
+    """(private, public) CIDRs for AZs 0..az_count-1. AZ i gets the same two blocks whatever the count, so a
+    2 → 3 → 2 AZ change adds or removes only AZ 2's subnets."""
     vpc = ipaddress.ip_network(cidr)
-    bits = math.ceil(math.log2(2 * az_count))
-    blocks = [str(b) for b in vpc.subnets(prefixlen_diff=bits)][: 2 * az_count]
-    return blocks[:az_count], blocks[az_count:]
+    blocks = list(vpc.subnets(prefixlen_diff=PRIVATE_PREFIX_DIFF))
+    public = list(blocks[MAX_AZS].subnets(prefixlen_diff=PUBLIC_PREFIX_DIFF - PRIVATE_PREFIX_DIFF))
+    return [str(b) for b in blocks[:az_count]], [str(b) for b in public[:az_count]]
 
 
 def _check_network(n: NetworkConfig, problems: list[str]) -> None:
     p = "infra:network"
-    if not 2 <= n.az_count <= 6:
-        problems.append(f"{p}.azCount: {n.az_count} — allowed: 2..6 (EKS and RDS need subnets in two AZs)")
+    if not 2 <= n.az_count <= MAX_AZS:
+        problems.append(f"{p}.azCount: {n.az_count} — allowed: 2..{MAX_AZS} (EKS and RDS need subnets in two AZs)")
     if n.nat_gateways not in ("single", "one-per-az"):
         problems.append(f"{p}.natGateways: {n.nat_gateways!r} — allowed: 'single', 'one-per-az'")
     try:
@@ -238,23 +257,19 @@ def _check_network(n: NetworkConfig, problems: list[str]) -> None:
         return
     if not vpc.is_private:
         problems.append(f"{p}.cidr: {n.cidr!r} is not a private range — allowed: inside 10/8, 172.16/12, 192.168/16")
-    if not vpc.prefixlen >= 16:
-        problems.append(f"{p}.cidr: {n.cidr!r} is larger than AWS allows — allowed: /16 to /{MIN_SUBNET_PREFIX - 1}")
-        return
-    if 2 <= n.az_count <= 6:
-        subnet_prefix = vpc.prefixlen + math.ceil(math.log2(2 * n.az_count))
-        if subnet_prefix > MIN_SUBNET_PREFIX:
-            problems.append(
-                f"{p}.cidr: {n.cidr!r} is too small for {n.az_count} AZs (subnets would be /{subnet_prefix})"
-                f" — allowed: a CIDR whose {2 * n.az_count} subnets are /{MIN_SUBNET_PREFIX} or larger"
-            )
+    if not 16 <= vpc.prefixlen <= MAX_VPC_PREFIX:
+        problems.append(
+            f"{p}.cidr: {n.cidr!r} — allowed: /16 to /{MAX_VPC_PREFIX} (AWS allows /16 at most; a /{MAX_VPC_PREFIX}"
+            f" gives each AZ a /{MIN_PRIVATE_PREFIX} private and a /{MAX_VPC_PREFIX + PUBLIC_PREFIX_DIFF} public"
+            " subnet)"
+        )
 
 
 def _check_cluster(c: ClusterConfig, problems: list[str]) -> None:
     p = "infra:cluster"
     m = K8S_VERSION.match(c.version)
     if not m or int(m.group(1)) < MIN_K8S_MINOR:
-        problems.append(f"{p}.version: {c.version!r} — allowed: '1.NN' with NN >= {MIN_K8S_MINOR}, e.g. '1.33'")
+        problems.append(f"{p}.version: {c.version!r} — allowed: '1.NN' with NN >= {MIN_K8S_MINOR}, e.g. '1.35'")
     if not c.public_access_cidrs:
         problems.append(f"{p}.publicAccessCidrs: [] — allowed: at least one CIDR, e.g. ['0.0.0.0/0']")
     for i, cidr in enumerate(c.public_access_cidrs):
@@ -262,16 +277,36 @@ def _check_cluster(c: ClusterConfig, problems: list[str]) -> None:
             ipaddress.IPv4Network(cidr)
         except ValueError:
             problems.append(f"{p}.publicAccessCidrs[{i}]: {cidr!r} — allowed: an IPv4 CIDR such as '203.0.113.0/24'")
+    if c.support_type not in ("STANDARD", "EXTENDED"):
+        problems.append(
+            f"{p}.supportType: {c.support_type!r} — allowed: 'STANDARD' (no extended-support billing) or 'EXTENDED'"
+        )
     for i, arn in enumerate(c.admin_arns):
         if not IAM_PRINCIPAL_ARN.match(arn):
-            problems.append(f"{p}.adminArns[{i}]: {arn!r} — allowed: an IAM role or user ARN")
-    if c.kubeconfig_role_arn is not None and not IAM_PRINCIPAL_ARN.match(c.kubeconfig_role_arn):
-        problems.append(f"{p}.kubeconfigRoleArn: {c.kubeconfig_role_arn!r} — allowed: an IAM role ARN")
+            problems.append(f"{p}.adminArns[{i}]: {arn!r} — allowed: an IAM role or user ARN{_role_hint(arn)}")
+    if len(set(c.admin_arns)) != len(c.admin_arns):
+        problems.append(f"{p}.adminArns: {c.admin_arns!r} — allowed: each ARN once (EKS keeps one entry per ARN)")
+    role = c.kubeconfig_role_arn
+    if role is not None and not (IAM_PRINCIPAL_ARN.match(role) and ":role/" in role):
+        problems.append(f"{p}.kubeconfigRoleArn: {role!r} — allowed: an IAM role ARN{_role_hint(role)}")
     if c.kubeconfig_profile is not None and not c.kubeconfig_profile.strip():
         problems.append(f"{p}.kubeconfigProfile: '' — allowed: an AWS CLI profile name")
     if c.log_retention_days not in _LOG_RETENTION_DAYS:
         problems.append(f"{p}.logRetentionDays: {c.log_retention_days} — allowed: one of {sorted(_LOG_RETENTION_DAYS)}")
     _check_nodes(c.nodes, problems)
+
+
+def _role_hint(arn: str) -> str:
+    """For an STS session ARN, the role ARN to use instead (CreateAccessEntry refuses session principals)."""
+    m = ASSUMED_ROLE_ARN.match(arn)
+    if not m:
+        return ""
+    partition, account, role = m.groups()
+    return (
+        f", not an STS session (EKS refuses those) — use the role: arn:{partition}:iam::{account}:role/{role}"
+        f" (SSO roles have a path, e.g. arn:{partition}:iam::{account}:role/aws-reserved/sso.amazonaws.com/{role};"
+        f" `aws iam get-role --role-name {role} --query Role.Arn` prints the exact ARN)"
+    )
 
 
 _LOG_RETENTION_DAYS = {1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922}
@@ -295,8 +330,12 @@ def _check_nodes(n: NodesConfig, problems: list[str]) -> None:
 
 def _check_helloworld(h: HelloWorldConfig, dockerhub_token_set: bool, problems: list[str]) -> None:
     p = "infra:helloworld"
-    if not SEMVER.match(h.version):
-        problems.append(f"{p}.version: {h.version!r} — allowed: semantic version MAJOR.MINOR.PATCH, e.g. '2.0.0'")
+    # The version names the RC (`helloworld-<version>`) and labels its pods, so it must be valid in both.
+    if not (SEMVER.match(h.version) and K8S_NAME.match(f"helloworld-{h.version}") and K8S_LABEL_VALUE.match(h.version)):
+        problems.append(
+            f"{p}.version: {h.version!r} — allowed: semantic version MAJOR.MINOR.PATCH with an optional lowercase"
+            " pre-release (e.g. '2.0.0' or '2.0.0-rc.1'), at most 63 characters: it names Kubernetes objects"
+        )
     if not GREETING.match(h.greeting):
         problems.append(
             f"{p}.greeting: {h.greeting!r} — allowed: 1-200 printable characters without quotes or backslashes"
@@ -321,8 +360,11 @@ def _check_helloworld(h: HelloWorldConfig, dockerhub_token_set: bool, problems: 
             )
     if not 0 <= h.update_period_seconds <= 600:
         problems.append(f"{p}.updatePeriodSeconds: {h.update_period_seconds} — allowed: 0..600")
-    if not DNS_LABEL.match(h.namespace):
-        problems.append(f"{p}.namespace: {h.namespace!r} — allowed: a Kubernetes namespace name (DNS label)")
+    if not DNS_LABEL.match(h.namespace) or h.namespace == "default" or h.namespace.startswith("kube-"):
+        problems.append(
+            f"{p}.namespace: {h.namespace!r} — allowed: a new namespace the stack owns: a DNS label (lowercase"
+            " letters, digits, '-', at most 63), not 'default' nor 'kube-*' (they exist already)"
+        )
 
 
 def _check_database(d: DatabaseConfig, problems: list[str]) -> None:
@@ -337,6 +379,8 @@ def _check_database(d: DatabaseConfig, problems: list[str]) -> None:
         problems.append(f"{p}.instanceClass: {d.instance_class!r} — allowed: an RDS class such as 'db.t4g.micro'")
     if not RDS_GP3_MIN_GB <= d.storage_gb <= RDS_MAX_GB:
         problems.append(f"{p}.storageGb: {d.storage_gb} — allowed: {RDS_GP3_MIN_GB}..{RDS_MAX_GB} (gp3 minimum is 20)")
+    if d.log_retention_days not in _LOG_RETENTION_DAYS:
+        problems.append(f"{p}.logRetentionDays: {d.log_retention_days} — allowed: one of {sorted(_LOG_RETENTION_DAYS)}")
     if not 1 <= d.backup_retention_days <= 35:
         problems.append(f"{p}.backupRetentionDays: {d.backup_retention_days} — allowed: 1..35")
     for key, value in (("dbName", d.db_name), ("username", d.username)):
@@ -400,6 +444,11 @@ def load_config() -> StackConfig:
     for key in _unknown_top_level_keys():
         problems.append(f"{key}: unknown key — allowed keys: infra:{', infra:'.join(SECTIONS + SECRET_KEYS)}")
 
+    if not STACK_NAME.match(pulumi.get_stack()):
+        problems.append(
+            f"stack name: {pulumi.get_stack()!r} — allowed: lowercase letters, digits and single '-', starting with a"
+            " letter, at most 40 characters (it names the EKS cluster, RDS instance and ECR repository)"
+        )
     region = pulumi.Config("aws").get("region")
     if not region or not re.match(r"^[a-z]{2}(-gov)?-[a-z]+-\d$", region):
         problems.append(f"aws:region: {region!r} — required: an AWS region such as 'us-west-2'")

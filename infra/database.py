@@ -18,6 +18,7 @@ from infra.config import StackConfig
 from infra.network import Network
 
 PORT = 5432
+LOG_EXPORTS = ("postgresql", "upgrade")
 
 
 class Database(pulumi.ComponentResource):
@@ -64,6 +65,17 @@ class Database(pulumi.ComponentResource):
         )
         suffix = random.RandomId(f"{name}-final-snapshot", byte_length=4, opts=child)
         self.final_snapshot_identifier = pulumi.Output.concat(self.identifier, "-final-", suffix.hex)
+        # RDS would create these itself, without retention, and never delete them: the stack owns them instead.
+        log_groups = [
+            aws.cloudwatch.LogGroup(
+                f"{name}-logs-{log}",
+                name=f"/aws/rds/instance/{self.identifier}/{log}",
+                retention_in_days=d.log_retention_days,
+                tags=cfg.tags(f"db-logs-{log}"),
+                opts=child,
+            )
+            for log in LOG_EXPORTS
+        ]
         instance = aws.rds.Instance(
             f"{name}-postgres",
             identifier=self.identifier,
@@ -86,12 +98,12 @@ class Database(pulumi.ComponentResource):
             auto_minor_version_upgrade=True,
             allow_major_version_upgrade=False,
             copy_tags_to_snapshot=True,
-            enabled_cloudwatch_logs_exports=["postgresql", "upgrade"],
+            enabled_cloudwatch_logs_exports=list(LOG_EXPORTS),
             deletion_protection=not d.ephemeral,
             skip_final_snapshot=d.skip_final_snapshot,
             final_snapshot_identifier=self.final_snapshot_identifier,
             tags=cfg.tags("db", {"Ephemeral": str(d.ephemeral).lower()}),
-            opts=pulumi.ResourceOptions(parent=self, protect=not d.ephemeral),
+            opts=pulumi.ResourceOptions(parent=self, protect=not d.ephemeral, depends_on=log_groups),
         )
         self.host = instance.address
         self.port = instance.port

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -18,9 +19,13 @@ import pulumi_aws as aws
 import pulumi_docker as docker
 import pulumi_kubernetes as k8s
 
-from infra.config import StackConfig
+from infra import image_source
+from infra.config import HelloWorldConfig, StackConfig
+from infra.preflight import ecr_repository_name
 
 APP_DIR = "apps/helloworld"  # relative to the project, where `pulumi up` runs
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+PLATFORM = "linux/amd64"
 PORT = 8080
 UID = 65532  # distroless "nonroot"
 PRESTOP_SECONDS = 10  # time for endpoints and the ELB to stop sending new requests to a terminating pod
@@ -55,6 +60,15 @@ class DatabaseFacts:
     name: str
     username: str
     secret_arn: pulumi.Input[str]
+
+
+def build_args(h: HelloWorldConfig) -> dict[str, str]:
+    return {"GREETING": h.greeting, "VERSION": h.version}
+
+
+def image_tag(h: HelloWorldConfig) -> str:
+    """`<version>_<hash of what the build reads>`: a rebuild from other sources gets another tag, never the same."""
+    return image_source.image_tag(h.version, image_source.source_hash(PROJECT_DIR / APP_DIR, build_args(h), PLATFORM))
 
 
 def pod_spec(image: pulumi.Input[str]) -> dict[str, Any]:
@@ -114,11 +128,12 @@ class HelloWorld(pulumi.ComponentResource):
         provider: k8s.Provider,
         nodes: pulumi.Resource,
         database: DatabaseFacts,
+        tag: str,
         opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__("infra:index:HelloWorld", name, None, opts)
         h = cfg.helloworld
-        self.image_ref = self._image(name, cfg)
+        self.image_ref = self._image(name, cfg, tag)
         k8s_opts = pulumi.ResourceOptions(parent=self, provider=provider)
 
         ns = k8s.core.v1.Namespace(
@@ -220,7 +235,7 @@ class HelloWorld(pulumi.ComponentResource):
         self.endpoint = service.status.apply(_ingress_hostname)
         self.register_outputs({"endpoint": self.endpoint, "image": self.image_ref, "workload": self.workload})
 
-    def _image(self, name: str, cfg: StackConfig) -> pulumi.Output[str]:
+    def _image(self, name: str, cfg: StackConfig, tag: str) -> pulumi.Output[str]:
         """Build apps/helloworld for linux/amd64 and push it; returns the pushed digest reference."""
         h = cfg.helloworld
         child = pulumi.ResourceOptions(parent=self)
@@ -232,8 +247,9 @@ class HelloWorld(pulumi.ComponentResource):
         else:
             repo = aws.ecr.Repository(
                 f"{name}-repo",
+                name=ecr_repository_name(cfg),  # known before it exists: the deploy-time image check reads it
                 image_scanning_configuration={"scan_on_push": True},
-                image_tag_mutability="MUTABLE",  # rebuilding a version re-tags it; pods pin the digest anyway
+                image_tag_mutability="IMMUTABLE",  # one tag, one image, for ever: what pods run never changes
                 force_delete=True,  # teardown must not fail on pushed images
                 tags=cfg.tags("helloworld"),
                 opts=child,
@@ -251,12 +267,12 @@ class HelloWorld(pulumi.ComponentResource):
             )
         image = docker.Image(
             f"{name}-image",
-            image_name=pulumi.Output.concat(repository, ":", h.version),
+            image_name=pulumi.Output.concat(repository, ":", tag),
             build=docker.DockerBuildArgs(
                 context=APP_DIR,
                 dockerfile=f"{APP_DIR}/Dockerfile",
-                platform="linux/amd64",
-                args={"GREETING": h.greeting, "VERSION": h.version},
+                platform=PLATFORM,
+                args=build_args(h),
             ),
             registry=registry,
             opts=child,

@@ -5,15 +5,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_aws as aws
 
-from infra.config import ConfigError, StackConfig, plan_subnets
-
-
-def pick_zones(az_count: int) -> list[str]:
-    """The first az_count available AZs of the region; too few is a config error, raised before any resource."""
-    names = sorted(aws.get_availability_zones(state="available").names)
-    if len(names) < az_count:
-        raise ConfigError([f"infra:network.azCount: {az_count} — allowed: at most {len(names)} in this region"])
-    return names[:az_count]
+from infra.config import StackConfig, plan_subnets
 
 
 class Network(pulumi.ComponentResource):

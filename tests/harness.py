@@ -8,13 +8,16 @@ dependencies, provider, options and the inputs exactly as the engine would recei
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import hashlib
 import json
+import logging
 import runpy
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import grpc
 import pulumi
 import yaml
 from pulumi.runtime import mocks as pulumi_mocks
@@ -61,8 +64,71 @@ def _arn(service: str, name: str) -> str:
     return f"arn:aws:{service}:us-west-2:{ACCOUNT}:{name}"
 
 
+def _days(n: int) -> str:
+    """A date n days from today, as DescribeClusterVersions' timestamps arrive (RFC 3339): the table stays true
+    to its meaning whenever the tests run."""
+    return (dt.datetime.now(dt.UTC).date() + dt.timedelta(days=n)).isoformat() + "T00:00:00Z"
+
+
+def eks_versions() -> list[dict[str, Any]]:
+    """What DescribeClusterVersions (includeAll) says, shaped like the 2026-11-27 lifecycle: 1.30/1.31 past
+    extended support, 1.32/1.33 in extended support, 1.34 days from its end of standard support."""
+    rows = [
+        ("1.30", "UNSUPPORTED", -500, -135),
+        ("1.31", "UNSUPPORTED", -400, -35),
+        ("1.32", "EXTENDED_SUPPORT", -240, 125),
+        ("1.33", "EXTENDED_SUPPORT", -121, 244),
+        ("1.34", "STANDARD_SUPPORT", 5, 370),
+        ("1.35", "STANDARD_SUPPORT", 120, 485),
+        ("1.36", "STANDARD_SUPPORT", 240, 605),
+    ]
+    return [
+        {
+            "clusterVersion": version,
+            "clusterType": "eks",
+            "versionStatus": status,
+            "endOfStandardSupportDate": _days(standard),
+            "endOfExtendedSupportDate": _days(extended),
+            "defaultVersion": version == "1.35",
+        }
+        for version, status, standard, extended in rows
+    ]
+
+
+class InvokeRefused(grpc.RpcError):
+    """A provider's invoke failure as the engine reports it (the SDK reads code() and details())."""
+
+    def __init__(self, details: str) -> None:
+        super().__init__(details)
+        self._details = details
+
+    def code(self) -> grpc.StatusCode:
+        return grpc.StatusCode.UNKNOWN
+
+    def details(self) -> str:
+        return self._details
+
+
+@dataclass
+class World:
+    """The account as the program's deploy-time lookups see it. Defaults: a fresh account where the team's
+    zone is hosted, the deployer is an SSO-style role session, and nothing of the stack exists yet."""
+
+    caller_arn: str = f"arn:aws:sts::{ACCOUNT}:assumed-role/deployer/alice"
+    deployer_role_arn: str = f"arn:aws:iam::{ACCOUNT}:role/deployer"
+    hosted_zones: tuple[str, ...] = ("cloud.weave.works",)
+    clusters: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> {"version": .., "tags": {..}}
+    ecr_tags: dict[str, list[str]] = field(default_factory=dict)  # repository -> pushed tags
+    log_groups: dict[str, dict[str, str]] = field(default_factory=dict)  # name -> tags
+    versions: list[dict[str, Any]] = field(default_factory=eks_versions)
+
+
 class InfraMocks(pulumi.runtime.Mocks):
     """Computed outputs for the resource types the program uses; everything else echoes its inputs."""
+
+    def __init__(self, world: World | None = None) -> None:
+        super().__init__()
+        self.world = world or World()
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         state = dict(args.inputs)
@@ -88,10 +154,11 @@ class InfraMocks(pulumi.runtime.Mocks):
             )
             rid = state["identifier"]
         elif typ == "aws:ecr/repository:Repository":
+            repo_name = state.get("name") or f"{name}-repo"
             state.update(
-                name=f"{name}-repo",
+                name=repo_name,
                 registryId=ACCOUNT,
-                repositoryUrl=f"{ACCOUNT}.dkr.ecr.us-west-2.amazonaws.com/{name}",
+                repositoryUrl=f"{ACCOUNT}.dkr.ecr.us-west-2.amazonaws.com/{repo_name}",
             )
         elif typ == "docker:index/image:Image":
             # The digest changes with what is built (tag and build args), as a real push's would.
@@ -110,11 +177,38 @@ class InfraMocks(pulumi.runtime.Mocks):
         return rid, state
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
-        if args.token == "aws:index/getAvailabilityZones:getAvailabilityZones":
+        w, token = self.world, args.token
+        if token == "aws:index/getCallerIdentity:getCallerIdentity":
+            return {"accountId": ACCOUNT, "arn": w.caller_arn, "userId": "AROAEXAMPLE:alice", "id": ACCOUNT}, []
+        if token == "aws:iam/getSessionContext:getSessionContext":
+            assert args.args["arn"] == w.caller_arn
+            return {"arn": w.caller_arn, "issuerArn": w.deployer_role_arn, "id": w.caller_arn}, []
+        if token == "aws:eks/getClusterVersions:getClusterVersions":
+            assert args.args.get("includeAll") is True, "without includeAll EKS leaves out unsupported versions"
+            return {"clusterVersions": w.versions, "id": "us-west-2"}, []
+        if token == "aws:eks/getClusters:getClusters":
+            return {"names": sorted(w.clusters), "id": "us-west-2"}, []
+        if token == "aws:eks/getCluster:getCluster":
+            if args.args["name"] not in w.clusters:
+                raise InvokeRefused(f"reading EKS Cluster ({args.args['name']}): couldn't find resource")
+            return {"name": args.args["name"], "id": args.args["name"], **w.clusters[args.args["name"]]}, []
+        if token == "aws:ecr/getRepositories:getRepositories":
+            return {"names": sorted(w.ecr_tags), "id": "us-west-2"}, []
+        if token == "aws:ecr/getImages:getImages":
+            tags = w.ecr_tags[args.args["repositoryName"]]
+            return {"imageIds": [{"imageTag": t, "imageDigest": f"sha256:{i:064x}"} for i, t in enumerate(tags)]}, []
+        if token == "aws:cloudwatch/getLogGroups:getLogGroups":
+            prefix = args.args["logGroupNamePrefix"]
+            return {"logGroupNames": sorted(n for n in w.log_groups if n.startswith(prefix)), "id": prefix}, []
+        if token == "aws:cloudwatch/getLogGroup:getLogGroup":
+            return {"name": args.args["name"], "tags": w.log_groups[args.args["name"]], "id": args.args["name"]}, []
+        if token == "aws:index/getAvailabilityZones:getAvailabilityZones":
             return {"names": ZONES, "zoneIds": [f"usw2-az{i}" for i in range(1, 5)], "id": "us-west-2"}, []
         if args.token == "aws:ecr/getAuthorizationToken:getAuthorizationToken":
             return {"userName": "AWS", "password": "ecr-token", "authorizationToken": "dG9rZW4=", "id": "x"}, []
         if args.token == "aws:route53/getZone:getZone":
+            if args.args["name"] not in w.hosted_zones:
+                raise InvokeRefused("no matching Route 53 Hosted Zone found")
             return {"zoneId": "ZEXISTING", "name": args.args["name"], "id": "ZEXISTING"}, []
         raise NotImplementedError(f"no mock for invoke {args.token}")
 
@@ -182,6 +276,10 @@ class Run:
     resources: list[Registration]
     outputs: dict[str, Any] = field(default_factory=dict)
     secret_outputs: set[str] = field(default_factory=set)
+    logs: list[tuple[str, str]] = field(default_factory=list)  # (level, message) the program logged
+
+    def warnings(self) -> list[str]:
+        return [message for level, message in self.logs if level == "WARNING"]
 
     def of_type(self, typ: str) -> list[Registration]:
         """By name: registration order is asynchronous, so it is not stable between runs."""
@@ -216,12 +314,15 @@ class Run:
         return False
 
 
-def run_program(config: dict[str, Any], stack: str = "foo") -> Run:
-    """Run __main__.py once; exceptions from the program (e.g. ConfigError) propagate, with the partial run
-    attached as `exc.run`."""
-    monitor = RecordingMonitor(InfraMocks())
+def run_program(config: dict[str, Any], stack: str = "foo", world: World | None = None) -> Run:
+    """Run __main__.py once against `world`; exceptions from the program (e.g. ConfigError) propagate, with the
+    partial run attached as `exc.run`."""
+    monitor = RecordingMonitor(InfraMocks(world))
+    run = Run(resources=monitor.registrations)
     settings.set_root_resource(None)  # type: ignore[arg-type]  # a fresh Stack per run
-    pulumi.runtime.set_mocks(monitor.mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
+    pulumi.runtime.set_mocks(
+        monitor.mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor, logger=_recorder(run.logs)
+    )
     strings, secret_keys = _config_strings(config)
     pulumi.runtime.set_all_config(strings, secret_keys)
 
@@ -229,7 +330,6 @@ def run_program(config: dict[str, Any], stack: str = "foo") -> Run:
     def program() -> None:
         runpy.run_path(str(MAIN), run_name="__main__")
 
-    run = Run(resources=monitor.registrations)
     try:
         program()
     except Exception as exc:
@@ -242,6 +342,21 @@ def run_program(config: dict[str, Any], stack: str = "foo") -> Run:
         if _sync_await(out.is_secret()):
             run.secret_outputs.add(name)
     return run
+
+
+class _Recorder(logging.Handler):
+    def __init__(self, sink: list[tuple[str, str]]) -> None:
+        super().__init__(logging.DEBUG)
+        self.sink = sink
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.sink.append((record.levelname, record.getMessage()))
+
+
+def _recorder(sink: list[tuple[str, str]]) -> logging.Logger:
+    logger = logging.Logger("pulumi-program", logging.DEBUG)  # not registered: one per run, nothing leaks
+    logger.addHandler(_Recorder(sink))
+    return logger
 
 
 def with_changes(changes: dict[str, Any], stack: str = "foo") -> dict[str, Any]:

@@ -27,7 +27,7 @@ def test_iam_roles_and_managed_policies(foo: Run) -> None:
 
 def test_eks_cluster(foo: Run) -> None:
     eks = foo.one("aws:eks/cluster:Cluster").inputs
-    assert eks["name"] == "infra-foo" and eks["version"] == "1.33"
+    assert eks["name"] == "infra-foo" and eks["version"] == "1.35"
     vpc = eks["vpcConfig"]
     assert vpc["subnetIds"] == [f"network-{k}-{i}-id" for k in ("public", "private") for i in (0, 1)]
     assert vpc["publicAccessCidrs"] == ["0.0.0.0/0"]
@@ -39,8 +39,8 @@ def test_eks_cluster(foo: Run) -> None:
     }
     assert eks["accessConfig"] == {"authenticationMode": "API", "bootstrapClusterCreatorAdminPermissions": True}
     assert foo.one("aws:kms/key:Key").inputs["enableKeyRotation"] is True
-    logs = foo.one("aws:cloudwatch/logGroup:LogGroup").inputs
-    assert logs["name"] == "/aws/eks/infra-foo/cluster" and logs["retentionInDays"] == 30
+    logs = {g.inputs["name"]: g.inputs for g in foo.of_type("aws:cloudwatch/logGroup:LogGroup")}
+    assert logs["/aws/eks/infra-foo/cluster"]["retentionInDays"] == 30
 
 
 def test_node_group_in_private_subnets_through_imdsv2_launch_template(foo: Run) -> None:

@@ -1,0 +1,237 @@
+"""Deploy-time checks: what AWS says now (in preview too), before any resource is registered.
+
+`load_config()` checks the config's shape; this checks it against the account: the Kubernetes versions EKS offers
+today and their support status, the running cluster's version, the hosted zone, who is deploying, images already
+pushed under this version, and log groups a previous teardown left behind. Every problem goes into the one
+ConfigError; near deadlines are warnings. The checks are pure functions of the looked-up facts, so tests give them
+the answers AWS gives, refusals included.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from infra import image_source
+from infra.config import K8S_VERSION, ConfigError, StackConfig
+
+STANDARD_USD_PER_HOUR, EXTENDED_USD_PER_HOUR = 0.10, 0.60
+WARN_DAYS = 30
+CREATOR_TAG = "infra/cluster-creator"  # who holds EKS's bootstrap admin entry; set once, at creation
+# The provider's text for a zone lookup that matched nothing (pulumi-aws >= 6.38, and the older wording).
+ZONE_NOT_FOUND = ("no matching Route 53 Hosted Zone found", "no matching Route53Zone found")
+
+
+@dataclass(frozen=True)
+class EksVersion:
+    version: str
+    status: str  # STANDARD_SUPPORT | EXTENDED_SUPPORT | UNSUPPORTED (DescribeClusterVersions versionStatus)
+    end_of_standard: dt.date | None
+    end_of_extended: dt.date | None
+
+
+@dataclass(frozen=True)
+class DeployFacts:
+    zones: list[str]
+    deployer_arn: str  # the IAM role (path included) or user behind the current credentials
+    creator_arn: str  # the principal EKS gave the bootstrap admin entry
+    running_version: str | None  # None: the cluster does not exist yet
+    image_tag: str  # `<version>_<source hash>`: one tag, one image
+
+
+def _date(value: Any) -> dt.date | None:
+    return dt.date.fromisoformat(str(value)[:10]) if value else None
+
+
+def parse_versions(raw: Sequence[Any]) -> list[EksVersion]:
+    return [
+        EksVersion(
+            v.cluster_version,
+            v.version_status,
+            _date(v.end_of_standard_support_date),
+            _date(v.end_of_extended_support_date),
+        )
+        for v in raw
+    ]
+
+
+def _minor(version: str) -> int:
+    m = K8S_VERSION.match(version)
+    return int(m.group(1)) if m else -1
+
+
+def version_problems(
+    version: str, support_type: str, offered: list[EksVersion], today: dt.date, running: str | None
+) -> tuple[list[str], list[str]]:
+    """(problems, warnings) for `cluster.version` against EKS's list and the running cluster."""
+    key = f"infra:cluster.version: {version}"
+    problems: list[str] = []
+    warnings: list[str] = []
+    by_version = {v.version: v for v in offered}
+    standard = sorted((v.version for v in offered if v.status == "STANDARD_SUPPORT"), key=_minor)
+    usable = sorted((v.version for v in offered if v.status != "UNSUPPORTED"), key=_minor)
+    newest = f"the newest in standard support is {standard[-1]}" if standard else "EKS lists none in standard support"
+    info = by_version.get(version)
+    if info is None or info.status == "UNSUPPORTED":
+        why = "not offered by EKS" if info is None else "no longer supported by EKS (CreateCluster refuses it)"
+        problems.append(f"{key} — {why}; allowed: one of {', '.join(usable) or 'none'} ({newest})")
+    elif info.status == "EXTENDED_SUPPORT":
+        since = f"since {info.end_of_standard}" if info.end_of_standard else "now"
+        cost = f"${EXTENDED_USD_PER_HOUR:.2f} instead of ${STANDARD_USD_PER_HOUR:.2f} per hour for the control plane"
+        if support_type != "EXTENDED":
+            problems.append(
+                f"{key} — in EKS extended support {since}, billed {cost}; allowed: a version in standard support"
+                f" ({newest}), or opt in with infra:cluster.supportType: EXTENDED"
+            )
+        else:
+            until = f" until {info.end_of_extended}" if info.end_of_extended else ""
+            warnings.append(f"{key} is in EKS extended support{until} ({cost}); {newest}")
+    elif info.end_of_standard and (info.end_of_standard - today).days <= WARN_DAYS:
+        then = (
+            "EKS upgrades the control plane itself then (supportType STANDARD)"
+            if support_type == "STANDARD"
+            else f"then extended support bills ${EXTENDED_USD_PER_HOUR:.2f}/h"
+        )
+        warnings.append(
+            f"{key}: EKS standard support ends {info.end_of_standard} ({then}); plan the upgrade ({newest})"
+        )
+    if running and _minor(running) >= 0 and _minor(version) >= 0:
+        step = _minor(version) - _minor(running)
+        following = f"1.{_minor(running) + 1}"
+        if step < 0:
+            problems.append(
+                f"{key} — the cluster runs {running}; EKS never downgrades: allowed: {running} or {following}"
+            )
+        elif step > 1:
+            problems.append(f"{key} — the cluster runs {running}; upgrade one minor at a time: {following} first")
+    return problems, warnings
+
+
+def admin_arns_to_create(admin_arns: list[str], creator_arn: str) -> tuple[list[str], list[str]]:
+    """(ARNs that get an access entry, ARNs skipped because EKS already gave them the bootstrap entry)."""
+    skipped = [a for a in admin_arns if a == creator_arn]
+    return [a for a in admin_arns if a != creator_arn], skipped
+
+
+def zone_problem(zone: str, account_id: str, lookup: Callable[[], object]) -> str | None:
+    try:
+        lookup()
+    except Exception as err:
+        if not any(text in str(err) for text in ZONE_NOT_FOUND):
+            raise  # credentials, throttling...: the provider's own error says more than we could
+        return (
+            f"infra:dns.zone: {zone} — no public hosted zone of that name in account {account_id}; host it, use"
+            " createZone + newZone, or remove infra:dns"
+        )
+    return None
+
+
+def image_problem(version: str, tag: str, repository: str, pushed: list[str]) -> str | None:
+    others = image_source.conflicting_tags(version, tag, pushed)
+    if not others:
+        return None
+    return (
+        f"infra:helloworld.version: {version} — already built from other sources ({repository} has"
+        f" {', '.join(others)}; this build is {tag}: apps/helloworld or the greeting changed). Pods never move to"
+        f" a new image under an unchanged version: bump infra:helloworld.version (e.g. to the next patch)"
+    )
+
+
+def leftover_log_group_problem(name: str, region: str, reason: str) -> str:
+    return (
+        f"log group {name}: {reason}, so creating it would fail (ResourceAlreadyExistsException); delete it, then"
+        f" `pulumi up` again: aws logs delete-log-group --region {region} --log-group-name {name}"
+    )
+
+
+def _warn(message: str) -> None:
+    pulumi.log.warn(message)
+
+
+def _deployer(caller: Any) -> str:
+    """The role ARN (with its path) behind an assumed-role session, or the user ARN."""
+    if ":assumed-role/" not in caller.arn:
+        return str(caller.arn)
+    return str(aws.iam.get_session_context(arn=caller.arn).issuer_arn)
+
+
+def _running_cluster(name: str) -> Any | None:
+    return aws.eks.get_cluster(name=name) if name in (aws.eks.get_clusters().names or []) else None
+
+
+def _log_group_problems(cfg: StackConfig, cluster_running: bool) -> list[str]:
+    problems = []
+    eks_group = f"/aws/eks/{cfg.cluster_name}/cluster"
+    if not cluster_running and eks_group in (
+        aws.cloudwatch.get_log_groups(log_group_name_prefix=eks_group).log_group_names or []
+    ):
+        reason = "left from a deleted cluster (EKS re-creates it while a cluster is being deleted)"
+        problems.append(leftover_log_group_problem(eks_group, cfg.region, reason))
+    prefix = f"/aws/rds/instance/{cfg.cluster_name}/"
+    for group in sorted(aws.cloudwatch.get_log_groups(log_group_name_prefix=prefix).log_group_names or []):
+        if "stack" not in (aws.cloudwatch.get_log_group(name=group).tags or {}):  # ours carry the stack tag
+            problems.append(leftover_log_group_problem(group, cfg.region, "created by RDS itself, not by this stack"))
+    return problems
+
+
+def check(cfg: StackConfig, *, image_tag: str) -> DeployFacts:
+    """Look everything up, raise one ConfigError naming every problem, log warnings; return the facts."""
+    problems: list[str] = []
+    names = sorted(aws.get_availability_zones(state="available").names)
+    if len(names) < cfg.network.az_count:
+        problems.append(f"infra:network.azCount: {cfg.network.az_count} — allowed: at most {len(names)} in this region")
+
+    caller = aws.get_caller_identity()
+    deployer = _deployer(caller)
+    running = _running_cluster(cfg.cluster_name)
+    running_version = str(running.version) if running is not None else None
+    creator = str((running.tags or {}).get(CREATOR_TAG) or deployer) if running is not None else deployer
+
+    role = cfg.cluster.kubeconfig_role_arn
+    if role and role != creator and role not in cfg.cluster.admin_arns:
+        problems.append(
+            f"infra:cluster.kubeconfigRoleArn: {role} — has no access entry, so the stack's own Kubernetes"
+            " provider would be refused (Unauthorized); add it to infra:cluster.adminArns"
+        )
+
+    offered = parse_versions(aws.eks.get_cluster_versions(include_all=True).cluster_versions or [])
+    today = dt.datetime.now(dt.UTC).date()
+    found, warnings = version_problems(cfg.cluster.version, cfg.cluster.support_type, offered, today, running_version)
+    problems += found
+
+    if cfg.dns is not None and not cfg.dns.create_zone:
+        zone = cfg.dns.zone_name
+        problem = zone_problem(zone, caller.account_id, lambda: aws.route53.get_zone(name=zone, private_zone=False))
+        problems += [problem] if problem else []
+
+    if cfg.helloworld.registry == "ecr":
+        repository = ecr_repository_name(cfg)
+        if repository in (aws.ecr.get_repositories().names or []):
+            pushed = [
+                i.image_tag for i in aws.ecr.get_images(repository_name=repository).image_ids or [] if i.image_tag
+            ]
+            problem = image_problem(cfg.helloworld.version, image_tag, repository, pushed)
+            problems += [problem] if problem else []
+
+    problems += _log_group_problems(cfg, cluster_running=running is not None)
+    if problems:
+        raise ConfigError(problems)
+    for warning in warnings:
+        _warn(warning)
+    return DeployFacts(
+        zones=names[: cfg.network.az_count],
+        deployer_arn=deployer,
+        creator_arn=creator,
+        running_version=running_version,
+        image_tag=image_tag,
+    )
+
+
+def ecr_repository_name(cfg: StackConfig) -> str:
+    """Known before anything exists, so the image check above can find it."""
+    return f"{cfg.cluster_name}/helloworld"
