@@ -18,6 +18,7 @@ from harness import Run
 from render import (
     IAM_DOCUMENT_INPUTS,
     MANAGED_POLICY_ATTACHMENTS,
+    IamDocument,
     foo_run,
     iam_documents,
     managed_policy_arns,
@@ -40,6 +41,7 @@ OIDC_PROVIDER_ARN = re.compile(r"^arn:aws:iam::\d{12}:oidc-provider/.+$")
 NOT_IAM = {
     ("aws:ecr/lifecyclePolicy:LifecyclePolicy", "policy"),  # image expiry rules
     ("aws:eks/accessPolicyAssociation:AccessPolicyAssociation", "policyArn"),  # an EKS access policy, not IAM
+    ("aws:eks/cluster:Cluster", "upgradePolicy"),  # the EKS support type (standard or extended)
 }
 # IAM resource types that carry no policy document.
 IAM_WITHOUT_DOCUMENTS = {
@@ -85,12 +87,17 @@ def parliament_findings(text: str) -> list[str]:
     return [f"{f.issue}: {f.detail} at {f.location}" for f in policy.findings]
 
 
+def identity_policies(run: Run) -> list[IamDocument]:
+    """The program's identity policies; none at all means the check below would pass without checking anything."""
+    found = [doc for doc in iam_documents(run) if doc.kind == "identity"]
+    assert found, "no identity policy in the program: parliament has nothing to check"
+    return found
+
+
+@pytest.mark.xfail(strict=True, reason="no identity policy until issue 12 (pod identity)")
 def test_identity_policies_pass_parliament(run: Run) -> None:
     problems = [
-        f"{doc.resource}: {finding}"
-        for doc in iam_documents(run)
-        if doc.kind == "identity"
-        for finding in parliament_findings(doc.text)
+        f"{doc.resource}: {finding}" for doc in identity_policies(run) for finding in parliament_findings(doc.text)
     ]
     assert not problems, "parliament:\n" + "\n".join(problems)
 
