@@ -148,7 +148,8 @@ def against_committed(stack: str, snap: dict[str, Any]) -> list[str]:
     ]
     summary = [f"{n} {what}" for n, what in counts if n] + (["outputs changed"] if diff.outputs_changed else [])
     lines = [f"Against the reviewed snapshot {label}: {', '.join(summary)}:", *diff.lines()]
-    lines += [f"  !! {m}" for m in snapshot.replaced_stateful(committed, snap)]
+    warnings = snapshot.replaced_stateful(committed, snap) + snapshot.replaced_by_inputs(committed, snap)
+    lines += [f"  !! {m}" for m in warnings]
     lines.append(f"Review (`git diff` after `{snapshot.regenerate_command(stack)}`), then commit the snapshot.")
     return lines
 

@@ -52,6 +52,27 @@ STATEFUL_TYPES = (
 )
 
 
+# Inputs of those that AWS cannot change in place: a new value makes the engine replace the resource. (ForceNew in
+# the Terraform AWS provider that pulumi-aws bridges. An RDS `identifier` is not one: since its v5 it renames in
+# place.) Only inputs the program sets are listed.
+REPLACED_ON_CHANGE: dict[str, tuple[str, ...]] = {
+    "aws:ec2/vpc:Vpc": ("cidrBlock",),
+    "aws:ec2/subnet:Subnet": ("availabilityZone", "cidrBlock", "vpcId"),
+    "aws:eks/cluster:Cluster": ("name", "roleArn"),
+    "aws:eks/nodeGroup:NodeGroup": (
+        "amiType",
+        "capacityType",
+        "clusterName",
+        "instanceTypes",
+        "nodeRoleArn",
+        "subnetIds",
+    ),
+    "aws:rds/instance:Instance": ("dbName", "storageEncrypted", "username"),
+    "aws:rds/subnetGroup:SubnetGroup": ("name",),
+    "aws:route53/zone:Zone": ("name",),
+}
+
+
 def regenerate_command(stack: str) -> str:
     return f"make snapshot STACK={stack}"
 
@@ -369,4 +390,24 @@ def replaced_stateful(committed: dict[str, Any], current: dict[str, Any]) -> lis
             f"a rename destroys it; add `aliases=[{alias}]` to the new resource's ResourceOptions so Pulumi "
             f"keeps the existing one, then `{regenerate_command(stack)}`."
         )
+    return messages
+
+
+def replaced_by_inputs(committed: dict[str, Any], current: dict[str, Any]) -> list[str]:
+    """One message per stateful resource that keeps its URN (or an alias to it) but changes an input AWS cannot
+    change in place: the engine would replace it, data and all."""
+    before = {r["urn"]: r for r in committed["resources"]}
+    stack = current.get("stack", "<stack>")
+    messages = []
+    for new in current["resources"]:
+        old = next((before[u] for u in [new["urn"], *new.get("aliases", [])] if u in before), None)
+        if old is None:
+            continue
+        keys = [k for k in REPLACED_ON_CHANGE.get(new["type"], ()) if old["inputs"].get(k) != new["inputs"].get(k)]
+        if keys:
+            what = ", ".join(f"{k} {old['inputs'].get(k)!r} → {new['inputs'].get(k)!r}" for k in keys)
+            messages.append(
+                f"{new['type']} {new['urn']} would be REPLACED: {what} cannot change in place. If that is intended,"
+                f" review, then `{regenerate_command(stack)}`."
+            )
     return messages
