@@ -16,13 +16,13 @@ facts = check(cfg, image_tag=image_tag(cfg.helloworld))
 
 network = Network("network", cfg, facts.zones)
 cluster = Cluster("cluster", cfg, network, facts)
-database = Database("database", cfg, network)
+database = Database("database", cfg, network, facts)
 database.allow_from("database-from-cluster", cluster.security_group_id)
 app = HelloWorld(
     "helloworld",
     cfg,
     provider=cluster.provider,
-    nodes=cluster.node_group,
+    nodes=[cluster.node_group, *cluster.ready],
     database=DatabaseFacts(
         host=database.host,
         port=database.port,
@@ -42,6 +42,8 @@ pulumi.export("publicSubnetIds", network.public_subnet_ids)
 pulumi.export("privateSubnetIds", network.private_subnet_ids)
 pulumi.export("nodeGroupName", cluster.node_group.node_group_name)
 pulumi.export("oidcProviderArn", cluster.oidc_provider_arn)
+pulumi.export("clusterVersion", cfg.cluster.version)
+pulumi.export("addonVersions", cluster.addons)
 pulumi.export("helloworldEndpoint", app.endpoint)
 pulumi.export("helloworldImage", app.image_ref)
 pulumi.export("helloworldWorkload", app.workload)

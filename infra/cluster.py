@@ -120,18 +120,24 @@ class Cluster(pulumi.ComponentResource):
             )
             access += [entry, association]
 
-        # The VPC CNI as a managed add-on with its network policy agent on, so NetworkPolicies are enforced. Nodes
-        # wait for it (they start with the policy agent configured) and, on destroy, go before it.
-        vpc_cni = aws.eks.Addon(
-            f"{name}-vpc-cni",
-            cluster_name=self.cluster.name,
-            addon_name="vpc-cni",
-            configuration_values=json.dumps({"enableNetworkPolicy": "true"}),
-            resolve_conflicts_on_create="OVERWRITE",
-            resolve_conflicts_on_update="OVERWRITE",
-            tags=cfg.tags("vpc-cni"),
-            opts=child,
-        )
+        # Managed add-ons at the version EKS lists for the cluster's Kubernetes version, so a version bump moves
+        # them too. OVERWRITE adopts the self-managed kube-proxy, CoreDNS and VPC CNI EKS installs at creation.
+        def addon(addon: str, after: list[pulumi.Resource], config: dict[str, str] | None = None) -> aws.eks.Addon:
+            return aws.eks.Addon(
+                f"{name}-{addon}",
+                cluster_name=self.cluster.name,
+                addon_name=addon,
+                addon_version=facts.addon_versions[addon],
+                configuration_values=json.dumps(config) if config else None,
+                resolve_conflicts_on_create="OVERWRITE",
+                resolve_conflicts_on_update="OVERWRITE",
+                tags=cfg.tags(addon),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=after),
+            )
+
+        # Before the nodes: networking DaemonSets (ACTIVE without nodes). Nodes start with the VPC CNI's network
+        # policy agent on (NetworkPolicies enforced), and on destroy go before it.
+        before_nodes = [addon("vpc-cni", [], {"enableNetworkPolicy": "true"}), addon("kube-proxy", [])]
 
         issuer = self.cluster.identities.apply(lambda ids: ids[0].oidcs[0].issuer if ids else "")
         self.oidc_provider_arn = aws.iam.OpenIdConnectProvider(
@@ -166,6 +172,9 @@ class Cluster(pulumi.ComponentResource):
             node_role_arn=node_role.arn,
             subnet_ids=network.private_subnet_ids,
             ami_type="AL2023_x86_64_STANDARD",  # the helloworld image is linux/amd64
+            # The control plane's version: one `pulumi up` upgrades the cluster, then rolls the nodes (EKS refuses
+            # the next control-plane upgrade while a node group lags behind).
+            version=c.version,
             instance_types=n.instance_types,
             capacity_type=n.capacity_type,
             scaling_config={"desired_size": n.desired, "min_size": n.min, "max_size": n.max},
@@ -174,8 +183,13 @@ class Cluster(pulumi.ComponentResource):
             node_repair_config={"enabled": True},
             labels={"infra/stack": cfg.stack},
             tags=cfg.tags("nodes"),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[*node_role.attachments, vpc_cni]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*node_role.attachments, *before_nodes]),
         )
+        # After the nodes: CoreDNS is a Deployment and the pod identity agent a DaemonSet that only become ACTIVE
+        # on nodes; on destroy they go first.
+        after_nodes = [addon("coredns", [self.node_group]), addon("eks-pod-identity-agent", [self.node_group])]
+        self.addons = {a: v for a, v in facts.addon_versions.items()}
+        self.ready = after_nodes  # what "the cluster can run pods with DNS" waits for
 
         self.kubeconfig = pulumi.Output.secret(
             pulumi.Output.all(

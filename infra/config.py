@@ -89,6 +89,26 @@ class NodesConfig:
 
 
 @dataclass(frozen=True)
+class AddonsConfig:
+    """EKS managed add-on versions. Unset: the most recent EKS lists for the cluster's Kubernetes version, so
+    they follow every version bump; set one (e.g. "v1.19.2-eksbuild.1") to hold it."""
+
+    vpc_cni: str | None = None
+    kube_proxy: str | None = None
+    coredns: str | None = None
+    eks_pod_identity_agent: str | None = None
+
+
+ADDON_NAMES = {  # config field -> EKS add-on name
+    "vpc_cni": "vpc-cni",
+    "kube_proxy": "kube-proxy",
+    "coredns": "coredns",
+    "eks_pod_identity_agent": "eks-pod-identity-agent",
+}
+ADDON_VERSION = re.compile(r"^v\d+\.\d+\.\d+-eksbuild\.\d+$")
+
+
+@dataclass(frozen=True)
 class ClusterConfig:
     """The EKS control plane, who administers it, and how kubeconfig users authenticate."""
 
@@ -104,6 +124,7 @@ class ClusterConfig:
     kubeconfig_profile: str | None = None
     log_retention_days: int = 30
     nodes: NodesConfig = field(default_factory=NodesConfig)
+    addons: AddonsConfig = field(default_factory=AddonsConfig)
 
 
 @dataclass(frozen=True)
@@ -134,6 +155,9 @@ class DatabaseConfig:
     ephemeral: bool = False
     skip_final_snapshot: bool = False
     log_retention_days: int = 30  # the postgresql and upgrade logs RDS exports to CloudWatch
+    # Class, storage, Multi-AZ... changes wait for the maintenance window unless this is true. A major version
+    # upgrade is always applied at once (the one `pulumi up` that asks for it).
+    apply_immediately: bool = False
 
 
 @dataclass(frozen=True)
@@ -294,6 +318,13 @@ def _check_cluster(c: ClusterConfig, problems: list[str]) -> None:
     if c.log_retention_days not in _LOG_RETENTION_DAYS:
         problems.append(f"{p}.logRetentionDays: {c.log_retention_days} — allowed: one of {sorted(_LOG_RETENTION_DAYS)}")
     _check_nodes(c.nodes, problems)
+    for key, version in dataclasses.asdict(c.addons).items():
+        if version is not None and not ADDON_VERSION.match(version):
+            problems.append(
+                f"{p}.addons.{camel(key)}: {version!r} — allowed: an EKS add-on version such as"
+                " 'v1.19.2-eksbuild.1' (`aws eks describe-addon-versions --addon-name"
+                f" {ADDON_NAMES[key]} --kubernetes-version {c.version}` lists them), or unset to follow the cluster"
+            )
 
 
 def _role_hint(arn: str) -> str:

@@ -16,6 +16,7 @@ import pulumi_random as random
 
 from infra.config import StackConfig
 from infra.network import Network
+from infra.preflight import DeployFacts
 
 PORT = 5432
 LOG_EXPORTS = ("postgresql", "upgrade")
@@ -33,6 +34,7 @@ class Database(pulumi.ComponentResource):
         name: str,
         cfg: StackConfig,
         network: Network,
+        facts: DeployFacts,
         opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__("infra:index:Database", name, None, opts)
@@ -96,7 +98,10 @@ class Database(pulumi.ComponentResource):
             iam_database_authentication_enabled=True,
             backup_retention_period=d.backup_retention_days,
             auto_minor_version_upgrade=True,
-            allow_major_version_upgrade=False,
+            # A major bump in config upgrades this instance in place (same identifier, same data); the parameter
+            # group of the new family is created first (create-before-delete) and the old one deleted after.
+            allow_major_version_upgrade=True,
+            apply_immediately=d.apply_immediately or facts.db_major_upgrade,
             copy_tags_to_snapshot=True,
             enabled_cloudwatch_logs_exports=list(LOG_EXPORTS),
             deletion_protection=not d.ephemeral,

@@ -126,7 +126,7 @@ class HelloWorld(pulumi.ComponentResource):
         name: str,
         cfg: StackConfig,
         provider: k8s.Provider,
-        nodes: pulumi.Resource,
+        nodes: list[pulumi.Resource],
         database: DatabaseFacts,
         tag: str,
         opts: pulumi.ResourceOptions | None = None,
@@ -154,7 +154,7 @@ class HelloWorld(pulumi.ComponentResource):
             opts=k8s_opts,
         )
         # Pods need nodes to become available, and the DB secret to start.
-        workload_opts = pulumi.ResourceOptions.merge(k8s_opts, pulumi.ResourceOptions(depends_on=[nodes, db_secret]))
+        workload_opts = pulumi.ResourceOptions.merge(k8s_opts, pulumi.ResourceOptions(depends_on=[*nodes, db_secret]))
         labels = pod_labels(h.version)
         template = {"metadata": {"labels": labels}, "spec": pod_spec(self.image_ref)}
         annotations = {"pulumi.com/timeoutSeconds": AWAIT_TIMEOUT}

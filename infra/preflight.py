@@ -18,7 +18,7 @@ import pulumi
 import pulumi_aws as aws
 
 from infra import image_source
-from infra.config import K8S_VERSION, ConfigError, StackConfig
+from infra.config import ADDON_NAMES, K8S_VERSION, ConfigError, StackConfig, camel
 
 STANDARD_USD_PER_HOUR, EXTENDED_USD_PER_HOUR = 0.10, 0.60
 WARN_DAYS = 30
@@ -42,6 +42,8 @@ class DeployFacts:
     creator_arn: str  # the principal EKS gave the bootstrap admin entry
     running_version: str | None  # None: the cluster does not exist yet
     image_tag: str  # `<version>_<source hash>`: one tag, one image
+    addon_versions: dict[str, str]  # EKS add-on name -> version for the configured Kubernetes version
+    db_major_upgrade: bool  # the running instance is on an older PostgreSQL major than the config asks
 
 
 def _date(value: Any) -> dt.date | None:
@@ -112,6 +114,40 @@ def version_problems(
     return problems, warnings
 
 
+def _version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(n) for n in version.lstrip("v").replace("-eksbuild.", ".").split("."))
+
+
+def addon_problem(field: str, pinned: str, latest: str, kubernetes: str) -> str | None:
+    """EKS lists only the most recent build per Kubernetes version to this program: a pin newer than that is
+    one CreateAddon/UpdateAddon would refuse."""
+    if _version_key(pinned) <= _version_key(latest):
+        return None
+    return (
+        f"infra:cluster.addons.{camel(field)}: {pinned} — newer than any version EKS lists for Kubernetes"
+        f" {kubernetes} (most recent: {latest}); allowed: {latest} or older, or unset to follow the cluster"
+    )
+
+
+def postgres_problem(wanted: str, running: str, major_targets: list[str]) -> str | None:
+    """A downgrade, or a major jump RDS has no upgrade path for (DescribeDBEngineVersions ValidUpgradeTarget)."""
+    key = f"infra:database.engineVersion: {wanted}"
+
+    def parts(version: str) -> tuple[int, ...]:
+        return tuple(int(n) for n in version.split("."))
+
+    wanted_major, running_major = parts(wanted)[0], parts(running)[0]
+    if wanted_major < running_major or (
+        wanted_major == running_major and parts(wanted) < parts(running)[: len(parts(wanted))]
+    ):
+        return f"{key} — the database runs {running}; RDS never downgrades: allowed: {running_major} or newer"
+    majors = sorted({parts(t)[0] for t in major_targets})
+    if wanted_major > running_major and wanted_major not in majors:
+        allowed = ", ".join(str(m) for m in majors) or "none listed"
+        return f"{key} — the database runs {running}; RDS upgrades it in one step only to major {allowed}"
+    return None
+
+
 def admin_arns_to_create(admin_arns: list[str], creator_arn: str) -> tuple[list[str], list[str]]:
     """(ARNs that get an access entry, ARNs skipped because EKS already gave them the bootstrap entry)."""
     skipped = [a for a in admin_arns if a == creator_arn]
@@ -162,6 +198,14 @@ def _deployer(caller: Any) -> str:
 
 def _running_cluster(name: str) -> Any | None:
     return aws.eks.get_cluster(name=name) if name in (aws.eks.get_clusters().names or []) else None
+
+
+def _running_postgres(identifier: str) -> str | None:
+    """The engine version of the stack's instance if it exists (RDS reports the full version, e.g. 16.4)."""
+    found = aws.rds.get_instances(filters=[{"name": "db-instance-id", "values": [identifier]}])
+    if identifier not in (found.instance_identifiers or []):
+        return None
+    return str(aws.rds.get_instance(db_instance_identifier=identifier).engine_version)
 
 
 def _log_group_problems(cfg: StackConfig, cluster_running: bool) -> list[str]:
@@ -218,6 +262,27 @@ def check(cfg: StackConfig, *, image_tag: str) -> DeployFacts:
             problem = image_problem(cfg.helloworld.version, image_tag, repository, pushed)
             problems += [problem] if problem else []
 
+    addons: dict[str, str] = {}
+    if not found:  # EKS answers add-on versions only for a Kubernetes version it offers
+        for field, addon in ADDON_NAMES.items():
+            latest = str(
+                aws.eks.get_addon_version(
+                    addon_name=addon, kubernetes_version=cfg.cluster.version, most_recent=True
+                ).version
+            )
+            pinned = getattr(cfg.cluster.addons, field)
+            problem = addon_problem(field, pinned, latest, cfg.cluster.version) if pinned else None
+            problems += [problem] if problem else []
+            addons[addon] = pinned or latest
+
+    db_running = _running_postgres(cfg.cluster_name)
+    db_major_upgrade = False
+    if db_running is not None:
+        targets = aws.rds.get_engine_version(engine="postgres", version=db_running).valid_major_targets or []
+        problem = postgres_problem(cfg.database.engine_version, db_running, list(targets))
+        problems += [problem] if problem else []
+        db_major_upgrade = int(cfg.database.engine_version.split(".")[0]) > int(db_running.split(".")[0])
+
     problems += _log_group_problems(cfg, cluster_running=running is not None)
     if problems:
         raise ConfigError(problems)
@@ -229,6 +294,8 @@ def check(cfg: StackConfig, *, image_tag: str) -> DeployFacts:
         creator_arn=creator,
         running_version=running_version,
         image_tag=image_tag,
+        addon_versions=addons,
+        db_major_upgrade=db_major_upgrade,
     )
 
 

@@ -121,6 +121,22 @@ class World:
     ecr_tags: dict[str, list[str]] = field(default_factory=dict)  # repository -> pushed tags
     log_groups: dict[str, dict[str, str]] = field(default_factory=dict)  # name -> tags
     versions: list[dict[str, Any]] = field(default_factory=eks_versions)
+    db_instances: dict[str, str] = field(default_factory=dict)  # identifier -> running engine version
+    # DescribeDBEngineVersions ValidUpgradeTarget (major ones) per running version.
+    pg_major_targets: dict[str, list[str]] = field(
+        default_factory=lambda: {"15.8": ["16.4", "17.2"], "16.4": ["17.2"], "17.2": []}
+    )
+
+
+def addon_version(addon: str, kubernetes: str) -> str:
+    """The most recent build EKS lists for an add-on and Kubernetes version (a made-up but well-formed table)."""
+    minor = int(kubernetes.split(".")[1])
+    return {
+        "vpc-cni": f"v1.20.{minor}-eksbuild.1",
+        "kube-proxy": f"v1.{minor}.3-eksbuild.2",
+        "coredns": f"v1.12.{minor}-eksbuild.1",
+        "eks-pod-identity-agent": f"v1.3.{minor}-eksbuild.1",
+    }[addon]
 
 
 class InfraMocks(pulumi.runtime.Mocks):
@@ -202,6 +218,23 @@ class InfraMocks(pulumi.runtime.Mocks):
             return {"logGroupNames": sorted(n for n in w.log_groups if n.startswith(prefix)), "id": prefix}, []
         if token == "aws:cloudwatch/getLogGroup:getLogGroup":
             return {"name": args.args["name"], "tags": w.log_groups[args.args["name"]], "id": args.args["name"]}, []
+        if token == "aws:eks/getAddonVersion:getAddonVersion":
+            assert args.args.get("mostRecent") is True
+            offered = {v["clusterVersion"] for v in w.versions if v["versionStatus"] != "UNSUPPORTED"}
+            if args.args["kubernetesVersion"] not in offered:
+                raise InvokeRefused(f"no matching EKS Add-On Version found for {args.args['kubernetesVersion']}")
+            version = addon_version(args.args["addonName"], args.args["kubernetesVersion"])
+            return {"addonName": args.args["addonName"], "version": version, "id": args.args["addonName"]}, []
+        if token == "aws:rds/getInstances:getInstances":
+            (wanted,) = [f["values"] for f in args.args["filters"] if f["name"] == "db-instance-id"]
+            names = [n for n in wanted if n in w.db_instances]
+            return {"instanceIdentifiers": names, "instanceArns": [], "id": "us-west-2"}, []
+        if token == "aws:rds/getInstance:getInstance":
+            ident = args.args["dbInstanceIdentifier"]
+            return {"dbInstanceIdentifier": ident, "engine": "postgres", "engineVersion": w.db_instances[ident]}, []
+        if token == "aws:rds/getEngineVersion:getEngineVersion":
+            targets = w.pg_major_targets[args.args["version"]]
+            return {"engine": "postgres", "version": args.args["version"], "validMajorTargets": targets, "id": "x"}, []
         if token == "aws:index/getAvailabilityZones:getAvailabilityZones":
             return {"names": ZONES, "zoneIds": [f"usw2-az{i}" for i in range(1, 5)], "id": "us-west-2"}, []
         if args.token == "aws:ecr/getAuthorizationToken:getAuthorizationToken":

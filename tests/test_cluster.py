@@ -103,7 +103,7 @@ def test_outputs(foo: Run) -> None:
 
 
 def test_vpc_cni_enforces_network_policies(foo: Run) -> None:
-    addon = foo.one("aws:eks/addon:Addon").inputs
-    assert addon["addonName"] == "vpc-cni" and addon["clusterName"] == "infra-foo"
+    (addon,) = [a.inputs for a in foo.of_type("aws:eks/addon:Addon") if a.inputs["addonName"] == "vpc-cni"]
+    assert addon["clusterName"] == "infra-foo"
     assert json.loads(addon["configurationValues"]) == {"enableNetworkPolicy": "true"}
     assert foo.one("kubernetes:networking.k8s.io/v1:NetworkPolicy")
