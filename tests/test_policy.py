@@ -11,7 +11,7 @@ import copy
 import re
 import runpy
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from importlib.metadata import version
 from types import SimpleNamespace
 from typing import Any
@@ -313,22 +313,68 @@ def test_deployment_without_cpu_limit_is_reported(deployment: Run) -> None:
     ]
 
 
-@pytest.mark.parametrize("typ", sorted(POD_SPEC_PATHS))
-def test_every_workload_kind_is_checked(foo: Run, typ: str) -> None:
-    """Pod, RC, Deployment, ReplicaSet, StatefulSet, DaemonSet, Job, CronJob: the same pod spec, wherever it sits."""
-    pod_spec = plain(foo.one("kubernetes:core/v1:ReplicationController"))["spec"]["template"]["spec"]
-    props = changed({}, (tuple(POD_SPEC_PATHS[typ]), pod_spec))
-    assert violations(typ, props) == []
-    del pod_spec["securityContext"]["runAsNonRoot"], pod_spec["containers"][0]["securityContext"]["runAsNonRoot"]
+def web_pod_spec(non_root: bool | None) -> dict[str, Any]:
+    """A pod spec with limits, running as UID 10001, with runAsNonRoot as given (None: not set anywhere)."""
+    security = {} if non_root is None else {"runAsNonRoot": non_root}
+    return {
+        "securityContext": {**security, "runAsUser": 10001},
+        "containers": [
+            {
+                "name": "web",
+                "image": "example.com/web:1.0.0",
+                "resources": {"limits": {"cpu": "250m", "memory": "64Mi"}},
+            }
+        ],
+    }
+
+
+def web_template(pod_spec: dict[str, Any]) -> dict[str, Any]:
+    return {"metadata": {"labels": {"app": "web"}}, "spec": pod_spec}
+
+
+# Each workload kind as its manifest is written (kubectl explain <kind>.spec): where its pod spec sits is the point.
+WORKLOADS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    "kubernetes:core/v1:Pod": lambda pod: {"metadata": {"name": "web"}, "spec": pod},
+    "kubernetes:core/v1:ReplicationController": lambda pod: {
+        "spec": {"replicas": 2, "selector": {"app": "web"}, "template": web_template(pod)}
+    },
+    "kubernetes:apps/v1:Deployment": lambda pod: {
+        "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "web"}}, "template": web_template(pod)}
+    },
+    "kubernetes:apps/v1:ReplicaSet": lambda pod: {
+        "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "web"}}, "template": web_template(pod)}
+    },
+    "kubernetes:apps/v1:StatefulSet": lambda pod: {
+        "spec": {"serviceName": "web", "selector": {"matchLabels": {"app": "web"}}, "template": web_template(pod)}
+    },
+    "kubernetes:apps/v1:DaemonSet": lambda pod: {
+        "spec": {"selector": {"matchLabels": {"app": "web"}}, "template": web_template(pod)}
+    },
+    "kubernetes:batch/v1:Job": lambda pod: {"spec": {"backoffLimit": 1, "template": web_template(pod)}},
+    "kubernetes:batch/v1:CronJob": lambda pod: {
+        "spec": {"schedule": "*/5 * * * *", "jobTemplate": {"spec": {"template": web_template(pod)}}}
+    },
+}
+
+
+def test_every_workload_kind_the_pack_knows_has_a_manifest_here() -> None:
+    assert set(WORKLOADS) == set(POD_SPEC_PATHS)
+
+
+@pytest.mark.parametrize("typ", sorted(WORKLOADS))
+def test_every_workload_kind_is_checked(typ: str) -> None:
+    """Pod, RC, Deployment, ReplicaSet, StatefulSet, DaemonSet, Job, CronJob: a root pod is found wherever it sits."""
+    assert violations(typ, WORKLOADS[typ](web_pod_spec(non_root=True)), "web") == []
     kind = typ.rsplit(":", 1)[-1]
-    assert violations(typ, changed({}, (tuple(POD_SPEC_PATHS[typ]), pod_spec))) == [
-        (
-            "k8s-nonroot-with-limits",
-            f"{kind} 'res' container 'helloworld' may run as root (runAsNonRoot is None): set "
-            "securityContext.runAsNonRoot: true on the pod or the container, with a numeric non-root runAsUser or "
-            "image USER.",
-        )
-    ]
+    for non_root in (None, False):
+        assert violations(typ, WORKLOADS[typ](web_pod_spec(non_root)), "web") == [
+            (
+                "k8s-nonroot-with-limits",
+                f"{kind} 'web' container 'web' may run as root (runAsNonRoot is {non_root}): set "
+                "securityContext.runAsNonRoot: true on the pod or the container, with a numeric non-root runAsUser or "
+                "image USER.",
+            )
+        ]
 
 
 @pytest.mark.parametrize(
