@@ -6,7 +6,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import boto3
-from botocore.exceptions import ClientError
+from botocore.exceptions import (
+    ClientError,
+    CredentialRetrievalError,
+    NoCredentialsError,
+    PartialCredentialsError,
+    SSOError,
+    TokenRetrievalError,
+)
 
 from infra.ops.errors import OpsError
 
@@ -28,6 +35,34 @@ def error_code(err: ClientError) -> str:
     return str(err.response.get("Error", {}).get("Code", ""))
 
 
+CREDENTIALS_FIX = (
+    "run `aws sso login` (SSO profiles, with AWS_PROFILE set) or `aws configure` (access keys), then retry"
+)
+# No credentials found, or an SSO token that cannot be loaded or refreshed.
+_NO_CREDENTIALS = (NoCredentialsError, PartialCredentialsError, CredentialRetrievalError, TokenRetrievalError, SSOError)
+# What STS answers for expired or unknown credentials.
+_REJECTED = {
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "InvalidClientTokenId",
+    "UnrecognizedClientException",
+    "SignatureDoesNotMatch",
+    "RequestExpired",
+}
+
+
+def caller_identity(sts: Any) -> str:
+    """The ARN the AWS credentials act as; one line naming the fix when they are missing or expired."""
+    try:
+        return str(sts.get_caller_identity()["Arn"])
+    except _NO_CREDENTIALS as err:
+        raise OpsError(f"no usable AWS credentials ({type(err).__name__}): {CREDENTIALS_FIX}") from err
+    except ClientError as err:
+        if error_code(err) in _REJECTED:
+            raise OpsError(f"AWS rejected the credentials ({error_code(err)}): {CREDENTIALS_FIX}") from err
+        raise
+
+
 def instance_id(provider_id: str) -> str:
     match = _PROVIDER_ID.match(provider_id)
     if not match:
@@ -36,18 +71,50 @@ def instance_id(provider_id: str) -> str:
 
 
 @dataclass(frozen=True)
-class NodeGroup:
+class Scaling:
+    min_size: int
+    max_size: int
     desired: int
+
+    def __str__(self) -> str:
+        return f"min {self.min_size}, max {self.max_size}, desired {self.desired}"
+
+    def cli_args(self) -> str:
+        return f"--scaling-config minSize={self.min_size},maxSize={self.max_size},desiredSize={self.desired}"
+
+
+@dataclass(frozen=True)
+class NodeGroup:
+    scaling: Scaling
     asg_names: tuple[str, ...]
+
+    @property
+    def desired(self) -> int:
+        return self.scaling.desired
 
 
 def describe_nodegroup(eks: Any, cluster: str, nodegroup: str) -> NodeGroup:
     found = eks.describe_nodegroup(clusterName=cluster, nodegroupName=nodegroup)["nodegroup"]
     asgs = found.get("resources", {}).get("autoScalingGroups", [])
+    sizes = found["scalingConfig"]
     return NodeGroup(
-        desired=int(found["scalingConfig"]["desiredSize"]),
+        scaling=Scaling(int(sizes["minSize"]), int(sizes["maxSize"]), int(sizes["desiredSize"])),
         asg_names=tuple(a["name"] for a in asgs),
     )
+
+
+def resize_nodegroup(eks: Any, cluster: str, nodegroup: str, scaling: Scaling) -> str:
+    """Ask EKS for new sizes (EKS resizes the ASG, so the node group and the ASG agree). Returns the update id."""
+    config = {"minSize": scaling.min_size, "maxSize": scaling.max_size, "desiredSize": scaling.desired}
+    found = eks.update_nodegroup_config(clusterName=cluster, nodegroupName=nodegroup, scalingConfig=config)
+    return str(found["update"]["id"])
+
+
+def update_status(eks: Any, cluster: str, nodegroup: str, update_id: str) -> tuple[str, str]:
+    """An EKS update's status (InProgress, Failed, Cancelled, Successful) and its error messages."""
+    found = eks.describe_update(name=cluster, updateId=update_id, nodegroupName=nodegroup)["update"]
+    errors = "; ".join(str(e.get("errorMessage") or e.get("errorCode")) for e in found.get("errors") or [])
+    return str(found["status"]), errors
 
 
 def asg_of_instance(autoscaling: Any, instance: str, allowed: tuple[str, ...]) -> str:
@@ -64,10 +131,10 @@ def asg_of_instance(autoscaling: Any, instance: str, allowed: tuple[str, ...]) -
     return str(groups[0])
 
 
-def terminate_in_asg(autoscaling: Any, instance: str, allowed: tuple[str, ...]) -> str:
-    """Terminate keeping desired capacity, so the ASG launches a replacement. Returns the ASG."""
+def terminate_in_asg(autoscaling: Any, instance: str, allowed: tuple[str, ...], *, decrement: bool = False) -> str:
+    """Terminate the instance; without `decrement` the ASG launches a replacement. Returns the ASG."""
     group = asg_of_instance(autoscaling, instance, allowed)
-    autoscaling.terminate_instance_in_auto_scaling_group(InstanceId=instance, ShouldDecrementDesiredCapacity=False)
+    autoscaling.terminate_instance_in_auto_scaling_group(InstanceId=instance, ShouldDecrementDesiredCapacity=decrement)
     return group
 
 
@@ -80,9 +147,25 @@ def classic_elb_named_by_host(elb: Any, hostname: str) -> str | None:
     return None
 
 
-def registered_with_elb(elb: Any, name: str, instance: str) -> bool:
-    found = elb.describe_load_balancers(LoadBalancerNames=[name])["LoadBalancerDescriptions"]
-    return any(i["InstanceId"] == instance for lb in found for i in lb.get("Instances", []))
+def elb_routes_to(elb: Any, name: str, instance: str) -> tuple[bool, str]:
+    """Whether the classic ELB may still send requests to the instance, and its state as AWS words it.
+
+    DescribeLoadBalancers stops listing an instance when connection draining *starts*. Only
+    DescribeInstanceHealth shows the draining ("InService", "Instance deregistration currently in
+    progress.") until it ends with OutOfService; an instance named in the request is reported even
+    once deregistered, and a terminated one not at all.
+    """
+    try:
+        found = elb.describe_instance_health(LoadBalancerName=name, Instances=[{"InstanceId": instance}])
+    except ClientError as err:
+        if error_code(err) == "InvalidInstance":  # no such instance for this ELB
+            return False, "unknown to the load balancer"
+        raise
+    for state in found.get("InstanceStates", []):
+        if state.get("InstanceId") == instance:
+            words = [str(state.get(k) or "") for k in ("State", "Description")]
+            return state.get("State") != "OutOfService", ": ".join(w for w in words if w and w != "N/A")
+    return False, "not listed"
 
 
 def cluster_status(eks: Any, name: str) -> str | None:

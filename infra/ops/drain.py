@@ -15,6 +15,21 @@ PDB_BACKOFF = Backoff(initial=1.0, factor=2.0, maximum=16.0)
 class EvictionPlan:
     evict: list[Pod]
     skipped: list[tuple[Pod, str]]
+    refused: list[tuple[Pod, str]]  # also in `evict`; evicted only with --force
+
+
+def refusal_reason(pod: Pod) -> str | None:
+    """Why `kubectl drain` would refuse to evict a pod without --force (nothing recreates it, or its data)."""
+    if not pod.owner_kinds:
+        return "no controller recreates it"
+    if pod.local_storage:
+        return "its emptyDir data would be lost"
+    return None
+
+
+def refusal_message(refused: Sequence[tuple[Pod, str]]) -> str:
+    pods = "; ".join(f"{pod.ref} ({reason})" for pod, reason in refused)
+    return f"refusing to evict {pods}; run again with --force to evict them anyway (like kubectl drain --force)"
 
 
 def skip_reason(pod: Pod) -> str | None:
@@ -39,7 +54,8 @@ def plan_evictions(pods: Sequence[Pod]) -> EvictionPlan:
             skipped.append((pod, reason))
     # Apps first, kube-system last: DNS and other add-ons keep serving while apps move.
     evict.sort(key=lambda p: (p.namespace == "kube-system", p.namespace, p.name))
-    return EvictionPlan(evict, skipped)
+    refused = [(pod, reason) for pod in evict if (reason := refusal_reason(pod)) is not None]
+    return EvictionPlan(evict, skipped, refused)
 
 
 def evict_all(
@@ -75,9 +91,11 @@ def evict_all(
         pending = blocked
 
 
-def drained(pods_on_node: Sequence[Pod]) -> tuple[bool, str]:
-    """Done when nothing evictable is left on the node (terminating pods still count)."""
-    left = plan_evictions(pods_on_node).evict
+def drained(pods_on_node: Sequence[Pod], *, node_ready: bool) -> tuple[bool, str]:
+    """Done when nothing evictable is left on the node. Terminating pods count while the node is
+    Ready; on a NotReady node no kubelet will ever confirm their end, so being deleted is gone
+    enough (what `kubectl drain --skip-wait-for-delete-timeout` does)."""
+    left = [p for p in plan_evictions(pods_on_node).evict if node_ready or not p.deleting]
     if not left:
         return True, "no evictable pods left"
     return False, f"{len(left)} pod(s) still on the node: " + ", ".join(p.ref for p in left[:3])
@@ -95,6 +113,12 @@ def find_node(nodes: Sequence[Node], ref: str) -> Node:
 def spare_capacity(nodes: Sequence[Node], leaving: str) -> int:
     """Ready, schedulable nodes that will take the evicted pods."""
     return sum(1 for n in nodes if n.name != leaving and n.ready and not n.unschedulable)
+
+
+def ready_spares(nodes: Sequence[Node], leaving: str) -> tuple[bool, str]:
+    """A wait probe: done once another Ready, schedulable node can take the evicted pods."""
+    spare = spare_capacity(nodes, leaving)
+    return spare > 0, f"{spare} other Ready node(s)"
 
 
 def replacement_progress(nodes: Sequence[Node], old: str, desired: int) -> tuple[bool, str]:

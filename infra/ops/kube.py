@@ -4,8 +4,10 @@ No decisions here (those live in checks.py and drain.py), so tests can swap in a
 with the same few CoreV1Api/AppsV1Api methods.
 """
 
-from typing import Any, Literal
+from collections.abc import Callable
+from typing import Any, Literal, TypeVar
 
+import urllib3
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
@@ -19,6 +21,13 @@ from infra.ops.kube_model import (
 )
 
 EvictOutcome = Literal["evicted", "blocked", "gone"]
+T = TypeVar("T")
+
+# Every call: seconds to connect, then to wait for the answer. An API server that accepts
+# connections and never answers must not hang a verb; the verbs' own waits do the retrying
+# (visibly, within their deadlines), so the transport retries nothing and logs nothing.
+TIMEOUT = (5.0, 20.0)
+NO_RETRIES = urllib3.Retry(0)
 
 # The generated client picks JSON Patch for a dict body; a merge patch is what we mean.
 _MERGE_PATCH = "application/merge-patch+json"
@@ -49,43 +58,59 @@ def pod_from_api(obj: client.V1Pod) -> Pod:
         ready=any(c.type == "Ready" and c.status == "True" for c in conditions),
         owner_kinds=tuple(o.kind for o in owners),
         mirror=MIRROR_ANNOTATION in annotations,
+        deleting=bool(meta and meta.deletion_timestamp),
+        local_storage=any(v.empty_dir is not None for v in (spec.volumes if spec else None) or []),
     )
 
 
 class Kube:
-    def __init__(self, core: client.CoreV1Api, apps: client.AppsV1Api) -> None:
+    def __init__(
+        self, core: client.CoreV1Api, apps: client.AppsV1Api, *, timeout: tuple[float, float] = TIMEOUT
+    ) -> None:
         self.core = core
         self.apps = apps
+        self.timeout = timeout
 
     @classmethod
-    def from_kubeconfig(cls, kubeconfig: dict[str, Any]) -> "Kube":
+    def from_kubeconfig(cls, kubeconfig: dict[str, Any], *, timeout: tuple[float, float] = TIMEOUT) -> "Kube":
         # In memory: the kubeconfig never touches disk; its exec user runs `aws eks get-token`.
-        api = config.new_client_from_config_dict(config_dict=kubeconfig, persist_config=False)
-        return cls(client.CoreV1Api(api), client.AppsV1Api(api))
+        settings = client.Configuration()
+        settings.retries = NO_RETRIES
+        api = config.new_client_from_config_dict(
+            config_dict=kubeconfig, persist_config=False, client_configuration=settings
+        )
+        return cls(client.CoreV1Api(api), client.AppsV1Api(api), timeout=timeout)
+
+    def _call(self, method: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """One API call with the timeout; transport failures become one readable line."""
+        try:
+            return method(*args, _request_timeout=self.timeout, **kwargs)
+        except urllib3.exceptions.HTTPError as err:
+            raise OpsError(f"Kubernetes API: {transport_problem(err, self.timeout)}") from err
 
     def nodes(self) -> list[Node]:
-        return [node_from_api(n) for n in self.core.list_node().items]
+        return [node_from_api(n) for n in self._call(self.core.list_node).items]
 
     def pods(self, *, namespace: str | None = None, node: str | None = None) -> list[Pod]:
         selector = f"spec.nodeName={node}" if node else None
         if namespace:
-            found = self.core.list_namespaced_pod(namespace, field_selector=selector)
+            found = self._call(self.core.list_namespaced_pod, namespace, field_selector=selector)
         else:
-            found = self.core.list_pod_for_all_namespaces(field_selector=selector)
+            found = self._call(self.core.list_pod_for_all_namespaces, field_selector=selector)
         return [pod_from_api(p) for p in found.items]
 
     def workload(self, ref: WorkloadRef, namespace: str) -> WorkloadStatus:
         obj: Any
         if ref.kind == "rc":
-            obj = self.core.read_namespaced_replication_controller(ref.name, namespace)
+            obj = self._call(self.core.read_namespaced_replication_controller, ref.name, namespace)
         else:
-            obj = self.apps.read_namespaced_deployment(ref.name, namespace)
+            obj = self._call(self.apps.read_namespaced_deployment, ref.name, namespace)
         desired = obj.spec.replicas if obj.spec and obj.spec.replicas is not None else 1
         ready = (obj.status.ready_replicas if obj.status else None) or 0
         return WorkloadStatus(desired=desired, ready=ready)
 
     def service_hostname(self, name: str, namespace: str) -> str | None:
-        svc = self.core.read_namespaced_service(name, namespace)
+        svc = self._call(self.core.read_namespaced_service, name, namespace)
         lb = svc.status.load_balancer if svc.status else None
         for ingress in (lb.ingress if lb else None) or []:
             if ingress.hostname:
@@ -93,11 +118,11 @@ class Kube:
         return None
 
     def cordon(self, node: str) -> None:
-        self.core.patch_node(node, {"spec": {"unschedulable": True}}, _content_type=_MERGE_PATCH)
+        self._call(self.core.patch_node, node, {"spec": {"unschedulable": True}}, _content_type=_MERGE_PATCH)
 
     def label_node(self, node: str, key: str, value: str) -> None:
         body = {"metadata": {"labels": {key: value}}}
-        self.core.patch_node(node, body, _content_type=_MERGE_PATCH)
+        self._call(self.core.patch_node, node, body, _content_type=_MERGE_PATCH)
 
     def evict(self, pod: Pod) -> EvictOutcome:
         """Ask the Eviction API (which honours PodDisruptionBudgets) to remove one pod."""
@@ -107,7 +132,7 @@ class Kube:
             metadata=client.V1ObjectMeta(name=pod.name, namespace=pod.namespace),
         )
         try:
-            self.core.create_namespaced_pod_eviction(pod.name, pod.namespace, body)
+            self._call(self.core.create_namespaced_pod_eviction, pod.name, pod.namespace, body)
         except ApiException as err:
             if err.status == 429:  # a PodDisruptionBudget says "not now"
                 return "blocked"
@@ -115,3 +140,20 @@ class Kube:
                 return "gone"
             raise OpsError(f"evicting {pod.ref} failed: HTTP {err.status} {err.reason}") from err
         return "evicted"
+
+
+def transport_problem(err: urllib3.exceptions.HTTPError, timeout: tuple[float, float]) -> str:
+    """What went wrong below HTTP, in a few words (urllib3's own text runs to hundreds of characters)."""
+    reason = err.reason if isinstance(err, urllib3.exceptions.MaxRetryError) else err
+    connect, read = timeout
+    if isinstance(reason, urllib3.exceptions.NameResolutionError):
+        return "DNS lookup failed"
+    if isinstance(reason, urllib3.exceptions.NewConnectionError):  # a subclass of ConnectTimeoutError
+        return "connection refused" if "refused" in str(reason).lower() else "cannot connect"
+    if isinstance(reason, urllib3.exceptions.ConnectTimeoutError):
+        return f"no connection within {connect:g}s"
+    if isinstance(reason, urllib3.exceptions.ReadTimeoutError):
+        return f"no answer within {read:g}s"
+    if isinstance(reason, urllib3.exceptions.ProtocolError):
+        return "connection dropped"
+    return type(reason).__name__

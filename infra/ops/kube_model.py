@@ -37,6 +37,8 @@ class Pod:
     ready: bool = True
     owner_kinds: tuple[str, ...] = ()
     mirror: bool = False
+    deleting: bool = False  # metadata.deletionTimestamp is set: the kubelet is stopping it
+    local_storage: bool = False  # has an emptyDir volume: its data goes with the pod
 
     @property
     def ref(self) -> str:

@@ -1,9 +1,14 @@
 """`swap-node`: replace one EC2 instance of the node group without dropping requests.
 
 Like kOps `delete instance`: cordon, take the node out of the Service's ELB, evict pods
-(honouring PodDisruptionBudgets), terminate the instance in its ASG keeping the desired
-capacity, then wait for the replacement node and the workload. Every step up to the
-terminate is idempotent, so after a timeout there the same command can be run again.
+(honouring PodDisruptionBudgets), terminate the instance in its ASG, then wait for the
+replacement node and the workload. Every step up to the terminate is idempotent, so after a
+timeout there the same command can be run again.
+
+With no other Ready node to take the pods (a one-node group, or the others NotReady), the
+node group first grows by one through EKS and the old instance is terminated with the desired
+capacity decremented, so the new node is the replacement; the original sizes are restored
+afterwards, also when a step fails.
 """
 
 from collections.abc import Callable, Mapping
@@ -11,7 +16,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from infra.ops import aws, checks, drain, outputs
-from infra.ops.kube_model import EXCLUDE_FROM_LB_LABEL, ClusterOps, nodegroup_members, parse_workload
+from infra.ops.errors import OpsError
+from infra.ops.kube_model import (
+    EXCLUDE_FROM_LB_LABEL,
+    ClusterOps,
+    Node,
+    WorkloadRef,
+    nodegroup_members,
+    parse_workload,
+)
 from infra.ops.waiting import Clock, Probe, wait_for
 
 POLL_SECONDS = 10.0
@@ -28,71 +41,182 @@ class SwapDeps:
     out: Callable[[str], None]
 
 
-def swap_node(out: Mapping[str, Any], node_ref: str, *, timeout: float, deps: SwapDeps) -> None:
-    cluster = outputs.text(out, "clusterName")
-    nodegroup = outputs.text(out, "nodeGroupName")
-    namespace = outputs.text(out, "helloworldNamespace")
-    workload = parse_workload(outputs.text(out, "helloworldWorkload"))
-    replicas = outputs.integer(out, "helloworldReplicas")
+def undo_commands(node: str) -> list[str]:
+    """What reverses steps 1-4 by hand (before the terminate nothing else changed)."""
+    return [f"kubectl uncordon {node}", f"kubectl label node {node} {EXCLUDE_FROM_LB_LABEL}-"]
+
+
+def swap_node(out: Mapping[str, Any], node_ref: str, *, timeout: float, deps: SwapDeps, force: bool = False) -> None:
+    run = _Run.from_outputs(out, deps, timeout)
     kube, say = deps.kube, deps.out
 
-    def wait(what: str, probe: Probe) -> None:
-        wait_for(what, probe, timeout=timeout, interval=POLL_SECONDS, clock=deps.clock, out=say)
-
-    # Check everything that could refuse before touching the node.
+    # Check everything that could refuse before touching anything.
     nodes = kube.nodes()
     node = drain.find_node(nodes, node_ref)
     instance = aws.instance_id(node.provider_id)
-    group = aws.describe_nodegroup(deps.eks, cluster, nodegroup)
+    group = aws.describe_nodegroup(deps.eks, run.cluster, run.nodegroup)
     asg = aws.asg_of_instance(deps.autoscaling, instance, group.asg_names)
-    say(f"replacing node {node.name} (instance {instance} in ASG {asg}, desired {group.desired})")
-    if drain.spare_capacity(nodes, node.name) == 0:
-        say("  warning: no other Ready node; evicted pods stay Pending until the replacement joins")
-
-    say("1/6 cordon and exclude from external load balancers")
-    kube.cordon(node.name)
-    kube.label_node(node.name, EXCLUDE_FROM_LB_LABEL, "true")
-
-    say("2/6 evict pods through the Eviction API")
     plan = drain.plan_evictions(kube.pods(node=node.name))
-    for pod, reason in plan.skipped:
-        say(f"  skip {pod.ref}: {reason}")
-    drain.evict_all(plan.evict, kube.evict, timeout=timeout, clock=deps.clock, out=say)
+    if plan.refused and not force:
+        raise OpsError(drain.refusal_message(plan.refused))
+    say(f"replacing node {node.name} (instance {instance} in ASG {asg}, desired {group.desired})")
 
-    say("3/6 wait for evicted pods to leave the node")
-    wait("pods to leave", lambda: drain.drained(kube.pods(node=node.name)))
-
-    say("4/6 wait for the Service's ELB to deregister the instance")
-    hostname = kube.service_hostname(SERVICE, namespace) or out.get("helloworldEndpoint")
-    _wait_elb_drop(deps, str(hostname or ""), instance, wait)
-
-    say(f"5/6 terminate {instance} in ASG {asg} (desired capacity kept)")
-    aws.terminate_in_asg(deps.autoscaling, instance, group.asg_names)
-
-    say("6/6 wait for the replacement node and the workload")
-    wait(
-        "replacement node",
-        lambda: drain.replacement_progress(nodegroup_members(kube.nodes(), nodegroup), node.name, group.desired),
-    )
-
-    def workload_ready() -> tuple[bool, str]:
-        result = checks.workload_ready(workload, kube.workload(workload, namespace), replicas)
-        return result.ok, result.detail
-
-    wait(f"workload {workload}", workload_ready)
+    # Only the node group's own nodes count: other groups may be tainted or sized for other work.
+    surge = drain.spare_capacity(nodegroup_members(nodes, run.nodegroup), node.name) == 0
+    resize = _Resize(run, group.scaling)
+    try:
+        if surge:
+            resize.grow(node.name)
+        run.drain_and_terminate(node, instance, plan, group, decrement=surge)
+        run.wait_replacement(node, group.desired)
+    except BaseException:
+        resize.restore(quiet=True)  # the first error is the one to report
+        raise
+    resize.restore()
     say(f"done: {node.name} replaced")
 
 
-def _wait_elb_drop(deps: SwapDeps, hostname: str, instance: str, wait: Callable[[str, Probe], None]) -> None:
-    """Terminating a node the ELB still sends traffic to would fail requests until health checks notice."""
-    elb_name = aws.classic_elb_named_by_host(deps.elb, hostname) if hostname else None
-    if elb_name is None:
-        deps.out("  skipped: the Service's load balancer is not a classic ELB")
-        return
-    lb: str = elb_name
+@dataclass(frozen=True)
+class _Run:
+    """One swap: the stack outputs it needs (all read up front, so a bad one refuses early) and its waits."""
 
-    def deregistered() -> tuple[bool, str]:
-        still = aws.registered_with_elb(deps.elb, lb, instance)
-        return not still, "still registered" if still else "deregistered"
+    deps: SwapDeps
+    timeout: float
+    cluster: str
+    nodegroup: str
+    namespace: str
+    workload: WorkloadRef
+    replicas: int
+    endpoint: str
 
-    wait(f"ELB {lb} to drop {instance}", deregistered)
+    @classmethod
+    def from_outputs(cls, out: Mapping[str, Any], deps: SwapDeps, timeout: float) -> "_Run":
+        return cls(
+            deps,
+            timeout,
+            cluster=outputs.text(out, "clusterName"),
+            nodegroup=outputs.text(out, "nodeGroupName"),
+            namespace=outputs.text(out, "helloworldNamespace"),
+            workload=parse_workload(outputs.text(out, "helloworldWorkload")),
+            replicas=outputs.integer(out, "helloworldReplicas"),
+            endpoint=str(out.get("helloworldEndpoint") or ""),
+        )
+
+    def wait(self, what: str, probe: Probe) -> str:
+        return wait_for(what, probe, timeout=self.timeout, interval=POLL_SECONDS, clock=self.deps.clock, out=self.say)
+
+    def say(self, line: str) -> None:
+        self.deps.out(line)
+
+    def drain_and_terminate(
+        self, node: Node, instance: str, plan: drain.EvictionPlan, group: aws.NodeGroup, *, decrement: bool
+    ) -> None:
+        kube, say = self.deps.kube, self.say
+        say("1/6 cordon and exclude from external load balancers")
+        kube.cordon(node.name)
+        try:
+            kube.label_node(node.name, EXCLUDE_FROM_LB_LABEL, "true")
+
+            say("2/6 evict pods through the Eviction API")
+            for pod, reason in plan.skipped:
+                say(f"  skip {pod.ref}: {reason}")
+            for pod, reason in plan.refused:
+                say(f"  --force: evicting {pod.ref} although {reason}")
+            drain.evict_all(plan.evict, kube.evict, timeout=self.timeout, clock=self.deps.clock, out=say)
+
+            say("3/6 wait for evicted pods to leave the node")
+            self.wait("pods to leave", lambda: drain.drained(kube.pods(node=node.name), node_ready=node.ready))
+
+            say("4/6 wait for the Service's ELB to stop sending requests to the instance")
+            self.wait_elb_release(kube.service_hostname(SERVICE, self.namespace) or self.endpoint, instance)
+
+            kept = "decremented: the new node replaces it" if decrement else "kept"
+            say(f"5/6 terminate {instance} (desired capacity {kept})")
+            aws.terminate_in_asg(self.deps.autoscaling, instance, group.asg_names, decrement=decrement)
+        except BaseException:  # Ctrl-C too: the node stays cordoned and out of the ELB until undone
+            say(f"stopped with {node.name} cordoned and excluded from load balancers; to undo:")
+            for command in undo_commands(node.name):
+                say(f"  {command}")
+            raise
+
+    def wait_elb_release(self, hostname: str, instance: str) -> None:
+        """Terminating a node the ELB still sends traffic to (draining included) would fail requests."""
+        elb = self.deps.elb
+        elb_name = aws.classic_elb_named_by_host(elb, hostname) if hostname else None
+        if elb_name is None:
+            self.say("  skipped: the Service's load balancer is not a classic ELB")
+            return
+        lb: str = elb_name
+
+        def released() -> tuple[bool, str]:
+            routes, state = aws.elb_routes_to(elb, lb, instance)
+            return not routes, state
+
+        self.wait(f"ELB {lb} to take {instance} out of service", released)
+
+    def wait_replacement(self, old: Node, desired: int) -> None:
+        kube, workload = self.deps.kube, self.workload
+        self.say("6/6 wait for the replacement node and the workload")
+        self.wait(
+            "replacement node",
+            lambda: drain.replacement_progress(nodegroup_members(kube.nodes(), self.nodegroup), old.name, desired),
+        )
+
+        def workload_ready() -> tuple[bool, str]:
+            result = checks.workload_ready(workload, kube.workload(workload, self.namespace), self.replicas)
+            return result.ok, result.detail
+
+        self.wait(f"workload {workload}", workload_ready)
+
+
+@dataclass
+class _Resize:
+    """Grow the node group by one through EKS, and put the original sizes back."""
+
+    run: _Run
+    original: aws.Scaling
+    changed: bool = False
+
+    def grow(self, leaving: str) -> None:
+        o = self.original
+        bigger = aws.Scaling(o.min_size, max(o.max_size, o.desired + 1), o.desired + 1)
+        self.run.say(
+            f"0/6 no other Ready node in the group can take the pods: grow node group {self.run.nodegroup} to {bigger}"
+        )
+        self.changed = True  # from here on, restore() puts the sizes back
+        self._apply(bigger)
+        kube, nodegroup = self.run.deps.kube, self.run.nodegroup
+        self.run.wait(
+            "another Ready node", lambda: drain.ready_spares(nodegroup_members(kube.nodes(), nodegroup), leaving)
+        )
+
+    def restore(self, *, quiet: bool = False) -> None:
+        """Back to the original sizes; on failure print the command that does it (and raise unless quiet)."""
+        if not self.changed:
+            return
+        run = self.run
+        try:
+            now = aws.describe_nodegroup(run.deps.eks, run.cluster, run.nodegroup).scaling
+            if now != self.original:
+                run.say(f"restore node group {run.nodegroup} to {self.original}")
+                self._apply(self.original)
+        except Exception:
+            run.say(f"could not restore node group {run.nodegroup} to {self.original}; run:")
+            run.say(
+                f"  aws eks update-nodegroup-config --cluster-name {run.cluster} "
+                f"--nodegroup-name {run.nodegroup} {self.original.cli_args()}"
+            )
+            if not quiet:
+                raise
+
+    def _apply(self, sizes: aws.Scaling) -> None:
+        run, eks = self.run, self.run.deps.eks
+        update = aws.resize_nodegroup(eks, run.cluster, run.nodegroup, sizes)
+
+        def finished() -> tuple[bool, str]:
+            status, errors = aws.update_status(eks, run.cluster, run.nodegroup, update)
+            return status != "InProgress", f"{status} {errors}".strip()
+
+        result = run.wait(f"EKS update {update}", finished)
+        if not result.startswith("Successful"):
+            raise OpsError(f"EKS update {update} of node group {run.nodegroup} to {sizes}: {result}")

@@ -4,6 +4,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
+from botocore.stub import Stubber
 from moto_env import MOTO_AMI, REGION, moto_account, unique, vpc_with_subnet
 
 from infra.ops import aws
@@ -95,6 +97,9 @@ def test_terminate_keeps_desired_capacity_and_refuses_foreign_instances(account:
     after = asg_instances(account, ng)
     assert ours[0] not in after and len(after) == 2  # the ASG launched a replacement
 
+    assert aws.terminate_in_asg(account.autoscaling, after[0], allowed, decrement=True) == ng
+    assert desired_of(account, ng) == 1 and asg_instances(account, ng) == [after[1]]  # no replacement
+
 
 def test_describe_nodegroup_reads_desired_and_asgs(account: Account) -> None:
     role, cluster = "arn:aws:iam::123456789012:role/eks", f"{account.prefix}-foo"
@@ -108,25 +113,83 @@ def test_describe_nodegroup_reads_desired_and_asgs(account: Account) -> None:
     )
     group = aws.describe_nodegroup(account.eks, cluster, "ng")
     assert group.desired == 3
+    assert group.scaling == aws.Scaling(min_size=1, max_size=4, desired=3)
     # moto invents an ASG name here without creating that ASG, so terminate tests use their own ASG.
     assert len(group.asg_names) == 1
     assert aws.cluster_status(account.eks, cluster) == "ACTIVE"
     assert aws.cluster_status(account.eks, "gone") is None
 
 
-def test_classic_elb_lookup_and_registration(account: Account) -> None:
-    (instance,) = make_asg(account, f"{account.prefix}-ng", desired=1)
+def test_classic_elb_lookup_by_hostname(account: Account) -> None:
     name = f"{account.prefix}-k8s-svc"
     listeners = [{"Protocol": "HTTP", "LoadBalancerPort": 80, "InstancePort": 30080}]
     created = account.elb.create_load_balancer(LoadBalancerName=name, Listeners=listeners, Subnets=[account.subnet])
-    instances = [{"InstanceId": instance}]
-    account.elb.register_instances_with_load_balancer(LoadBalancerName=name, Instances=instances)
-
     assert aws.classic_elb_named_by_host(account.elb, created["DNSName"].upper()) == name
     assert aws.classic_elb_named_by_host(account.elb, "nlb-123.elb.us-west-2.amazonaws.com") is None
-    assert aws.registered_with_elb(account.elb, name, instance)
-    account.elb.deregister_instances_from_load_balancer(LoadBalancerName=name, Instances=instances)
-    assert not aws.registered_with_elb(account.elb, name, instance)
+
+
+# DescribeInstanceHealth answers as AWS documents them (moto cannot express draining): botocore's
+# Stubber checks each request and response against the ELB API model.
+DRAINING = {"State": "InService", "ReasonCode": "N/A", "Description": "Instance deregistration currently in progress."}
+GONE = {
+    "State": "OutOfService",
+    "ReasonCode": "ELB",
+    "Description": "Instance is not currently registered with the LoadBalancer.",
+}
+
+
+@pytest.mark.parametrize(
+    ("states", "routes", "detail"),
+    [
+        (
+            [{"InstanceId": "i-0abc", "State": "InService", "ReasonCode": "N/A", "Description": "N/A"}],
+            True,
+            "InService",
+        ),
+        ([{"InstanceId": "i-0abc", **DRAINING}], True, "InService: Instance deregistration currently in progress."),
+        (
+            [{"InstanceId": "i-0abc", "State": "Unknown", "Description": "A transient error occurred."}],
+            True,
+            "Unknown: A transient error occurred.",
+        ),
+        ([{"InstanceId": "i-0abc", **GONE}], False, "OutOfService: " + GONE["Description"]),
+        ([], False, "not listed"),  # a terminated instance is not reported
+    ],
+)
+def test_elb_routes_to_an_instance_until_draining_ends(states: list[dict[str, str]], routes: bool, detail: str) -> None:
+    elb = aws.client("elb", REGION)
+    with Stubber(elb) as stub:
+        request = {"LoadBalancerName": "k8s-svc", "Instances": [{"InstanceId": "i-0abc"}]}
+        stub.add_response("describe_instance_health", {"InstanceStates": states}, request)
+        assert aws.elb_routes_to(elb, "k8s-svc", "i-0abc") == (routes, detail)
+        stub.add_client_error("describe_instance_health", "InvalidInstance", http_status_code=400)
+        assert aws.elb_routes_to(elb, "k8s-svc", "i-0abc") == (False, "unknown to the load balancer")
+        stub.add_client_error("describe_instance_health", "LoadBalancerNotFound", http_status_code=400)
+        with pytest.raises(ClientError):
+            aws.elb_routes_to(elb, "k8s-svc", "i-0abc")
+
+
+def test_nodegroup_resize_and_update_status() -> None:
+    eks = aws.client("eks", REGION)
+    with Stubber(eks) as stub:
+        update = {"id": "u-1", "status": "InProgress", "type": "ConfigUpdate"}
+        config = {"minSize": 1, "maxSize": 2, "desiredSize": 2}
+        stub.add_response(
+            "update_nodegroup_config",
+            {"update": update},
+            {"clusterName": "infra-foo", "nodegroupName": "ng", "scalingConfig": config},
+        )
+        assert aws.resize_nodegroup(eks, "infra-foo", "ng", aws.Scaling(1, 2, 2)) == "u-1"
+        failed = {
+            **update,
+            "status": "Failed",
+            "errors": [{"errorCode": "AsgInstanceLaunchFailures", "errorMessage": "no capacity"}],
+        }
+        stub.add_response(
+            "describe_update", {"update": failed}, {"name": "infra-foo", "updateId": "u-1", "nodegroupName": "ng"}
+        )
+        assert aws.update_status(eks, "infra-foo", "ng", "u-1") == ("Failed", "no capacity")
+    assert aws.Scaling(1, 2, 2).cli_args() == "--scaling-config minSize=1,maxSize=2,desiredSize=2"
 
 
 def test_snapshot_status(account: Account) -> None:

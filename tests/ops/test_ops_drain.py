@@ -1,5 +1,7 @@
 """Node replacement decisions, without a cluster: what to evict, PDB retries, when done."""
 
+from dataclasses import replace
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -93,9 +95,30 @@ def test_backoff_is_capped() -> None:
 
 
 def test_drained_waits_for_evictable_pods_only() -> None:
-    assert drain.drained([PROXY, STATIC]) == (True, "no evictable pods left")
-    done, detail = drain.drained([PROXY, APP])
+    assert drain.drained([PROXY, STATIC], node_ready=True) == (True, "no evictable pods left")
+    done, detail = drain.drained([PROXY, APP], node_ready=True)
     assert not done and "helloworld/helloworld-1.0.0-abcde" in detail
+
+
+def test_terminating_pods_count_on_a_ready_node_but_not_on_a_not_ready_one() -> None:
+    # kubectl drain --skip-wait-for-delete-timeout: no kubelet will confirm the end of these.
+    leaving = replace(APP, deleting=True)
+    assert drain.drained([leaving], node_ready=True)[0] is False
+    assert drain.drained([leaving], node_ready=False) == (True, "no evictable pods left")
+    assert drain.drained([APP], node_ready=False)[0] is False  # not even evicted yet
+
+
+def test_unmanaged_and_emptydir_pods_are_refused_like_kubectl_drain() -> None:
+    cache = Pod("cache-0", "helloworld", node="n1", owner_kinds=("StatefulSet",), local_storage=True)
+    plan = drain.plan_evictions([APP, BARE, cache, PROXY])
+    assert plan.refused == [(BARE, "no controller recreates it"), (cache, "its emptyDir data would be lost")]
+    assert drain.refusal_message(plan.refused) == (
+        "refusing to evict default/debug (no controller recreates it); "
+        "helloworld/cache-0 (its emptyDir data would be lost); "
+        "run again with --force to evict them anyway (like kubectl drain --force)"
+    )
+    # Pods that are not evicted at all are not asked about (kubectl drain --ignore-daemonsets does the same).
+    assert drain.plan_evictions([APP, DNS, replace(PROXY, local_storage=True), STATIC]).refused == []
 
 
 def test_replacement_waits_for_old_node_gone_and_desired_ready() -> None:
@@ -119,6 +142,8 @@ def test_find_node_by_name_or_instance_id() -> None:
 def test_spare_capacity_ignores_the_leaving_cordoned_and_not_ready() -> None:
     nodes = [Node("a", True), Node("b", True, unschedulable=True), Node("c", False), Node("d", True)]
     assert drain.spare_capacity(nodes, "a") == 1
+    assert drain.ready_spares(nodes, "a") == (True, "1 other Ready node(s)")
+    assert drain.ready_spares(nodes[:3], "a") == (False, "0 other Ready node(s)")
 
 
 def test_wait_for_reports_progress_and_times_out() -> None:

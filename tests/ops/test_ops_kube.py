@@ -2,6 +2,7 @@
 
 import json
 import sys
+from datetime import UTC, datetime
 from typing import Any, cast
 
 import pytest
@@ -32,8 +33,13 @@ class FakeCore:
     def __init__(self, eviction_error: int | None = None) -> None:
         self.calls: list[tuple[str, Any]] = []
         self.eviction_error = eviction_error
+        self.timeouts: list[Any] = []  # the _request_timeout of every call
 
-    def list_node(self) -> Items:
+    def timed(self, options: dict[str, Any]) -> None:
+        self.timeouts.append(options.get("_request_timeout"))
+
+    def list_node(self, **options: Any) -> Items:
+        self.timed(options)
         node = k8s.V1Node(
             metadata=meta("n1", labels={"eks.amazonaws.com/nodegroup": "ng"}),
             spec=k8s.V1NodeSpec(provider_id="aws:///us-west-2a/i-0abc", unschedulable=True),
@@ -41,38 +47,47 @@ class FakeCore:
         )
         return Items([node, k8s.V1Node(metadata=meta("n2"))])
 
-    def list_namespaced_pod(self, namespace: str, field_selector: str | None = None) -> Items:
+    def list_namespaced_pod(self, namespace: str, field_selector: str | None = None, **options: Any) -> Items:
+        self.timed(options)
         self.calls.append(("list_namespaced_pod", (namespace, field_selector)))
         return Items(
             [k8s.V1Pod(metadata=meta("p", namespace=namespace), status=k8s.V1PodStatus(conditions=ready("True")))]
         )
 
-    def list_pod_for_all_namespaces(self, field_selector: str | None = None) -> Items:
+    def list_pod_for_all_namespaces(self, field_selector: str | None = None, **options: Any) -> Items:
+        self.timed(options)
         self.calls.append(("list_pod_for_all_namespaces", field_selector))
         return Items([])
 
-    def read_namespaced_replication_controller(self, name: str, namespace: str) -> k8s.V1ReplicationController:
+    def read_namespaced_replication_controller(
+        self, name: str, namespace: str, **options: Any
+    ) -> k8s.V1ReplicationController:
+        self.timed(options)
         return k8s.V1ReplicationController(
             spec=k8s.V1ReplicationControllerSpec(replicas=3),
             status=k8s.V1ReplicationControllerStatus(replicas=3, ready_replicas=2),
         )
 
-    def read_namespaced_service(self, name: str, namespace: str) -> k8s.V1Service:
+    def read_namespaced_service(self, name: str, namespace: str, **options: Any) -> k8s.V1Service:
+        self.timed(options)
         ingress = [k8s.V1LoadBalancerIngress(hostname="abc-123.us-west-2.elb.amazonaws.com")]
         status = k8s.V1ServiceStatus(load_balancer=k8s.V1LoadBalancerStatus(ingress=ingress))
         return k8s.V1Service(metadata=meta(name), status=status)
 
-    def patch_node(self, name: str, body: Any, _content_type: str | None = None) -> None:
+    def patch_node(self, name: str, body: Any, _content_type: str | None = None, **options: Any) -> None:
+        self.timed(options)
         self.calls.append(("patch_node", (name, body, _content_type)))
 
-    def create_namespaced_pod_eviction(self, name: str, namespace: str, body: k8s.V1Eviction) -> None:
+    def create_namespaced_pod_eviction(self, name: str, namespace: str, body: k8s.V1Eviction, **options: Any) -> None:
+        self.timed(options)
         self.calls.append(("evict", body))
         if self.eviction_error:
             raise ApiException(status=self.eviction_error, reason="Too Many Requests")
 
 
 class FakeApps:
-    def read_namespaced_deployment(self, name: str, namespace: str) -> k8s.V1Deployment:
+    def read_namespaced_deployment(self, name: str, namespace: str, **options: Any) -> k8s.V1Deployment:
+        assert options == {"_request_timeout": (5.0, 20.0)}
         # replicas unset means 1; model_construct skips the selector/template a real object needs
         spec = k8s.V1DeploymentSpec.model_construct(replicas=None)
         return k8s.V1Deployment.model_construct(spec=spec, status=k8s.V1DeploymentStatus(ready_replicas=None))
@@ -110,6 +125,23 @@ def test_pod_owner_and_mirror_detection() -> None:
     assert node_from_api(k8s.V1Node()).name == ""
 
 
+def test_pod_being_deleted_and_pod_with_emptydir() -> None:
+    pod = k8s.V1Pod(
+        metadata=meta("cache-0", namespace="helloworld", deletion_timestamp=datetime(2030, 1, 1, tzinfo=UTC)),
+        spec=k8s.V1PodSpec(
+            containers=[k8s.V1Container(name="c")],
+            volumes=[
+                k8s.V1Volume(name="config", config_map=k8s.V1ConfigMapVolumeSource(name="cm")),
+                k8s.V1Volume(name="scratch", empty_dir=k8s.V1EmptyDirVolumeSource()),
+            ],
+        ),
+    )
+    found = pod_from_api(pod)
+    assert found.deleting and found.local_storage
+    plain = pod_from_api(k8s.V1Pod(metadata=meta("p"), spec=k8s.V1PodSpec(containers=[k8s.V1Container(name="c")])))
+    assert not plain.deleting and not plain.local_storage
+
+
 def test_workloads_service_and_node_patches() -> None:
     core = FakeCore()
     k = kube(core)
@@ -118,6 +150,7 @@ def test_workloads_service_and_node_patches() -> None:
     assert k.service_hostname("helloworld", "helloworld") == "abc-123.us-west-2.elb.amazonaws.com"
     k.cordon("n1")
     k.label_node("n1", "node.kubernetes.io/exclude-from-external-load-balancers", "true")
+    assert core.timeouts == [(5.0, 20.0)] * 4  # connect and read seconds, on every call
     merge = "application/merge-patch+json"  # not the generated client's default JSON Patch
     assert core.calls == [
         ("patch_node", ("n1", {"spec": {"unschedulable": True}}, merge)),

@@ -1,6 +1,12 @@
-"""swap-node end to end: a fake cluster whose nodes are moto's ASG instances, a fake clock."""
+"""swap-node end to end: moto's ASG instances are the nodes, a fake clock; each wait must matter.
 
-from dataclasses import dataclass, field
+The fakes are slow where the real world is: evicted pods take 60 s to leave, the ELB drains an
+instance for three polls after the service controller deregisters it (DescribeLoadBalancers no
+longer lists it by then), the workload is ready only some polls after the new node joins. The
+log records when each of those ends and when the terminate call comes, so a missing wait shows.
+"""
+
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pytest
@@ -8,11 +14,15 @@ from moto_env import MOTO_AMI, REGION, moto_account, unique, vpc_with_subnet
 
 from infra.ops import aws, cli, stack
 from infra.ops.errors import OpsError
-from infra.ops.kube_model import EXCLUDE_FROM_LB_LABEL, NODEGROUP_LABEL, Node, Pod, WorkloadRef, WorkloadStatus
+from infra.ops.kube_model import NODEGROUP_LABEL, Node, Pod, WorkloadRef, WorkloadStatus
 from infra.ops.swap_node import SwapDeps, swap_node
 from infra.ops.waiting import Clock
 
 __all__ = ["moto_account"]  # a fixture: pytest finds it here by name
+
+EXCLUDE = "node.kubernetes.io/exclude-from-external-load-balancers"
+POD_LEAVES_AFTER = 60.0  # seconds from eviction until the kubelet has stopped the pod
+ELB_DRAIN_POLLS = 3  # DescribeInstanceHealth says "deregistration in progress" this often
 
 
 @dataclass
@@ -25,23 +35,29 @@ class Cloud:
     hostname: str
 
     def instances(self, asg: str | None = None) -> list[str]:
+        return [i["InstanceId"] for i in self.group(asg)["Instances"] if i["LifecycleState"] == "InService"]
+
+    def group(self, asg: str | None = None) -> dict[str, Any]:
         found = self.autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[asg or self.asg])
-        return [i["InstanceId"] for i in found["AutoScalingGroups"][0]["Instances"]]
+        return dict(found["AutoScalingGroups"][0])
+
+    def sizes(self) -> tuple[int, int, int]:
+        g = self.group()
+        return g["MinSize"], g["MaxSize"], g["DesiredCapacity"]
 
 
-@pytest.fixture
-def cloud(moto_account: None) -> Cloud:
+def make_cloud(desired: int, max_size: int) -> Cloud:
     p = unique("t")
     ec2, autoscaling, elb = (aws.client(s, REGION) for s in ("ec2", "autoscaling", "elb"))
     _, subnet = vpc_with_subnet(ec2, f"{REGION}a")
     template = {"ImageId": MOTO_AMI, "InstanceType": "t3.medium"}
     ec2.create_launch_template(LaunchTemplateName=f"{p}-template", LaunchTemplateData=template)
-    for name, size in ((f"{p}-eks-ng", 2), (f"{p}-other", 1)):
+    for name, size, top in ((f"{p}-eks-ng", desired, max_size), (f"{p}-other", 1, 1)):
         autoscaling.create_auto_scaling_group(
             AutoScalingGroupName=name,
             LaunchTemplate={"LaunchTemplateName": f"{p}-template"},
             MinSize=1,
-            MaxSize=4,
+            MaxSize=top,
             DesiredCapacity=size,
             VPCZoneIdentifier=subnet,
         )
@@ -50,20 +66,89 @@ def cloud(moto_account: None) -> Cloud:
     return Cloud(autoscaling, elb, f"{p}-eks-ng", f"{p}-other", f"{p}-svc", created["DNSName"])
 
 
+@pytest.fixture
+def cloud(moto_account: None) -> Cloud:
+    return make_cloud(desired=2, max_size=4)
+
+
+@pytest.fixture
+def lone_cloud(moto_account: None) -> Cloud:
+    """A node group of one node that may not grow (max 1): no other node can take the pods."""
+    return make_cloud(desired=1, max_size=1)
+
+
 def node_name(instance: str) -> str:
     return f"ip-{instance}.us-west-2.compute.internal"
 
 
+def instance_of(node: str) -> str:
+    return node.removeprefix("ip-").removesuffix(".us-west-2.compute.internal")
+
+
+@dataclass
+class World:
+    """The log every fake writes to, and the fake clock."""
+
+    log: list[str] = field(default_factory=list)
+    now: float = 0.0
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@dataclass
+class FakeElb:
+    """moto's classic ELB, answering DescribeInstanceHealth as AWS does.
+
+    After a deregistration the instance drains for `drain_polls` polls ("InService",
+    "Instance deregistration currently in progress."), then is OutOfService. moto instead
+    says "Unknown" for an instance that is not registered.
+    """
+
+    moto: Any
+    world: World
+    drain_polls: int = ELB_DRAIN_POLLS
+    draining: dict[str, int] = field(default_factory=dict)
+
+    def get_paginator(self, name: str) -> Any:
+        return self.moto.get_paginator(name)
+
+    def deregister(self, name: str, instance: str) -> None:
+        self.moto.deregister_instances_from_load_balancer(LoadBalancerName=name, Instances=[{"InstanceId": instance}])
+        self.draining[instance] = self.drain_polls
+
+    def describe_instance_health(self, LoadBalancerName: str, Instances: list[dict[str, str]]) -> dict[str, Any]:  # noqa: N803
+        states = self.moto.describe_instance_health(LoadBalancerName=LoadBalancerName, Instances=Instances)
+        answer = []
+        for state in states["InstanceStates"]:
+            instance = state["InstanceId"]
+            if self.draining.get(instance):
+                self.draining[instance] -= 1
+                state = {**state, "State": "InService", "Description": "Instance deregistration currently in progress."}
+            elif state["State"] == "Unknown":
+                if instance in self.draining:
+                    del self.draining[instance]
+                    self.world.log.append(f"elb drained {instance}")
+                state = {**state, "State": "OutOfService", "ReasonCode": "ELB"}
+                state["Description"] = "Instance is not currently registered with the LoadBalancer."
+            answer.append(state)
+        return {"InstanceStates": answer}
+
+
 @dataclass
 class FakeKube:
-    """Nodes mirror the ASG's live instances (a replacement joins one poll late, like a kubelet)."""
+    """Nodes mirror the ASG's live instances (a new one joins one poll late, like a kubelet)."""
 
     cloud: Cloud
+    world: World
+    elb: FakeElb
     pods_by_node: dict[str, list[Pod]] = field(default_factory=dict)
+    evicted_at: dict[str, float] = field(default_factory=dict)
     pdb_blocks: int = 0
-    log: list[str] = field(default_factory=list)
     seen: set[str] = field(default_factory=set)
     join_new: bool = True  # False: a replacement instance never registers as a node
+    not_ready: set[str] = field(default_factory=set)  # instance ids whose kubelet is unreachable
+    workload_polls: int = 0
 
     def nodes(self) -> list[Node]:
         ours, theirs = self.cloud.instances(), self.cloud.instances(self.cloud.other_asg)
@@ -72,47 +157,104 @@ class FakeKube:
         if self.join_new:
             self.seen |= set(groups)
         return [
-            Node(node_name(i), True, provider_id=f"aws:///us-west-2a/{i}", labels={NODEGROUP_LABEL: groups[i]})
+            Node(
+                node_name(i),
+                i not in self.not_ready,
+                provider_id=f"aws:///us-west-2a/{i}",
+                labels={NODEGROUP_LABEL: groups[i]},
+            )
             for i in joined
         ]
 
     def pods(self, *, namespace: str | None = None, node: str | None = None) -> list[Pod]:
-        return list(self.pods_by_node.get(node or "", []))
+        node_ready = instance_of(node or "") not in self.not_ready
+        return [p for p in self.pods_by_node.get(node or "", []) if not (node_ready and self._left(p))]
+
+    def _left(self, pod: Pod) -> bool:
+        return self.world.now >= self.evicted_at.get(pod.ref, float("inf")) + POD_LEAVES_AFTER
 
     def cordon(self, node: str) -> None:
-        self.log.append(f"cordon {node}")
+        self.world.log.append(f"cordon {node}")
 
     def label_node(self, node: str, key: str, value: str) -> None:
-        self.log.append(f"label {node} {key}={value}")
-        # The service controller reacts to the label by taking the node out of the ELB.
-        instance = node.removeprefix("ip-").removesuffix(".us-west-2.compute.internal")
-        gone = [{"InstanceId": instance}]
-        self.cloud.elb.deregister_instances_from_load_balancer(LoadBalancerName=self.cloud.elb_name, Instances=gone)
+        self.world.log.append(f"label {node} {key}={value}")
+        # The service controller reacts to the label by deregistering the node from the ELB.
+        self.elb.deregister(self.cloud.elb_name, instance_of(node))
 
     def evict(self, pod: Pod) -> str:
         if pod.name.startswith("helloworld") and self.pdb_blocks:
             self.pdb_blocks -= 1
             return "blocked"
-        self.log.append(f"evict {pod.ref}")
-        self.pods_by_node[pod.node].remove(pod)
+        self.world.log.append(f"evict {pod.ref}")
+        self.evicted_at[pod.ref] = self.world.now
+        pods = self.pods_by_node[pod.node]
+        pods[pods.index(pod)] = replace(pod, deleting=True)
         return "evicted"
 
     def service_hostname(self, name: str, namespace: str) -> str:
         return self.cloud.hostname
 
     def workload(self, ref: WorkloadRef, namespace: str) -> WorkloadStatus:
+        self.workload_polls += 1
+        if self.workload_polls < 3:  # the moved pods become ready on the new node a little later
+            return WorkloadStatus(3, 2)
+        self.world.log.append("workload 3/3 ready")
         return WorkloadStatus(3, 3)
+
+    def on_node(self, instance: str) -> list[str]:
+        return [p.name for p in self.pods(node=node_name(instance))]
+
+
+@dataclass
+class FakeAutoscaling:
+    """moto's Auto Scaling, logging the terminate call with what is still on the node at that moment."""
+
+    moto: Any
+    kube: FakeKube
+
+    def describe_auto_scaling_instances(self, **kwargs: Any) -> Any:
+        return self.moto.describe_auto_scaling_instances(**kwargs)
+
+    def terminate_instance_in_auto_scaling_group(self, InstanceId: str, ShouldDecrementDesiredCapacity: bool) -> Any:  # noqa: N803
+        left = ", ".join(self.kube.on_node(InstanceId)) or "nothing"
+        self.kube.world.log.append(f"terminate {InstanceId} decrement={ShouldDecrementDesiredCapacity} pods={left}")
+        return self.moto.terminate_instance_in_auto_scaling_group(
+            InstanceId=InstanceId, ShouldDecrementDesiredCapacity=ShouldDecrementDesiredCapacity
+        )
 
 
 @dataclass
 class FakeEks:
-    """moto's EKS node groups name an ASG that does not exist, so the ASG name is injected here."""
+    """An EKS node group over a moto ASG (moto's own node groups name an ASG that does not exist).
 
-    asg: str
+    Like EKS, the node group's sizes are the ASG's, and UpdateNodegroupConfig resizes the ASG;
+    DescribeUpdate says InProgress once, then Successful.
+    """
+
+    cloud: Cloud
+    world: World
+    polled: set[str] = field(default_factory=set)
 
     def describe_nodegroup(self, clusterName: str, nodegroupName: str) -> dict[str, Any]:  # noqa: N803
-        found = {"scalingConfig": {"desiredSize": 2}, "resources": {"autoScalingGroups": [{"name": self.asg}]}}
+        low, high, desired = self.cloud.sizes()
+        found = {
+            "scalingConfig": {"minSize": low, "maxSize": high, "desiredSize": desired},
+            "resources": {"autoScalingGroups": [{"name": self.cloud.asg}]},
+        }
         return {"nodegroup": found}
+
+    def update_nodegroup_config(self, clusterName: str, nodegroupName: str, scalingConfig: dict[str, int]) -> Any:  # noqa: N803
+        low, high, desired = (scalingConfig[k] for k in ("minSize", "maxSize", "desiredSize"))
+        self.world.log.append(f"resize min={low} max={high} desired={desired}")
+        self.cloud.autoscaling.update_auto_scaling_group(
+            AutoScalingGroupName=self.cloud.asg, MinSize=low, MaxSize=high, DesiredCapacity=desired
+        )
+        return {"update": {"id": f"u-{len(self.world.log)}", "status": "InProgress"}}
+
+    def describe_update(self, name: str, updateId: str, nodegroupName: str) -> Any:  # noqa: N803
+        status = "Successful" if updateId in self.polled else "InProgress"
+        self.polled.add(updateId)
+        return {"update": {"id": updateId, "status": status, "errors": []}}
 
 
 OUTPUTS = {
@@ -125,56 +267,156 @@ OUTPUTS = {
 }
 
 
-def setup(cloud: Cloud) -> tuple[FakeKube, SwapDeps, list[str], list[float]]:
-    kube = FakeKube(cloud)
+def setup(cloud: Cloud) -> tuple[FakeKube, SwapDeps, list[str], World]:
+    world = World()
+    elb = FakeElb(cloud.elb, world)
+    kube = FakeKube(cloud, world, elb)
     kube.nodes()  # every current instance has joined
-    now = [0.0]
+    for instance in cloud.instances():
+        cloud.elb.register_instances_with_load_balancer(
+            LoadBalancerName=cloud.elb_name, Instances=[{"InstanceId": instance}]
+        )
     lines: list[str] = []
+    deps = SwapDeps(
+        kube,
+        FakeEks(cloud, world),
+        FakeAutoscaling(cloud.autoscaling, kube),
+        elb,
+        Clock(lambda: world.now, world.sleep),
+        lines.append,
+    )
+    return kube, deps, lines, world
 
-    def sleep(seconds: float) -> None:
-        now[0] += seconds
 
-    deps = SwapDeps(kube, FakeEks(cloud.asg), cloud.autoscaling, cloud.elb, Clock(lambda: now[0], sleep), lines.append)
-    return kube, deps, lines, now
-
-
-def test_swap_node_drains_deregisters_terminates_and_waits(cloud: Cloud) -> None:
-    kube, deps, lines, now = setup(cloud)
-    old, keep = cloud.instances()
-    name = node_name(old)
-    cloud.elb.register_instances_with_load_balancer(LoadBalancerName=cloud.elb_name, Instances=[{"InstanceId": old}])
+def app_pods(kube: FakeKube, instance: str) -> tuple[Pod, Pod, Pod]:
+    name = node_name(instance)
     app = Pod("helloworld-1.0.0-x", "helloworld", node=name, owner_kinds=("ReplicationController",))
     proxy = Pod("kube-proxy-x", "kube-system", node=name, owner_kinds=("DaemonSet",))
     dns = Pod("coredns-x", "kube-system", node=name, owner_kinds=("ReplicaSet",))
     kube.pods_by_node[name] = [dns, proxy, app]
+    return app, proxy, dns
+
+
+def test_swap_node_waits_for_pods_elb_and_workload_in_order(cloud: Cloud) -> None:
+    kube, deps, lines, world = setup(cloud)
+    old, keep = cloud.instances()
+    name = node_name(old)
+    app_pods(kube, old)
     kube.pdb_blocks = 2
 
     swap_node(OUTPUTS, old, timeout=600, deps=deps)  # by instance id
 
-    assert kube.log == [
+    assert world.log == [
         f"cordon {name}",
-        f"label {name} {EXCLUDE_FROM_LB_LABEL}=true",
+        f"label {name} {EXCLUDE}=true",
         "evict kube-system/coredns-x",  # the app was tried first, but its PDB said 429 twice
         "evict helloworld/helloworld-1.0.0-x",
+        f"elb drained {old}",  # only after the draining, which DescribeLoadBalancers does not show
+        f"terminate {old} decrement=False pods=kube-proxy-x",  # evicted pods gone; the DaemonSet pod stays
+        "workload 3/3 ready",  # waited for, after the replacement joined
     ]
-    assert kube.pods_by_node[name] == [proxy]  # DaemonSet pod left alone
     after = cloud.instances()
     assert old not in after and keep in after and len(after) == 2
-    groups = cloud.autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[cloud.asg])["AutoScalingGroups"]
-    assert groups[0]["DesiredCapacity"] == 2
+    assert cloud.sizes() == (1, 4, 2)
     assert "  skip kube-system/kube-proxy-x: DaemonSet pod (runs on every node)" in lines
     assert any("PodDisruptionBudget (429)" in ln for ln in lines)
+    assert any("Instance deregistration currently in progress." in ln for ln in lines)
     assert any(ln.startswith("  waiting for replacement node: 1/2 Ready") for ln in lines)
     assert lines[-1] == f"done: {name} replaced"
-    assert now[0] > 0
+    assert world.now >= POD_LEAVES_AFTER
+
+
+def test_not_ready_node_is_swapped_although_its_pods_never_finish_terminating(cloud: Cloud) -> None:
+    # The kubelet is unreachable: evicted pods keep their deletionTimestamp forever.
+    kube, deps, lines, world = setup(cloud)
+    old, _ = cloud.instances()
+    app_pods(kube, old)
+    kube.not_ready.add(old)
+
+    swap_node(OUTPUTS, node_name(old), timeout=600, deps=deps)
+
+    assert f"terminate {old} decrement=False pods=coredns-x, kube-proxy-x, helloworld-1.0.0-x" in world.log
+    assert lines[-1] == f"done: {node_name(old)} replaced"
+
+
+@pytest.mark.parametrize(
+    ("pod", "reason"),
+    [
+        (Pod("debug", "default"), "no controller recreates it"),
+        (Pod("cache-0", "helloworld", owner_kinds=("StatefulSet",), local_storage=True), "its emptyDir data"),
+    ],
+)
+def test_unmanaged_or_emptydir_pods_refuse_unless_forced(cloud: Cloud, pod: Pod, reason: str) -> None:
+    kube, deps, lines, world = setup(cloud)
+    old, _ = cloud.instances()
+    name = node_name(old)
+    kube.pods_by_node[name] = [replace(pod, node=name)]
+    with pytest.raises(OpsError, match=f"refusing to evict {pod.ref} \\({reason}.*--force"):
+        swap_node(OUTPUTS, name, timeout=600, deps=deps)
+    assert world.log == [] and old in cloud.instances()  # nothing touched
+
+    swap_node(OUTPUTS, name, timeout=600, deps=deps, force=True)
+    assert f"evict {pod.ref}" in world.log
+    assert lines[-1] == f"done: {name} replaced"
+
+
+def test_last_node_grows_the_group_first_and_restores_its_sizes(lone_cloud: Cloud) -> None:
+    cloud = lone_cloud
+    kube, deps, lines, world = setup(cloud)
+    (old,) = cloud.instances()
+    name = node_name(old)
+    app_pods(kube, old)
+
+    swap_node(OUTPUTS, name, timeout=600, deps=deps)
+
+    assert world.log[:2] == ["resize min=1 max=2 desired=2", f"cordon {name}"]  # grown before the cordon
+    assert f"terminate {old} decrement=True pods=kube-proxy-x" in world.log  # the surge node replaces it
+    assert world.log[-2:] == ["workload 3/3 ready", "resize min=1 max=1 desired=1"]
+    assert cloud.sizes() == (1, 1, 1)
+    (new,) = cloud.instances()
+    assert new != old
+    assert lines[-1] == f"done: {name} replaced"
+
+
+def test_failure_after_growing_restores_sizes_and_prints_the_undo_commands(lone_cloud: Cloud) -> None:
+    cloud = lone_cloud
+    kube, deps, lines, world = setup(cloud)
+    (old,) = cloud.instances()
+    name = node_name(old)
+    app_pods(kube, old)
+    kube.pdb_blocks = 10**6  # a PodDisruptionBudget that never allows the eviction
+
+    with pytest.raises(OpsError, match=r"a PodDisruptionBudget still blocks evicting helloworld/helloworld-1\.0\.0-x"):
+        swap_node(OUTPUTS, name, timeout=120, deps=deps)
+
+    assert not any(entry.startswith("terminate") for entry in world.log)
+    assert world.log[-1] == "resize min=1 max=1 desired=1"
+    assert cloud.sizes() == (1, 1, 1)
+    undo = lines.index(f"stopped with {name} cordoned and excluded from load balancers; to undo:")
+    assert lines[undo + 1 : undo + 3] == [
+        f"  kubectl uncordon {name}",
+        f"  kubectl label node {name} node.kubernetes.io/exclude-from-external-load-balancers-",
+    ]
+
+
+def test_elb_that_never_finishes_draining_stops_before_the_terminate(cloud: Cloud) -> None:
+    kube, deps, lines, world = setup(cloud)
+    old, _ = cloud.instances()
+    kube.elb.drain_polls = 10**6  # connection draining that outlasts the timeout
+
+    with pytest.raises(OpsError, match=f"timed out after 60s waiting for ELB .* to take {old} out of service"):
+        swap_node(OUTPUTS, node_name(old), timeout=60, deps=deps)
+    assert not any(entry.startswith("terminate") for entry in world.log)
+    assert f"  kubectl uncordon {node_name(old)}" in lines
+    assert old in cloud.instances()
 
 
 def test_node_outside_the_node_group_is_refused_before_anything_changes(cloud: Cloud) -> None:
-    kube, deps, _, _ = setup(cloud)
+    _, deps, _, world = setup(cloud)
     (foreign,) = cloud.instances(cloud.other_asg)
     with pytest.raises(OpsError, match=f"belongs to ASG '{cloud.other_asg}'"):
         swap_node(OUTPUTS, node_name(foreign), timeout=600, deps=deps)
-    assert kube.log == []
+    assert world.log == []
     with pytest.raises(OpsError, match="node 'ghost' not found"):
         swap_node(OUTPUTS, "ghost", timeout=600, deps=deps)
 
@@ -187,10 +429,27 @@ def test_replacement_that_never_joins_times_out(cloud: Cloud) -> None:
         swap_node(OUTPUTS, node_name(old), timeout=60, deps=deps)
 
 
-def test_swap_node_verb_reports_errors_in_one_line(
+def test_swap_node_verb_passes_force_and_reports_errors_in_one_line(
     cloud: Cloud, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    kube, deps, _, _ = setup(cloud)
+    old, _ = cloud.instances()
+    kube.pods_by_node[node_name(old)] = [Pod("debug", "default", node=node_name(old))]
+    monkeypatch.setattr(stack, "read_outputs", lambda name: OUTPUTS)
+    monkeypatch.setattr(cli, "make_kube", lambda out: kube)
+    clients = {"eks": deps.eks, "autoscaling": deps.autoscaling, "elb": deps.elb}
+    monkeypatch.setattr(cli, "make_client", lambda service, out: clients[service])
+    monkeypatch.setattr(cli, "REAL_CLOCK", deps.clock)
+
+    assert cli.main(["swap-node", "foo", old]) == 1
+    err = capsys.readouterr().err
+    assert (
+        err == "error: refusing to evict default/debug (no controller recreates it); run again with --force "
+        "to evict them anyway (like kubectl drain --force)\n"
+    )
+    assert cli.main(["swap-node", "foo", old, "--force"]) == 0
+    assert f"done: {node_name(old)} replaced" in capsys.readouterr().out
+
     monkeypatch.setattr(stack, "read_outputs", lambda name: {**OUTPUTS, "helloworldWorkload": "job/x"})
-    monkeypatch.setattr(cli, "make_kube", lambda out: FakeKube(cloud))
     assert cli.main(["swap-node", "foo", "n1"]) == 1
     assert capsys.readouterr().err == "error: workload 'job/x' should look like rc/NAME or deployment/NAME\n"

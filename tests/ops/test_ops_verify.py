@@ -109,6 +109,23 @@ def test_wait_gives_up_at_the_deadline() -> None:
     assert verify.run_checks([probe], wait=0, interval=10, clock=ticker.clock, out=lambda _: None)[0].status == "FAIL"
 
 
+def test_a_round_runs_its_checks_at_once() -> None:
+    # Against an API that never answers every Kubernetes check waits out its timeout: in
+    # parallel a round takes one timeout, not one per check. Each probe here waits for the other.
+    started = {name: threading.Event() for name in ("a", "b")}
+
+    def probe(me: str, other: str) -> verify.Probe:
+        def run() -> CheckResult:
+            started[me].set()
+            together = started[other].wait(timeout=2)
+            return checks.passed(me, "ran alongside") if together else checks.failed(me, "ran alone")
+
+        return verify.Probe(me, run)
+
+    results = verify.run_checks([probe("a", "b"), probe("b", "a")], wait=0, interval=1, clock=Ticker().clock, out=print)
+    assert [r.detail for r in results] == ["ran alongside", "ran alongside"]
+
+
 def test_report_table() -> None:
     table = verify.report([checks.passed("nodes", "2/2 Ready"), checks.failed("GET /dbz", "HTTP 503")])
     assert table.splitlines() == [
@@ -143,7 +160,13 @@ class FakeKube:
 class FakeEks:
     def describe_nodegroup(self, clusterName: str, nodegroupName: str) -> dict[str, Any]:  # noqa: N803 (boto3 names)
         assert (clusterName, nodegroupName) == ("foo", "ng")
-        return {"nodegroup": {"scalingConfig": {"desiredSize": 2}, "resources": {"autoScalingGroups": []}}}
+        sizes = {"minSize": 1, "maxSize": 4, "desiredSize": 2}
+        return {"nodegroup": {"scalingConfig": sizes, "resources": {"autoScalingGroups": []}}}
+
+
+class FakeSts:
+    def get_caller_identity(self) -> dict[str, str]:
+        return {"Arn": "arn:aws:iam::123456789012:user/ops", "Account": "123456789012", "UserId": "AIDA"}
 
 
 @contextmanager
@@ -191,7 +214,8 @@ def test_verify_verb_prints_table_and_exit_code(
     with app(dbz) as url:
         monkeypatch.setattr(stack, "read_outputs", lambda name: outputs(url))
         monkeypatch.setattr(cli, "make_kube", lambda out: FakeKube(nodes))
-        monkeypatch.setattr(cli, "make_client", lambda service, out: FakeEks())
+        clients = {"eks": FakeEks(), "sts": FakeSts()}
+        monkeypatch.setattr(cli, "make_client", lambda service, out: clients[service])
         assert cli.main(["verify", "foo"]) == code
     captured = capsys.readouterr()
     rows = {line.split()[0]: line for line in captured.out.splitlines() if line.split()}

@@ -1,0 +1,63 @@
+"""verify with missing or expired AWS credentials: one line naming the fix, before any cluster call."""
+
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+from test_ops_verify import outputs
+
+from infra.ops import cli, stack
+
+FIX = "run `aws sso login` (SSO profiles, with AWS_PROFILE set) or `aws configure` (access keys), then retry"
+
+
+def no_cluster(out: Any) -> Any:
+    raise AssertionError("the cluster must not be contacted without working AWS credentials")
+
+
+def run_verify(monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    monkeypatch.setattr(stack, "read_outputs", lambda name: outputs("http://127.0.0.1:9"))
+    monkeypatch.setattr(cli, "make_kube", no_cluster)
+    code = cli.main(["verify", "foo"])
+    out, err = capfd.readouterr()  # file descriptors: logging and warnings would show here too
+    return code, out, err
+
+
+def test_expired_session_is_one_line_naming_the_fix(
+    monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    sts = boto3.session.Session(region_name="us-west-2").client("sts")
+    stub = Stubber(sts)
+    message = "The security token included in the request is expired"
+    stub.add_client_error("get_caller_identity", "ExpiredToken", message, http_status_code=403)
+    monkeypatch.setattr(cli, "make_client", lambda service, out: sts)
+    with stub:
+        code, out, err = run_verify(monkeypatch, capfd)
+    assert (code, out) == (1, "")
+    assert err == f"error: AWS rejected the credentials (ExpiredToken): {FIX}\n"
+
+
+def test_missing_credentials_are_one_line_naming_the_fix(
+    monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str], tmp_path: Any
+) -> None:
+    # A real client with nothing to find: no keys, no files, no instance metadata, no SSO cache.
+    for name in (
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+        "AWS_DEFAULT_PROFILE",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.delenv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", raising=False)
+    monkeypatch.delenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", raising=False)
+    monkeypatch.setattr(
+        cli, "make_client", lambda service, out: boto3.session.Session(region_name="us-west-2").client(service)
+    )
+    code, out, err = run_verify(monkeypatch, capfd)
+    assert (code, out) == (1, "")
+    assert err == f"error: no usable AWS credentials (NoCredentialsError): {FIX}\n"
