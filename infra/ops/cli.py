@@ -65,8 +65,10 @@ def cmd_kubeconfig(args: argparse.Namespace) -> int:
 def cmd_verify(args: argparse.Namespace) -> int:
     from infra.ops import http_probe
     from infra.ops import verify as verify_ops
+    from infra.ops.aws import caller_identity
 
     out = stack.read_outputs(args.stack)
+    caller_identity(make_client("sts", out))  # missing or expired credentials: one line naming the fix
     probes = verify_ops.build_probes(out, make_kube(out), make_client("eks", out), http_probe.get)
     results = verify_ops.run_checks(probes, wait=args.wait, interval=args.interval, clock=REAL_CLOCK, out=say)
     say(verify_ops.report(results))
@@ -116,7 +118,7 @@ def cmd_swap_node(args: argparse.Namespace) -> int:
         clock=REAL_CLOCK,
         out=say,
     )
-    swap_ops.swap_node(out, args.node, timeout=args.timeout, deps=deps)
+    swap_ops.swap_node(out, args.node, timeout=args.timeout, deps=deps, force=args.force)
     return 0
 
 
@@ -161,24 +163,29 @@ VERBS = {
     ),
     "verify": (
         "check nodes, pods, workload, ELB, app and database",
-        "Check the node group's Ready nodes against its desired size, kube-system pods,\n"
-        "the helloworld workload, the Service's ELB, GET url (the greeting) and GET url/dbz.\n"
-        "Prints a PASS/FAIL table; exits 0 only if every check passes. --wait re-runs the\n"
-        "failing checks, e.g. while new nodes join after scaling.",
+        "First checks that the AWS credentials work (else one line: `aws sso login` or\n"
+        "`aws configure`). Then checks the node group's Ready nodes against its desired size,\n"
+        "kube-system pods, the helloworld workload, the Service's ELB, GET url (the greeting)\n"
+        "and GET url/dbz, all at once; each Kubernetes call gives up after 20 s. Prints a\n"
+        "PASS/FAIL table; exits 0 only if every check passes. --wait re-runs the failing\n"
+        "checks, e.g. while new nodes join after scaling.",
     ),
     "watch": (
         "poll the app and report every change of answer",
         "GET the URL every --interval seconds; print each change of answer with a timestamp,\n"
         "and at the end (--duration or Ctrl-C) the counts per answer. Exits 1 if any request\n"
-        "failed (connection error, timeout, non-2xx): run it across an upgrade to prove zero\n"
-        "downtime.",
+        "failed (connection error, non-2xx, a body cut short, or no complete answer within\n"
+        "--timeout): run it across an upgrade to prove zero downtime.",
     ),
     "swap-node": (
         "drain one node and replace its EC2 instance",
         "Replace one node of the managed node group: cordon it, exclude it from external load\n"
         "balancers, evict its pods (honouring PodDisruptionBudgets; DaemonSet and mirror pods\n"
-        "stay), wait for the ELB to drop it, terminate the instance in its ASG keeping the\n"
-        "desired capacity, then wait for a Ready replacement and the workload. Safe to re-run.",
+        "stay), wait for the ELB to finish draining it, terminate the instance in its ASG\n"
+        "keeping the desired capacity, then wait for a Ready replacement and the workload.\n"
+        "With no other Ready node in the group, it first grows the group by one and restores\n"
+        "its sizes afterwards. Refuses pods no controller recreates or with emptyDir data\n"
+        "unless --force. On failure it prints the commands that undo the cordon and label.",
     ),
     "destroy": (
         "pulumi destroy, sweep leftovers, report",
@@ -226,6 +233,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("stack", help="stack name, e.g. foo")
     p.add_argument("node", help="node name, or its EC2 instance id")
     p.add_argument("--timeout", type=positive, default=900.0, help="seconds allowed for each wait (default 900)")
+    p.add_argument(
+        "--force", action="store_true", help="also evict pods no controller recreates, and pods with emptyDir data"
+    )
     p.set_defaults(run=cmd_swap_node)
 
     p = verb("destroy")
