@@ -1,7 +1,10 @@
 """Find and delete what Kubernetes created outside Pulumi's state, tagged for the cluster.
 
-The in-cluster AWS cloud provider creates ELBs and security groups for LoadBalancer
-Services, and the VPC CNI can leak ENIs; left behind they block deleting the VPC.
+The in-cluster AWS cloud provider creates ELBs, target groups and security groups for LoadBalancer
+Services and tags them `kubernetes.io/cluster/<cluster>: owned`; the VPC CNI can leak ENIs. Left behind,
+they block deleting the VPC. `shared` means "used, not created, by the cluster" (subnets, the VPC), and
+EKS's own cluster security group (tagged `aws:eks:cluster-name`) carries the node-to-node rule: neither
+is ever touched.
 """
 
 from collections.abc import Callable, Iterator, Sequence
@@ -15,6 +18,8 @@ from infra.ops.errors import one_line
 from infra.ops.waiting import Clock
 
 CNI_CLUSTER_TAG = "cluster.k8s.amazonaws.com/name"  # the VPC CNI's tag on ENIs it creates
+EKS_CLUSTER_TAG = "aws:eks:cluster-name"  # on what EKS itself manages, e.g. the cluster security group
+OWNED = "owned"
 # Deleting load balancers releases their ENIs asynchronously; SGs stay in use until then.
 SG_RETRY_SECONDS = 180.0
 SG_RETRY_INTERVAL = 10.0
@@ -60,6 +65,11 @@ def _has_key(tags: Sequence[dict[str, str]], key: str) -> bool:
     return any(t.get("Key") == key for t in tags)
 
 
+def _created_for(tags: Sequence[dict[str, str]], key: str) -> bool:
+    """Tagged `key: owned` (created by the cloud provider for this cluster) and not EKS's own."""
+    return {"Key": key, "Value": OWNED} in tags and not _has_key(tags, EKS_CLUSTER_TAG)
+
+
 def _classic_elbs(elb: Any, vpc_id: str, key: str) -> list[Leftover]:
     names = [
         lb["LoadBalancerName"]
@@ -70,7 +80,7 @@ def _classic_elbs(elb: Any, vpc_id: str, key: str) -> list[Leftover]:
     tagged = []
     for chunk in _chunks(names):
         for desc in elb.describe_tags(LoadBalancerNames=list(chunk))["TagDescriptions"]:
-            if _has_key(desc.get("Tags", []), key):
+            if _created_for(desc.get("Tags", []), key):
                 tagged.append(Leftover("classic-elb", desc["LoadBalancerName"]))
     return tagged
 
@@ -79,7 +89,7 @@ def _tagged_arns(elbv2: Any, arns: Sequence[str], key: str) -> list[str]:
     tagged = []
     for chunk in _chunks(arns):
         for desc in elbv2.describe_tags(ResourceArns=list(chunk))["TagDescriptions"]:
-            if _has_key(desc.get("Tags", []), key):
+            if _created_for(desc.get("Tags", []), key):
                 tagged.append(desc["ResourceArn"])
     return tagged
 
@@ -108,19 +118,21 @@ def _network_interfaces(ec2: Any, vpc_id: str, cluster: str) -> list[Leftover]:
     found = []
     for page in ec2.get_paginator("describe_network_interfaces").paginate(Filters=filters):
         for eni in page["NetworkInterfaces"]:
-            tags = {t["Key"]: t["Value"] for t in eni.get("TagSet", [])}
-            if cluster_tag(cluster) in tags or tags.get(CNI_CLUSTER_TAG) == cluster:
+            tags = eni.get("TagSet", [])
+            leaked_by_cni = {"Key": CNI_CLUSTER_TAG, "Value": cluster} in tags and not _has_key(tags, EKS_CLUSTER_TAG)
+            if _created_for(tags, cluster_tag(cluster)) or leaked_by_cni:
                 found.append(Leftover("network-interface", eni["NetworkInterfaceId"]))
     return found
 
 
 def _security_groups(ec2: Any, vpc_id: str, key: str) -> list[Leftover]:
-    filters = [{"Name": "vpc-id", "Values": [vpc_id]}, {"Name": "tag-key", "Values": [key]}]
+    filters = [{"Name": "vpc-id", "Values": [vpc_id]}, {"Name": f"tag:{key}", "Values": [OWNED]}]
     return [
         Leftover("security-group", sg["GroupId"])
         for page in ec2.get_paginator("describe_security_groups").paginate(Filters=filters)
         for sg in page["SecurityGroups"]
         if sg.get("GroupName") != "default"  # the VPC's own; goes with the VPC
+        and _created_for(sg.get("Tags", []), key)
     ]
 
 
@@ -137,7 +149,7 @@ def find(clients: Clients, vpc_id: str, cluster: str) -> list[Leftover]:
 
 
 def _revoke_group_rules(ec2: Any, group_ids: Sequence[str]) -> None:
-    """Drop rules that reference other groups, so leftover SGs citing each other can go."""
+    """Drop these groups' rules that reference other groups, so leftover SGs citing each other can go."""
     if not group_ids:
         return
     found = ec2.describe_security_groups(GroupIds=list(group_ids))["SecurityGroups"]
@@ -159,40 +171,59 @@ def _revoke_group_rules(ec2: Any, group_ids: Sequence[str]) -> None:
                 revoke(GroupId=sg["GroupId"], IpPermissions=rules)
 
 
-def _delete_one(clients: Clients, item: Leftover) -> None:
-    if item.kind == "classic-elb":
-        clients.elb.delete_load_balancer(LoadBalancerName=item.id)
-    elif item.kind == "load-balancer":
-        clients.elbv2.delete_load_balancer(LoadBalancerArn=item.id)
-    elif item.kind == "target-group":
-        clients.elbv2.delete_target_group(TargetGroupArn=item.id)
-    elif item.kind == "network-interface":
-        clients.ec2.delete_network_interface(NetworkInterfaceId=item.id)
-    elif item.kind == "security-group":
-        clients.ec2.delete_security_group(GroupId=item.id)
-    else:
-        raise ValueError(f"unknown leftover kind {item.kind}")
+def _delete(clients: Clients, item: Leftover) -> None:
+    try:
+        if item.kind == "classic-elb":
+            clients.elb.delete_load_balancer(LoadBalancerName=item.id)
+        elif item.kind == "load-balancer":
+            clients.elbv2.delete_load_balancer(LoadBalancerArn=item.id)
+        elif item.kind == "target-group":
+            clients.elbv2.delete_target_group(TargetGroupArn=item.id)
+        elif item.kind == "network-interface":
+            clients.ec2.delete_network_interface(NetworkInterfaceId=item.id)
+        elif item.kind == "security-group":
+            clients.ec2.delete_security_group(GroupId=item.id)
+        else:
+            raise ValueError(f"unknown leftover kind {item.kind}")
+    except ClientError as err:
+        if error_code(err) not in _GONE:  # deleted meanwhile (e.g. by its controller): that is the goal
+            raise
 
 
-def _delete_with_retry(
-    clients: Clients, item: Leftover, clock: Clock, patience: float, out: Callable[[str], None]
+def _fail(result: SweepResult, item: Leftover, err: ClientError, out: Callable[[str], None]) -> None:
+    result.failed.append((item, one_line(err)))
+    out(f"  FAILED to delete {item.kind} {item.id}: {one_line(err)}")
+
+
+def _retry_groups_in_use(
+    clients: Clients, groups: list[Leftover], result: SweepResult, clock: Clock, out: Callable[[str], None]
 ) -> None:
-    deadline = clock.now() + patience
-    told = False
-    while True:
-        try:
-            _delete_one(clients, item)
-            return
-        except ClientError as err:
-            code = error_code(err)
-            if code in _GONE:  # deleted meanwhile (e.g. by its controller): that is the goal
-                return
-            if code != "DependencyViolation" or clock.now() >= deadline:
-                raise
-        if not told:
-            out(f"  {item.kind} {item.id} still in use; retrying for up to {patience:g}s")
-            told = True
+    """Security groups still in use: ELBs release their ENIs asynchronously, and leftover groups may cite each other.
+
+    Only these groups lose their group-referencing rules (they are being deleted anyway); no other group's rules
+    are ever touched.
+    """
+    for group in groups:
+        out(f"  security-group {group.id} still in use; retrying for up to {SG_RETRY_SECONDS:g}s")
+    try:
+        _revoke_group_rules(clients.ec2, [g.id for g in groups])
+    except ClientError as err:  # best effort: the retries below report what stays
+        out(f"  could not revoke rules between leftover security groups: {one_line(err)}")
+    deadline = clock.now() + SG_RETRY_SECONDS
+    pending = groups
+    while pending:
         clock.sleep(SG_RETRY_INTERVAL)
+        still: list[Leftover] = []
+        for group in pending:
+            try:
+                _delete(clients, group)
+                result.deleted.append(group)
+            except ClientError as err:
+                if error_code(err) == "DependencyViolation" and clock.now() < deadline:
+                    still.append(group)
+                else:
+                    _fail(result, group, err, out)
+        pending = still
 
 
 def sweep(
@@ -211,19 +242,17 @@ def sweep(
         out(f"  {verb} {item.kind} {item.id}")
     if dry_run:
         return result
-    groups = [i.id for i in result.found if i.kind == "security-group"]
-    try:
-        _revoke_group_rules(clients.ec2, groups)
-    except ClientError as err:  # best effort: the deletes below report what stays
-        out(f"  could not revoke rules between leftover security groups: {one_line(err)}")
-    for item in result.found:
-        patience = SG_RETRY_SECONDS if item.kind == "security-group" else 0.0
+    in_use: list[Leftover] = []
+    for item in result.found:  # find() orders them: load balancers before the groups they use
         try:
-            _delete_with_retry(clients, item, clock, patience, out)
+            _delete(clients, item)
             result.deleted.append(item)
         except ClientError as err:
-            result.failed.append((item, one_line(err)))
-            out(f"  FAILED to delete {item.kind} {item.id}: {one_line(err)}")
+            if item.kind == "security-group" and error_code(err) == "DependencyViolation":
+                in_use.append(item)
+            else:
+                _fail(result, item, err, out)
+    _retry_groups_in_use(clients, in_use, result, clock, out)
     return result
 
 

@@ -1,7 +1,7 @@
 """The moto account the AWS-facing ops tests share: environment, fixture, unique names, a VPC.
 
-Test modules import `moto_account` by name (pytest finds fixtures in the module's namespace)
-and list it in their `__all__`, so the import reads as used.
+Test modules import `moto_account` (and `own_account`) by name (pytest finds fixtures in the module's
+namespace) and list them in their `__all__`, so the import reads as used.
 """
 
 import itertools
@@ -21,6 +21,7 @@ ENV = {
     "AWS_CONFIG_FILE": "/nonexistent",
 }
 _ids = itertools.count()
+_accounts = itertools.count(100000000001)
 
 
 @pytest.fixture(scope="module")
@@ -31,6 +32,22 @@ def moto_account() -> Iterator[None]:
             patch.setenv(key, value)
         with mock_aws():
             yield
+
+
+@pytest.fixture
+def own_account(moto_account: None, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh moto account for one test (moto keys every backend by account): nothing another test made is there."""
+    account = str(next(_accounts))
+    monkeypatch.setenv("MOTO_ACCOUNT_ID", account)
+    return account
+
+
+def record_calls(*clients: Any) -> list[str]:
+    """Every API operation the clients call from now on (e.g. "DescribeVpcs"), in order."""
+    calls: list[str] = []
+    for client in clients:
+        client.meta.events.register("before-call", lambda model, **_: calls.append(model.name))
+    return calls
 
 
 def unique(prefix: str) -> str:

@@ -1,27 +1,36 @@
-"""sweep against moto: exactly this cluster's leftovers in this VPC go, everything else stays."""
+"""sweep against moto: exactly what the cloud provider made for this cluster in this VPC goes, nothing else.
 
-from dataclasses import dataclass
+Each test has its own moto account and builds its own world, so what one test leaves cannot make another pass.
+Every kind the sweep handles has a look-alike tagged for the same cluster in another VPC.
+"""
+
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from moto_env import MOTO_AMI, REGION, moto_account, unique
+from moto_env import MOTO_AMI, REGION, moto_account, own_account, record_calls
 
 from infra.ops import aws as aws_ops
 from infra.ops import sweep
 from infra.ops.sweep import Clients, Leftover
 from infra.ops.waiting import Clock
 
-__all__ = ["moto_account"]  # a fixture: pytest finds it here by name
+__all__ = ["moto_account", "own_account"]  # fixtures: pytest finds them here by name
 
 OURS, OTHER = "kubernetes.io/cluster/foo", "kubernetes.io/cluster/bar"
-CLOCK = Clock(lambda: 0.0, lambda s: None)
+EKS_TAG = "aws:eks:cluster-name"  # what EKS puts on its own cluster security group
+CNI_TAG = "cluster.k8s.amazonaws.com/name"  # what the VPC CNI puts on the ENIs it creates
 
 
-@pytest.fixture(scope="module")
-def aws(moto_account: None) -> Clients:
-    # The module's moto account; each test builds in its own VPC with unique names,
-    # and the sweep only ever looks inside one VPC.
+def ticking() -> Clock:
+    """A clock whose sleeps pass instantly, so a retry loop always reaches its deadline."""
+    now = [0.0]
+    return Clock(lambda: now[0], lambda s: now.__setitem__(0, now[0] + s))
+
+
+@pytest.fixture
+def aws(own_account: str) -> Clients:
     return Clients(
         ec2=aws_ops.client("ec2", REGION),
         elb=aws_ops.client("elb", REGION),
@@ -29,90 +38,96 @@ def aws(moto_account: None) -> Clients:
     )
 
 
-def tags(key: str | None, value: str = "owned") -> list[dict[str, str]]:
-    # "untagged" for the cluster; AWS rejects an empty tag list, so carry an unrelated tag
-    return [{"Key": key, "Value": value}] if key else [{"Key": "Name", "Value": "unrelated"}]
+def tags(*pairs: tuple[str, str]) -> list[dict[str, str]]:
+    # AWS rejects an empty tag list, so "untagged for any cluster" carries an unrelated tag
+    return [{"Key": k, "Value": v} for k, v in pairs] or [{"Key": "Name", "Value": "unrelated"}]
+
+
+OWNED = (OURS, "owned")
 
 
 @dataclass
 class World:
     vpc: str
-    ours: set[Leftover]
-    others: set[Leftover]
+    ours: set[Leftover] = field(default_factory=set)
+    others: set[Leftover] = field(default_factory=set)
+    cluster_sg: str = ""
+
+    def add(self, item: Leftover, mine: bool) -> None:
+        (self.ours if mine else self.others).add(item)
 
 
 def build(c: Clients) -> World:
     ec2: Any = c.ec2
-    p = unique("t")  # load balancer and target group names are unique per account
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
     other_vpc = ec2.create_vpc(CidrBlock="10.1.0.0/16")["Vpc"]["VpcId"]
-    subnets = [
-        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24", AvailabilityZone=f"{REGION}{z}")["Subnet"]["SubnetId"]
-        for i, z in ((1, "a"), (2, "b"))
+
+    def subnets(vpc_id: str, second: int) -> list[str]:
+        return [
+            ec2.create_subnet(VpcId=vpc_id, CidrBlock=f"10.{second}.{i}.0/24", AvailabilityZone=f"{REGION}{z}")[
+                "Subnet"
+            ]["SubnetId"]
+            for i, z in ((1, "a"), (2, "b"))
+        ]
+
+    here, there = subnets(vpc, 0), subnets(other_vpc, 1)
+    world = World(vpc)
+    # (name, tags, in this VPC?, ours?) — one row per look-alike, for every kind below
+    variants = [
+        ("owned", [OWNED], True, True),
+        ("shared", [(OURS, "shared")], True, False),  # used by the cluster, not created for it
+        ("bar", [(OTHER, "owned")], True, False),
+        ("plain", [], True, False),
+        ("eks", [OWNED, (EKS_TAG, "foo")], True, False),  # EKS's own
+        ("elsewhere", [OWNED], False, False),  # right tags, another VPC
     ]
-    other_subnet = ec2.create_subnet(VpcId=other_vpc, CidrBlock="10.1.1.0/24")["Subnet"]["SubnetId"]
-    ours: set[Leftover] = set()
-    others: set[Leftover] = set()
-
     listener = [{"Protocol": "HTTP", "LoadBalancerPort": 80, "InstancePort": 30080}]
-    for name, key, value, subnet, mine in (
-        (f"{p}-ours-owned", OURS, "owned", subnets[0], True),
-        (f"{p}-ours-shared", OURS, "shared", subnets[0], True),
-        (f"{p}-bar", OTHER, "owned", subnets[0], False),
-        (f"{p}-plain", None, "", subnets[0], False),
-        (f"{p}-foo-elsewhere", OURS, "owned", other_subnet, False),  # right tag, wrong VPC
-    ):
-        c.elb.create_load_balancer(LoadBalancerName=name, Listeners=listener, Subnets=[subnet], Tags=tags(key, value))
-        (ours if mine else others).add(Leftover("classic-elb", name))
-
-    for name, key in ((f"{p}-nlb-foo", OURS), (f"{p}-nlb-bar", OTHER)):
-        arn = c.elbv2.create_load_balancer(Name=name, Subnets=subnets, Type="network", Tags=tags(key))["LoadBalancers"][
-            0
-        ]["LoadBalancerArn"]
-        (ours if key == OURS else others).add(Leftover("load-balancer", arn))
-    for name, key in ((f"{p}-tg-foo", OURS), (f"{p}-tg-bar", OTHER), (f"{p}-tg-plain", None)):
-        arn = c.elbv2.create_target_group(Name=name, Protocol="TCP", Port=80, VpcId=vpc, Tags=tags(key))[
-            "TargetGroups"
-        ][0]["TargetGroupArn"]
-        (ours if key == OURS else others).add(Leftover("target-group", arn))
-
-    def sg(name: str, key: str | None) -> str:
-        spec = [{"ResourceType": "security-group", "Tags": tags(key)}] if key else []
-        return str(
-            ec2.create_security_group(GroupName=name, Description=name, VpcId=vpc, TagSpecifications=spec)["GroupId"]
+    for name, pairs, inside, mine in variants:
+        where = here if inside else there
+        c.elb.create_load_balancer(LoadBalancerName=f"clb-{name}", Listeners=listener, Subnets=where, Tags=tags(*pairs))
+        world.add(Leftover("classic-elb", f"clb-{name}"), mine)
+        lb = c.elbv2.create_load_balancer(Name=f"nlb-{name}", Subnets=where, Type="network", Tags=tags(*pairs))
+        world.add(Leftover("load-balancer", lb["LoadBalancers"][0]["LoadBalancerArn"]), mine)
+        tg = c.elbv2.create_target_group(
+            Name=f"tg-{name}", Protocol="TCP", Port=80, VpcId=vpc if inside else other_vpc, Tags=tags(*pairs)
         )
+        world.add(Leftover("target-group", tg["TargetGroups"][0]["TargetGroupArn"]), mine)
+        sg = ec2.create_security_group(
+            GroupName=f"sg-{name}",
+            Description=name,
+            VpcId=vpc if inside else other_vpc,
+            TagSpecifications=[{"ResourceType": "security-group", "Tags": tags(*pairs)}],
+        )["GroupId"]
+        world.add(Leftover("security-group", sg), mine)
+        eni = ec2.create_network_interface(
+            SubnetId=where[0], TagSpecifications=[{"ResourceType": "network-interface", "Tags": tags(*pairs)}]
+        )["NetworkInterface"]["NetworkInterfaceId"]
+        world.add(Leftover("network-interface", eni), mine)
+        if name == "eks":
+            world.cluster_sg = sg
 
-    elb_sg, node_sg = sg("k8s-elb-foo", OURS), sg("nodes-foo", OURS)
-    # The node SG admits the ELB SG, as the cloud provider sets it up; on AWS that blocks deleting it.
-    ec2.authorize_security_group_ingress(
-        GroupId=node_sg,
-        IpPermissions=[
-            {"IpProtocol": "tcp", "FromPort": 30080, "ToPort": 30080, "UserIdGroupPairs": [{"GroupId": elb_sg}]}
-        ],
-    )
-    ours |= {Leftover("security-group", elb_sg), Leftover("security-group", node_sg)}
-    others |= {Leftover("security-group", sg(f"{p}-bar", OTHER)), Leftover("security-group", sg(f"{p}-plain", None))}
-
-    def eni(key: str | None, value: str = "owned") -> str:
-        spec = [{"ResourceType": "network-interface", "Tags": tags(key, value)}] if key else []
+    def eni(*pairs: tuple[str, str], subnet: str = here[0]) -> str:
+        spec = [{"ResourceType": "network-interface", "Tags": tags(*pairs)}]
         return str(
-            ec2.create_network_interface(SubnetId=subnets[0], TagSpecifications=spec)["NetworkInterface"][
+            ec2.create_network_interface(SubnetId=subnet, TagSpecifications=spec)["NetworkInterface"][
                 "NetworkInterfaceId"
             ]
         )
 
-    ours |= {Leftover("network-interface", eni(OURS)), Leftover("network-interface", eni(sweep.CNI_CLUSTER_TAG, "foo"))}
-    others |= {
-        Leftover("network-interface", eni(OTHER)),
-        Leftover("network-interface", eni(sweep.CNI_CLUSTER_TAG, "bar")),
-        Leftover("network-interface", eni(None)),
-    }
+    # ENIs the VPC CNI leaked for this cluster go; the CNI's of another cluster, or of this one elsewhere, stay.
+    world.add(Leftover("network-interface", eni((CNI_TAG, "foo"))), True)
+    world.add(Leftover("network-interface", eni((CNI_TAG, "bar"))), False)
+    world.add(Leftover("network-interface", eni((CNI_TAG, "foo"), subnet=there[0])), False)
     # Tagged for us but attached to a running instance: in use, so not a leftover.
-    instance = ec2.run_instances(ImageId=MOTO_AMI, MinCount=1, MaxCount=1, SubnetId=subnets[0])["Instances"][0]
-    attached = eni(OURS)
+    instance = ec2.run_instances(ImageId=MOTO_AMI, MinCount=1, MaxCount=1, SubnetId=here[0])["Instances"][0]
+    attached = eni(OWNED)
     ec2.attach_network_interface(NetworkInterfaceId=attached, InstanceId=instance["InstanceId"], DeviceIndex=1)
-    others.add(Leftover("network-interface", attached))
-    return World(vpc, ours, others)
+    world.add(Leftover("network-interface", attached), False)
+    return world
+
+
+def our_group(world: World) -> str:
+    return next(i.id for i in world.ours if i.kind == "security-group")
 
 
 def existing(c: Clients, item: Leftover) -> bool:
@@ -130,24 +145,38 @@ def existing(c: Clients, item: Leftover) -> bool:
     return any(n["NetworkInterfaceId"] == item.id for n in ec2.describe_network_interfaces()["NetworkInterfaces"])
 
 
-def test_find_and_dry_run_list_exactly_ours_and_delete_nothing(aws: Clients) -> None:
+def test_find_lists_exactly_ours_in_a_safe_order(aws: Clients) -> None:
     world = build(aws)
     found = sweep.find(aws, world.vpc, "foo")
     assert set(found) == world.ours
+    assert {i.kind for i in found} == {
+        "classic-elb",
+        "load-balancer",
+        "target-group",
+        "security-group",
+        "network-interface",
+    }
     kinds = [i.kind for i in found]
     order = ["classic-elb", "load-balancer", "target-group", "network-interface", "security-group"]
     assert kinds == sorted(kinds, key=order.index)  # load balancers before the SGs they use
 
+
+def test_dry_run_only_describes(aws: Clients) -> None:
+    world = build(aws)
+    cite(aws.ec2, our_group(world), world.cluster_sg)  # rules a revoke would find
+    cite(aws.ec2, world.cluster_sg, world.cluster_sg, 443)
+    calls = record_calls(aws.ec2, aws.elb, aws.elbv2)
     lines: list[str] = []
-    result = sweep.sweep(aws, world.vpc, "foo", dry_run=True, clock=CLOCK, out=lines.append)
+    result = sweep.sweep(aws, world.vpc, "foo", dry_run=True, clock=ticking(), out=lines.append)
+    assert calls and all(name.startswith("Describe") for name in calls), calls
     assert set(result.found) == world.ours and result.deleted == [] and result.failed == []
-    assert all(existing(aws, i) for i in world.ours | world.others)
     assert all(ln.startswith("  would delete ") for ln in lines) and len(lines) == len(world.ours)
+    assert all(existing(aws, i) for i in world.ours | world.others)
 
 
 def test_sweep_deletes_ours_and_leaves_others(aws: Clients) -> None:
     world = build(aws)
-    result = sweep.sweep(aws, world.vpc, "foo", dry_run=False, clock=CLOCK, out=lambda _: None)
+    result = sweep.sweep(aws, world.vpc, "foo", dry_run=False, clock=ticking(), out=lambda _: None)
     assert result.failed == []
     assert set(result.deleted) == world.ours
     assert not any(existing(aws, i) for i in world.ours)
@@ -160,19 +189,89 @@ def test_gone_vpc_sweeps_nothing(aws: Clients) -> None:
     assert sweep.find(aws, "vpc-0123456789abcdef0", "foo") == []
 
 
-def test_rules_between_leftover_groups_are_revoked_first(aws: Clients) -> None:
-    # moto does not refuse deleting a referenced SG, so check the revoke itself is well-formed.
+class ReferencedGroups:
+    """EC2 that refuses to delete a group another group's rule cites, as AWS does (DependencyViolation).
+
+    moto deletes such a group anyway, hence this small wrapper.
+    """
+
+    def __init__(self, ec2: Any) -> None:
+        self.ec2 = ec2
+
+    def delete_security_group(self, **kwargs: Any) -> Any:
+        for group in self.ec2.describe_security_groups()["SecurityGroups"]:
+            for rule in group["IpPermissions"] + group["IpPermissionsEgress"]:
+                cited = {p["GroupId"] for p in rule.get("UserIdGroupPairs", [])} - {group["GroupId"]}
+                if kwargs["GroupId"] in cited:
+                    message = f"resource {kwargs['GroupId']} has a dependent object"
+                    raise ClientError(
+                        {"Error": {"Code": "DependencyViolation", "Message": message}}, "DeleteSecurityGroup"
+                    )
+        return self.ec2.delete_security_group(**kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.ec2, name)
+
+
+def group_rules(ec2: Any, group: str) -> list[Any]:
+    found = ec2.describe_security_groups(GroupIds=[group])["SecurityGroups"][0]
+    return [r for r in found["IpPermissions"] + found["IpPermissionsEgress"] if r.get("UserIdGroupPairs")]
+
+
+def cite(ec2: Any, group: str, cited: str, port: int = 30080) -> None:
+    rule = {"IpProtocol": "tcp", "FromPort": port, "ToPort": port, "UserIdGroupPairs": [{"GroupId": cited}]}
+    ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=[rule])
+
+
+def test_leftover_groups_citing_each_other_go_and_the_cluster_group_keeps_its_rules(aws: Clients) -> None:
+    world = build(aws)
     ec2: Any = aws.ec2
-    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
-    a, b = (ec2.create_security_group(GroupName=n, Description=n, VpcId=vpc)["GroupId"] for n in ("a", "b"))
-    pair = [{"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, "UserIdGroupPairs": [{"GroupId": a}]}]
-    ec2.authorize_security_group_ingress(GroupId=b, IpPermissions=pair)
-    ec2.authorize_security_group_egress(GroupId=a, IpPermissions=pair)
-    sweep._revoke_group_rules(ec2, [a, b])
-    for group in ec2.describe_security_groups(GroupIds=[a, b])["SecurityGroups"]:
-        rules = group["IpPermissions"] + group["IpPermissionsEgress"]
-        assert not any(r.get("UserIdGroupPairs") for r in rules)
-        assert group["GroupId"] != a or group["IpPermissionsEgress"]  # the default allow-all egress stays
+    group = ec2.create_security_group(
+        GroupName="k8s-elb-b",
+        Description="b",
+        VpcId=world.vpc,
+        TagSpecifications=[{"ResourceType": "security-group", "Tags": tags(OWNED)}],
+    )["GroupId"]
+    first = our_group(world)
+    cite(ec2, first, group)
+    cite(ec2, group, first)
+    cite(ec2, world.cluster_sg, world.cluster_sg, 443)  # EKS's node-to-node rule
+    calls = record_calls(ec2)
+    clients = Clients(ec2=ReferencedGroups(ec2), elb=aws.elb, elbv2=aws.elbv2)
+    lines: list[str] = []
+
+    result = sweep.sweep(clients, world.vpc, "foo", dry_run=False, clock=ticking(), out=lines.append)
+
+    assert result.failed == []
+    assert {first, group} <= {i.id for i in result.deleted}
+    assert f"  security-group {first} still in use; retrying for up to 180s" in lines
+    assert len(group_rules(ec2, world.cluster_sg)) == 1  # untouched
+    revoked = [c for c in calls if c.startswith("Revoke")]
+    assert revoked == ["RevokeSecurityGroupIngress", "RevokeSecurityGroupIngress"]  # one per group that was in use
+
+
+def test_no_rule_is_revoked_when_every_group_deletes(aws: Clients) -> None:
+    world = build(aws)
+    cite(aws.ec2, our_group(world), world.cluster_sg)  # citing a group does not keep one from being deleted
+    calls = record_calls(aws.ec2)
+    result = sweep.sweep(aws, world.vpc, "foo", dry_run=False, clock=ticking(), out=lambda _: None)
+    assert result.failed == [] and set(result.deleted) == world.ours
+    assert not [c for c in calls if c.startswith("Revoke")]
+
+
+def test_a_group_the_cluster_group_still_cites_is_reported_not_forced(aws: Clients) -> None:
+    # The cloud provider's rule on EKS's group admits the ELB's group; it goes when the cluster does.
+    world = build(aws)
+    ec2: Any = aws.ec2
+    elb_group = our_group(world)
+    cite(ec2, world.cluster_sg, elb_group)
+    clock = ticking()
+    clients = Clients(ec2=ReferencedGroups(ec2), elb=aws.elb, elbv2=aws.elbv2)
+    result = sweep.sweep(clients, world.vpc, "foo", dry_run=False, clock=clock, out=lambda _: None)
+    assert [i.id for i, _ in result.failed] == [elb_group]
+    assert "DependencyViolation" in result.failed[0][1]
+    assert clock.now() >= 180  # waited, in case it was an ELB's ENI being released, before giving up
+    assert len(group_rules(ec2, world.cluster_sg)) == 1
 
 
 class InUse:
@@ -196,7 +295,7 @@ class InUse:
 
 def in_use_group(aws: Clients) -> tuple[str, str]:
     vpc = aws.ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
-    spec = [{"ResourceType": "security-group", "Tags": tags(OURS)}]
+    spec = [{"ResourceType": "security-group", "Tags": tags(OWNED)}]
     group = aws.ec2.create_security_group(GroupName="g", Description="g", VpcId=vpc, TagSpecifications=spec)["GroupId"]
     return vpc, group
 
@@ -204,23 +303,22 @@ def in_use_group(aws: Clients) -> tuple[str, str]:
 @pytest.mark.parametrize(("failures", "deleted"), [(2, True), (1000, False)])
 def test_security_group_in_use_is_retried_then_reported(aws: Clients, failures: int, deleted: bool) -> None:
     vpc, group = in_use_group(aws)
-    now = [0.0]
-    clock = Clock(lambda: now[0], lambda s: now.__setitem__(0, now[0] + s))
+    clock = ticking()
     clients = Clients(ec2=InUse(aws.ec2, failures), elb=aws.elb, elbv2=aws.elbv2)
     lines: list[str] = []
     result = sweep.sweep(clients, vpc, "foo", dry_run=False, clock=clock, out=lines.append)
     assert f"  security-group {group} still in use; retrying for up to 180s" in lines
     if deleted:
         assert [i.id for i in result.deleted] == [group]
-        assert now[0] == 2 * sweep.SG_RETRY_INTERVAL
+        assert clock.now() == 20  # two retries, 10 s apart
     else:
         assert [i.id for i, _ in result.failed] == [group]
         assert "DependencyViolation" in result.failed[0][1]
-        assert now[0] >= sweep.SG_RETRY_SECONDS  # waited for the dependency to go before giving up
+        assert clock.now() >= 180  # waited for the dependency to go before giving up
 
 
 def test_a_leftover_deleted_meanwhile_counts_as_deleted(aws: Clients) -> None:
     vpc, group = in_use_group(aws)
     clients = Clients(ec2=InUse(aws.ec2, 1, code="InvalidGroup.NotFound"), elb=aws.elb, elbv2=aws.elbv2)
-    result = sweep.sweep(clients, vpc, "foo", dry_run=False, clock=CLOCK, out=lambda _: None)
+    result = sweep.sweep(clients, vpc, "foo", dry_run=False, clock=ticking(), out=lambda _: None)
     assert [i.id for i in result.deleted] == [group] and result.failed == []
