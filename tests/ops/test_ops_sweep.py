@@ -81,6 +81,15 @@ def build(c: Clients) -> World:
         ("eks", [OWNED, (EKS_TAG, "foo")], True, False),  # EKS's own
         ("elsewhere", [OWNED], False, False),  # right tags, another VPC
     ]
+
+    def eni(*pairs: tuple[str, str], subnet: str = here[0]) -> str:
+        spec = [{"ResourceType": "network-interface", "Tags": tags(*pairs)}]
+        return str(
+            ec2.create_network_interface(SubnetId=subnet, TagSpecifications=spec)["NetworkInterface"][
+                "NetworkInterfaceId"
+            ]
+        )
+
     listener = [{"Protocol": "HTTP", "LoadBalancerPort": 80, "InstancePort": 30080}]
     for name, pairs, inside, mine in variants:
         where = here if inside else there
@@ -99,20 +108,9 @@ def build(c: Clients) -> World:
             TagSpecifications=[{"ResourceType": "security-group", "Tags": tags(*pairs)}],
         )["GroupId"]
         world.add(Leftover("security-group", sg), mine)
-        eni = ec2.create_network_interface(
-            SubnetId=where[0], TagSpecifications=[{"ResourceType": "network-interface", "Tags": tags(*pairs)}]
-        )["NetworkInterface"]["NetworkInterfaceId"]
-        world.add(Leftover("network-interface", eni), mine)
+        world.add(Leftover("network-interface", eni(*pairs, subnet=where[0])), mine)
         if name == "eks":
             world.cluster_sg = sg
-
-    def eni(*pairs: tuple[str, str], subnet: str = here[0]) -> str:
-        spec = [{"ResourceType": "network-interface", "Tags": tags(*pairs)}]
-        return str(
-            ec2.create_network_interface(SubnetId=subnet, TagSpecifications=spec)["NetworkInterface"][
-                "NetworkInterfaceId"
-            ]
-        )
 
     # ENIs the VPC CNI leaked for this cluster go; the CNI's of another cluster, or of this one elsewhere, stay.
     world.add(Leftover("network-interface", eni((CNI_TAG, "foo"))), True)
