@@ -6,7 +6,7 @@ from infra.cluster import Cluster
 from infra.config import load_config
 from infra.database import Database
 from infra.dns import Dns
-from infra.helloworld import DatabaseFacts, HelloWorld, image_tag
+from infra.helloworld import DatabaseFacts, HelloWorld, PublicName, image_tag
 from infra.network import Network
 from infra.preflight import check
 
@@ -18,6 +18,8 @@ network = Network("network", cfg, facts.zones)
 cluster = Cluster("cluster", cfg, network, facts)
 database = Database("database", cfg, network, facts)
 database.allow_from("database-from-cluster", cluster.security_group_id)
+# Before the app: the certificate needs only the zone, so ACM issues it while EKS is being created.
+dns = Dns("dns", cfg, cfg.dns) if cfg.dns else None
 app = HelloWorld(
     "helloworld",
     cfg,
@@ -31,8 +33,10 @@ app = HelloWorld(
         secret_arn=database.secret_arn,
     ),
     tag=facts.image_tag,
+    public=PublicName(dns.fqdn, dns.certificate_arn) if dns else None,
 )
-dns = Dns("dns", cfg, cfg.dns, target=app.endpoint) if cfg.dns else None
+if dns:
+    dns.point_at(app.endpoint)
 
 pulumi.export("kubeconfig", cluster.kubeconfig)
 pulumi.export("clusterName", cluster.cluster.name)
@@ -59,6 +63,8 @@ pulumi.export("dbEphemeral", cfg.database.ephemeral)
 pulumi.export(
     "dbFinalSnapshotIdentifier", "" if cfg.database.skip_final_snapshot else database.final_snapshot_identifier
 )
-pulumi.export("url", pulumi.Output.concat("http://", dns.fqdn if dns else app.endpoint))
+# No certificate can name an ELB hostname: without a DNS name (or with dns.tls false) the url stays http.
+scheme = "https://" if dns and dns.certificate_arn is not None else "http://"
+pulumi.export("url", pulumi.Output.concat(scheme, dns.fqdn if dns else app.endpoint))
 if dns and dns.name_servers is not None:
     pulumi.export("zoneNameServers", dns.name_servers)

@@ -162,12 +162,16 @@ class DatabaseConfig:
 
 @dataclass(frozen=True)
 class DnsConfig:
-    """A CNAME `<name>.<zone>` for the app's ELB, in an existing zone or one the stack creates."""
+    """A CNAME `<name>.<zone>` for the app's ELB, in an existing zone or one the stack creates, with HTTPS."""
 
     zone: str | None = None  # an existing public hosted zone, looked up by name
     create_zone: bool = False
     new_zone: str | None = None  # the zone the stack creates when createZone is true
     name: str | None = None  # default: the stack name
+    # HTTPS with an ACM certificate on the ELB. A zone the stack creates must be delegated before ACM can
+    # validate: deploy it with tls: false, delegate, then turn tls on.
+    tls: bool = True
+    weight: int = 100  # Route 53 weight of this stack's record for the name (0..255); see the README's move
 
     @property
     def zone_name(self) -> str:
@@ -262,7 +266,7 @@ def _keys(cls: type) -> str:
 def plan_subnets(cidr: str, az_count: int) -> tuple[list[str], list[str]]:
     """(private, public) CIDRs for AZs 0..az_count-1. AZ i gets the same two blocks whatever the count, so a
     2 → 3 → 2 AZ change adds or removes only AZ 2's subnets."""
-    vpc = ipaddress.ip_network(cidr)
+    vpc = ipaddress.IPv4Network(cidr)
     blocks = list(vpc.subnets(prefixlen_diff=PRIVATE_PREFIX_DIFF))
     public = list(blocks[MAX_AZS].subnets(prefixlen_diff=PUBLIC_PREFIX_DIFF - PRIVATE_PREFIX_DIFF))
     return [str(b) for b in blocks[:az_count]], [str(b) for b in public[:az_count]]
@@ -443,6 +447,8 @@ def _check_dns(d: DnsConfig, problems: list[str]) -> None:
     for key, value in (("zone", d.zone), ("newZone", d.new_zone)):
         if value is not None and not DNS_NAME.match(value):
             problems.append(f"{p}.{key}: {value!r} — allowed: a lowercase domain such as 'cloud.example.com'")
+    if not 0 <= d.weight <= 255:
+        problems.append(f"{p}.weight: {d.weight} — allowed: 0..255 (Route 53 record weight; 0 takes no traffic)")
     if d.name is not None and not DNS_LABEL.match(d.name):
         problems.append(f"{p}.name: {d.name!r} — allowed: one lowercase DNS label, e.g. 'foo'")
 

@@ -1,4 +1,12 @@
-"""Dns component: `<name>.<zone>` CNAME → the app's ELB, in an existing zone or in one the stack creates."""
+"""Dns component: the app's public name `<name>.<zone>` and its TLS certificate.
+
+Built in two steps so the certificate never waits for the cluster: the constructor needs only the zone, so ACM
+issues the certificate (DNS validation) while EKS is still being created; `point_at(target)` adds the record once
+the Service's ELB has a hostname.
+
+The record is weighted (set identifier = the stack), so two stacks can serve one name during a move (see the
+README's "Move an environment to a new cluster"): `dns.weight` 0..255 per stack.
+"""
 
 from __future__ import annotations
 
@@ -14,17 +22,19 @@ TTL = 60
 
 class Dns(pulumi.ComponentResource):
     fqdn: str
+    zone_id: pulumi.Input[str]
     name_servers: pulumi.Output[Sequence[str]] | None
+    certificate_arn: pulumi.Output[str] | None  # issued (validated); None when dns.tls is false
 
     def __init__(
         self,
         name: str,
         cfg: StackConfig,
         dns: DnsConfig,
-        target: pulumi.Input[str],
         opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__("infra:index:Dns", name, None, opts)
+        self._name, self._cfg, self._dns = name, cfg, dns
         child = pulumi.ResourceOptions(parent=self)
         self.fqdn = f"{dns.name or cfg.stack}.{dns.zone_name}"
         if dns.create_zone:
@@ -35,18 +45,57 @@ class Dns(pulumi.ComponentResource):
                 tags=cfg.tags("zone"),
                 opts=child,
             )
-            zone_id: pulumi.Input[str] = zone.zone_id
+            self.zone_id = zone.zone_id
             self.name_servers = zone.name_servers
         else:
-            zone_id = aws.route53.get_zone_output(name=dns.zone_name, private_zone=False).zone_id
+            # Checked at deploy time before anything is registered (infra/preflight.py): the zone exists.
+            self.zone_id = aws.route53.get_zone_output(name=dns.zone_name, private_zone=False).zone_id
             self.name_servers = None
-        aws.route53.Record(
-            f"{name}-app",
-            zone_id=zone_id,
+        self.certificate_arn = self._certificate() if dns.tls else None
+
+    def _certificate(self) -> pulumi.Output[str]:
+        name, child = self._name, pulumi.ResourceOptions(parent=self)
+        cert = aws.acm.Certificate(
+            f"{name}-cert",
+            domain_name=self.fqdn,
+            validation_method="DNS",
+            tags=self._cfg.tags("cert"),
+            opts=child,  # a new name is a new certificate: created (and issued) before the old one goes
+        )
+        # One name, so one validation record. ACM renews a DNS-validated certificate on its own while it stays.
+        option = cert.domain_validation_options.apply(lambda options: options[0])
+        record = aws.route53.Record(
+            f"{name}-cert-validation",
+            zone_id=self.zone_id,
+            name=option.resource_record_name,
+            type=option.resource_record_type,
+            records=[option.resource_record_value],
+            ttl=TTL,
+            allow_overwrite=True,  # the same CNAME for the same name, e.g. after a destroy and up
+            opts=child,
+        )
+        validation = aws.acm.CertificateValidation(
+            f"{name}-cert",
+            certificate_arn=cert.arn,
+            validation_record_fqdns=[record.fqdn],
+            opts=child,
+        )
+        return validation.certificate_arn  # known only once issued: the ELB listener waits for that
+
+    def point_at(self, target: pulumi.Input[str]) -> aws.route53.Record:
+        """The weighted CNAME to the app's ELB."""
+        record = aws.route53.Record(
+            f"{self._name}-app",
+            zone_id=self.zone_id,
             name=self.fqdn,
             type="CNAME",
             ttl=TTL,
             records=[target],
-            opts=child,
+            set_identifier=self._cfg.stack,
+            weighted_routing_policies=[{"weight": self._dns.weight}],
+            # A simple and a weighted record cannot share a name, and the set identifier cannot change in place:
+            # a replacement deletes the old record first (see the README for how long the name is then missing).
+            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
         )
         self.register_outputs({"fqdn": self.fqdn})
+        return record

@@ -51,6 +51,31 @@ def pod_labels(version: str) -> dict[str, str]:
     return {**selector_labels(), "track": "stable", "version": version}
 
 
+# A Classic ELB speaks at most TLS 1.2; this predefined policy allows nothing older.
+TLS_POLICY = "ELBSecurityPolicy-TLS-1-2-2017-01"
+PUBLIC_NAME_ANNOTATION = "infra/public-name"  # what the policy pack reads: this Service answers a public name
+
+
+@dataclass(frozen=True)
+class PublicName:
+    """The public name the ELB answers, and its issued certificate (None: plain HTTP)."""
+
+    fqdn: str
+    certificate_arn: pulumi.Input[str] | None
+
+
+def tls_annotations(certificate_arn: pulumi.Input[str]) -> dict[str, pulumi.Input[str]]:
+    """The cloud provider's Classic ELB listeners: 443 terminates TLS with the certificate, both listeners speak
+    HTTP to the pods (so the ELB sets X-Forwarded-Proto, which the app uses to redirect port 80)."""
+    prefix = "service.beta.kubernetes.io/aws-load-balancer-"
+    return {
+        f"{prefix}ssl-cert": certificate_arn,
+        f"{prefix}ssl-ports": "https",
+        f"{prefix}backend-protocol": "http",
+        f"{prefix}ssl-negotiation-policy": TLS_POLICY,
+    }
+
+
 @dataclass(frozen=True)
 class DatabaseFacts:
     """How the app reaches the database; the password stays in Secrets Manager."""
@@ -71,7 +96,7 @@ def image_tag(h: HelloWorldConfig) -> str:
     return image_source.image_tag(h.version, image_source.source_hash(PROJECT_DIR / APP_DIR, build_args(h), PLATFORM))
 
 
-def pod_spec(image: pulumi.Input[str]) -> dict[str, Any]:
+def pod_spec(image: pulumi.Input[str], https_redirect: bool = False) -> dict[str, Any]:
     probe = {"httpGet": {"path": "/healthz", "port": "http"}}
     db_env = [
         {"name": env, "valueFrom": {"secretKeyRef": {"name": DB_SECRET_NAME, "key": key}}}
@@ -95,6 +120,7 @@ def pod_spec(image: pulumi.Input[str]) -> dict[str, Any]:
                 "env": [
                     {"name": "PORT", "value": str(PORT)},
                     {"name": "SHUTDOWN_TIMEOUT", "value": str(SHUTDOWN_SECONDS)},
+                    {"name": "HTTPS_REDIRECT", "value": "true" if https_redirect else "false"},
                     *db_env,
                 ],
                 "readinessProbe": {**probe, "periodSeconds": 2, "failureThreshold": 2},
@@ -129,6 +155,7 @@ class HelloWorld(pulumi.ComponentResource):
         nodes: list[pulumi.Resource],
         database: DatabaseFacts,
         tag: str,
+        public: PublicName | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__("infra:index:HelloWorld", name, None, opts)
@@ -156,7 +183,8 @@ class HelloWorld(pulumi.ComponentResource):
         # Pods need nodes to become available, and the DB secret to start.
         workload_opts = pulumi.ResourceOptions.merge(k8s_opts, pulumi.ResourceOptions(depends_on=[*nodes, db_secret]))
         labels = pod_labels(h.version)
-        template = {"metadata": {"labels": labels}, "spec": pod_spec(self.image_ref)}
+        tls = public is not None and public.certificate_arn is not None
+        template = {"metadata": {"labels": labels}, "spec": pod_spec(self.image_ref, https_redirect=tls)}
         annotations = {"pulumi.com/timeoutSeconds": AWAIT_TIMEOUT}
         if h.workload == "ReplicationController":
             rc_name = f"helloworld-{h.version}"
@@ -223,12 +251,17 @@ class HelloWorld(pulumi.ComponentResource):
                     "service.beta.kubernetes.io/aws-load-balancer-connection-draining-enabled": "true",
                     "service.beta.kubernetes.io/aws-load-balancer-connection-draining-timeout": str(GRACE_SECONDS),
                     "service.beta.kubernetes.io/aws-load-balancer-cross-zone-load-balancing-enabled": "true",
+                    **({PUBLIC_NAME_ANNOTATION: public.fqdn} if public else {}),
+                    **(tls_annotations(public.certificate_arn) if public and public.certificate_arn else {}),
                 },
             },
             spec={
                 "type": "LoadBalancer",
                 "selector": selector_labels(),
-                "ports": [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}],
+                "ports": [
+                    {"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"},
+                    *([{"name": "https", "port": 443, "targetPort": "http", "protocol": "TCP"}] if tls else []),
+                ],
             },
             opts=k8s_opts,
         )

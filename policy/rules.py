@@ -24,6 +24,11 @@ SECURITY_GROUP_INGRESS_RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIng
 LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
 EKS_CLUSTER = "aws:eks/cluster:Cluster"
 ECR_REPOSITORY = "aws:ecr/repository:Repository"
+K8S_SERVICE = "kubernetes:core/v1:Service"
+PUBLIC_NAME_ANNOTATION: Final = "infra/public-name"  # set by the program on a Service that answers a DNS name
+ELB_ANNOTATION: Final = "service.beta.kubernetes.io/aws-load-balancer-"
+# Classic ELB predefined policies that allow nothing older than TLS 1.2.
+TLS12_POLICIES: Final = ("ELBSecurityPolicy-TLS-1-2-2017-01", "ELBSecurityPolicy-TLS-1-2-Ext-2018-06")
 
 # Where each workload kind keeps its pod spec.
 POD_SPEC_PATHS: Final[dict[str, tuple[str, ...]]] = {
@@ -298,6 +303,34 @@ def _k8s(args: ResourceValidationArgs) -> Iterable[str]:
                 )
 
 
+# ---------------------------------------------------------------- 7. public names serve TLS
+
+
+def _public_tls(args: ResourceValidationArgs) -> Iterable[str]:
+    """A LoadBalancer Service that answers a public DNS name terminates TLS 1.2+ on 443 with a certificate."""
+    if _get(args.props, "spec", "type") != "LoadBalancer":
+        return
+    annotations = _get(args.props, "metadata", "annotations")
+    if annotations is UNKNOWN or not isinstance(annotations, Mapping):
+        return
+    name = annotations.get(PUBLIC_NAME_ANNOTATION)
+    if not name:
+        return
+    what = f"Service '{args.name}' answers {name}"
+    if not annotations.get(f"{ELB_ANNOTATION}ssl-cert"):
+        yield f"{what} without TLS: set the {ELB_ANNOTATION}ssl-cert annotation to an ACM certificate for the name."
+    if annotations.get(f"{ELB_ANNOTATION}ssl-ports") not in ("443", "https"):
+        yield f"{what}: its 443 port must terminate TLS ({ELB_ANNOTATION}ssl-ports: https)."
+    policy = annotations.get(f"{ELB_ANNOTATION}ssl-negotiation-policy")
+    if policy is not UNKNOWN and policy not in TLS12_POLICIES:
+        yield (
+            f"{what} with TLS negotiation policy {policy!r}: use one that refuses TLS < 1.2, e.g. {TLS12_POLICIES[0]}."
+        )
+    ports = _elements(_get(args.props, "spec", "ports"))
+    if not isinstance(ports, _Unknown) and 443 not in [_get(p, "port") for p in ports]:
+        yield f"{what} but has no port 443."
+
+
 # ---------------------------------------------------------------- the pack's policies
 
 RDS_POLICY = _policy(
@@ -339,6 +372,13 @@ K8S_WORKLOAD_POLICY = _policy(
     _k8s,
 )
 
+PUBLIC_TLS_POLICY = _policy(
+    "public-name-serves-tls",
+    "A LoadBalancer Service that answers a public DNS name terminates TLS 1.2+ on port 443 with a certificate.",
+    [K8S_SERVICE],
+    _public_tls,
+)
+
 POLICIES: Final[list[ResourceValidationPolicy]] = [
     RDS_POLICY,
     INGRESS_POLICY,
@@ -346,4 +386,5 @@ POLICIES: Final[list[ResourceValidationPolicy]] = [
     EKS_POLICY,
     ECR_POLICY,
     K8S_WORKLOAD_POLICY,
+    PUBLIC_TLS_POLICY,
 ]

@@ -182,6 +182,19 @@ class InfraMocks(pulumi.runtime.Mocks):
             state["repoDigest"] = f"{state['imageName'].rsplit(':', 1)[0]}@sha256:{digest}"
         elif typ == "aws:route53/zone:Zone":
             state.update(zoneId="ZCREATED", nameServers=[f"ns-{i}.awsdns-{i}.org" for i in range(1, 5)])
+        elif typ == "aws:acm/certificate:Certificate":
+            domain = state["domainName"]
+            state["domainValidationOptions"] = [
+                {
+                    "domainName": domain,
+                    "resourceRecordName": f"_3f2a9c1d.{domain}.",
+                    "resourceRecordType": "CNAME",
+                    "resourceRecordValue": "_9b8e7f6a.xlfgrmvvlj.acm-validations.aws.",
+                }
+            ]
+            state["arn"] = _arn("acm", f"certificate/{name}")
+        elif typ == "aws:route53/record:Record":
+            state["fqdn"] = str(state["name"]).rstrip(".")
         elif typ == "random:index/randomId:RandomId":
             state["hex"] = "1a2b3c4d"
         elif typ == "kubernetes:core/v1:Service":

@@ -35,7 +35,7 @@ def test_only_the_ingress_rule_waits_for_the_cluster_security_group(foo: Run) ->
 def test_the_critical_path_is_cluster_nodes_workload_service_dns(foo: Run) -> None:
     rc = foo.one("kubernetes:core/v1:ReplicationController")
     svc = foo.one("kubernetes:core/v1:Service")
-    record = foo.one("aws:route53/record:Record")
+    (record,) = [r for r in foo.of_type("aws:route53/record:Record") if r.name == "dns-app"]
     assert foo.depends_on(foo.one(NODES), foo.one(CLUSTER))
     assert foo.depends_on(rc, foo.one(NODES)), "pods need nodes before the RC can become available"
     assert foo.depends_on(rc, foo.one("docker:index/image:Image"))

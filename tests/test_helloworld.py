@@ -61,7 +61,7 @@ def test_service_selects_every_version(foo: Run) -> None:
     assert meta["name"] == "helloworld"
     assert spec["type"] == "LoadBalancer"
     assert spec["selector"] == {"app": "helloworld"}
-    assert spec["ports"] == [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}]
+    assert spec["ports"][0] == {"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}
     annotations = meta["annotations"]
     assert annotations["service.beta.kubernetes.io/aws-load-balancer-connection-draining-enabled"] == "true"
     assert annotations["service.beta.kubernetes.io/aws-load-balancer-connection-draining-timeout"] == str(GRACE_SECONDS)

@@ -30,6 +30,11 @@ type config struct {
 	version  string
 	dbHost   string // empty: no database configured
 	dbPort   string
+	// httpsRedirect: the ELB terminates TLS for a public name. Requests that
+	// reached it over plain HTTP (X-Forwarded-Proto: http) are redirected to
+	// https, and HTTPS answers carry HSTS. Off without a certificate (the ELB
+	// hostname fallback), where https would not work.
+	httpsRedirect bool
 	// draining is set by run once shutdown begins, so /healthz fails and
 	// the readiness probe takes the pod out of the Service.
 	draining *atomic.Bool
@@ -49,8 +54,14 @@ func configFromEnv(draining *atomic.Bool) config {
 		dbHost:   os.Getenv("DB_HOST"),
 		dbPort:   getenv("DB_PORT", "5432"),
 		draining: draining,
+
+		httpsRedirect: os.Getenv("HTTPS_REDIRECT") == "true",
 	}
 }
+
+// hstsValue: one year, the minimum browsers' preload lists ask for; no
+// includeSubDomains, since the stack owns only its own name.
+const hstsValue = "max-age=31536000"
 
 func text(w http.ResponseWriter, code int, body string) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -89,6 +100,18 @@ func newHandler(cfg config) http.Handler {
 	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-App-Version", cfg.version)
+		if cfg.httpsRedirect {
+			// Only the ELB sets X-Forwarded-Proto: probes from the kubelet have
+			// none and are served as they are.
+			switch r.Header.Get("X-Forwarded-Proto") {
+			case "http":
+				// 308 keeps the method; the Host is the public name the client used.
+				http.Redirect(w, r, "https://"+r.Host+r.URL.RequestURI(), http.StatusPermanentRedirect)
+				return
+			case "https":
+				w.Header().Set("Strict-Transport-Security", hstsValue)
+			}
+		}
 		mux.ServeHTTP(w, r)
 	})
 }
