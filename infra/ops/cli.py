@@ -124,13 +124,16 @@ def cmd_swap_node(args: argparse.Namespace) -> int:
 
 def cmd_destroy(args: argparse.Namespace) -> int:
     from infra.ops import destroy as destroy_ops
-    from infra.ops import sweep
+    from infra.ops import preflight, state, sweep
     from infra.ops import verify as verify_ops
 
-    out = stack.read_outputs(args.stack)  # before destroying: the outputs vanish after
+    # Before destroying: the outputs and the state vanish after.
+    out = stack.read_outputs(args.stack)
+    facts = state.facts(stack.read_state(args.stack))
+    destroy_ops.refuse_protected(args.stack, facts)
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-    target = destroy_ops.Target.from_outputs(args.stack, out, default_region=region)
-    say(f"stack {args.stack}: cluster {target.cluster}, VPC {target.vpc_id}, region {target.region}")
+    target = destroy_ops.Target.locate(args.stack, stack.project_name(), out, facts, default_region=region)
+    say(f"stack {args.stack}: cluster {target.cluster}, VPC {target.vpc_id or 'unknown'}, region {target.region}")
     located = {**out, "region": target.region}
     clients = destroy_ops.AwsClients(
         sweep=sweep.Clients(
@@ -138,7 +141,12 @@ def cmd_destroy(args: argparse.Namespace) -> int:
         ),
         eks=make_client("eks", located),
         rds=make_client("rds", located),
+        logs=make_client("logs", located),
     )
+    identity = preflight.check(
+        make_client("sts", located), clients.sweep.ec2, stack=args.stack, vpc_id=target.vpc_id, region=target.region
+    )
+    say(f"AWS identity: {identity}")
 
     def destroyer(preview_only: bool) -> None:
         stack.destroy(args.stack, say, preview_only=preview_only)
@@ -189,10 +197,13 @@ VERBS = {
     ),
     "destroy": (
         "pulumi destroy, sweep leftovers, report",
-        "Run pulumi destroy, then delete what Kubernetes left in the stack's VPC tagged\n"
-        "kubernetes.io/cluster/<cluster> (ELBs, target groups, security groups, unattached\n"
-        "ENIs); after a DependencyViolation, sweep and retry once. Reports leftovers, the\n"
-        "final DB snapshot and that the cluster (and so every pod) is gone.",
+        "Refuse a stack with protected resources, and check the AWS credentials, before\n"
+        "anything is deleted. Run pulumi destroy (Ctrl-C is passed to pulumi, which finishes\n"
+        "cancelling), then delete what Kubernetes' cloud provider left in the stack's VPC\n"
+        "tagged kubernetes.io/cluster/<cluster>: owned (ELBs, target groups, security groups,\n"
+        "unattached ENIs); after a DependencyViolation, sweep and retry once. Then delete the\n"
+        "log groups EKS and RDS re-create on their own. Reports leftovers, the final DB\n"
+        "snapshot, that the cluster (and so every pod) is gone, and the log groups.",
     ),
 }
 
@@ -252,7 +263,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.run(args)
     except OpsError as err:
         print(f"error: {one_line(err)}", file=sys.stderr)
-        return 1
+        return 130 if isinstance(err, stack.StackError) and err.interrupted else 1
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130

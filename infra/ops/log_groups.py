@@ -1,0 +1,54 @@
+"""CloudWatch log groups that AWS services create on their own, and that outlive `pulumi destroy`.
+
+EKS writes control-plane logs while the cluster is being deleted, so its service-linked role re-creates
+/aws/eks/<cluster>/cluster after Pulumi deleted it (terraform-aws-eks #920, #2763); the next `pulumi up`
+then fails with ResourceAlreadyExistsException. RDS creates /aws/rds/instance/<id>/<log> for each exported
+log; stacks deployed before the program owned those groups leak them.
+"""
+
+from collections.abc import Sequence
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from infra.ops.aws import error_code
+from infra.ops.errors import one_line
+
+RDS_LOGS = ("postgresql", "upgrade")  # the instance's enabled_cloudwatch_logs_exports
+
+
+def eks_group(cluster: str) -> str:
+    return f"/aws/eks/{cluster}/cluster"
+
+
+def rds_groups(identifier: str) -> list[str]:
+    return [f"/aws/rds/instance/{identifier}/{log}" for log in RDS_LOGS]
+
+
+def existing(logs: Any, names: Sequence[str]) -> list[str]:
+    """The names, of those given, that exist as log groups."""
+    found = []
+    for name in names:
+        page = logs.describe_log_groups(logGroupNamePrefix=name)["logGroups"]
+        if any(group["logGroupName"] == name for group in page):
+            found.append(name)
+    return found
+
+
+def delete(logs: Any, names: Sequence[str]) -> tuple[list[str], list[tuple[str, str]]]:
+    """Delete each; returns (deleted, [(name, why not)]). One already gone counts as deleted."""
+    deleted: list[str] = []
+    failed: list[tuple[str, str]] = []
+    for name in names:
+        try:
+            logs.delete_log_group(logGroupName=name)
+        except ClientError as err:
+            if error_code(err) != "ResourceNotFoundException":
+                failed.append((name, one_line(err)))
+                continue
+        deleted.append(name)
+    return deleted, failed
+
+
+def delete_command(name: str) -> str:
+    return f"aws logs delete-log-group --log-group-name {name}"

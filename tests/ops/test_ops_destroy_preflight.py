@@ -1,0 +1,72 @@
+"""destroy checks the AWS credentials, and that they see the stack's VPC, before anything is deleted."""
+
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import TokenRetrievalError
+from botocore.stub import Stubber
+from moto_env import REGION, moto_account, own_account, vpc_with_subnet
+
+from infra.ops import aws, cli, preflight, stack
+from infra.ops.errors import OpsError
+
+__all__ = ["moto_account", "own_account"]  # fixtures: pytest finds them here by name
+
+EXPIRED = "The security token included in the request is expired"
+
+
+def expired_sts() -> Any:
+    """An STS client that answers GetCallerIdentity the way AWS does for an expired session."""
+    session = boto3.session.Session(region_name=REGION, aws_access_key_id="a", aws_secret_access_key="b")
+    sts = session.client("sts")
+    stubber = Stubber(sts)
+    stubber.add_client_error("get_caller_identity", "ExpiredToken", EXPIRED, http_status_code=403)
+    stubber.activate()
+    return sts
+
+
+def test_an_expired_session_fails_first_with_the_fix() -> None:
+    with pytest.raises(OpsError) as caught:
+        preflight.check(expired_sts(), None, stack="foo", vpc_id="vpc-1", region=REGION)
+    message = str(caught.value)
+    assert message.startswith("AWS credentials do not work (ClientError: An error occurred (ExpiredToken)")
+    assert "nothing was destroyed" in message and "`aws sso login`" in message
+
+
+def test_an_expired_sso_token_fails_the_same_way() -> None:
+    class SsoExpired:
+        def get_caller_identity(self) -> None:
+            raise TokenRetrievalError(provider="sso", error_msg="Token has expired and refresh failed")
+
+    with pytest.raises(OpsError, match=r"^AWS credentials do not work .*Token has expired.*`aws sso login`"):
+        preflight.check(SsoExpired(), None, stack="foo", vpc_id=None, region=REGION)
+
+
+def test_a_vpc_the_credentials_cannot_see_is_refused(own_account: str) -> None:
+    sts, ec2 = aws.client("sts", REGION), aws.client("ec2", REGION)
+    vpc, _ = vpc_with_subnet(ec2)
+    assert preflight.check(sts, ec2, stack="foo", vpc_id=vpc, region=REGION).endswith(f"(account {own_account})")
+    with pytest.raises(OpsError) as caught:
+        preflight.check(sts, ec2, stack="foo", vpc_id="vpc-0123456789abcdef0", region=REGION)
+    assert str(caught.value).startswith(
+        f"VPC vpc-0123456789abcdef0 of stack 'foo' is not visible to arn:aws:sts::{own_account}:"
+    )
+    assert "nothing was destroyed" in str(caught.value) and "`pulumi refresh -s foo`" in str(caught.value)
+
+
+def test_destroy_checks_credentials_before_destroying(
+    own_account: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    destroyed: list[str] = []
+    monkeypatch.setattr(stack, "read_outputs", lambda name: {"region": REGION, "vpcId": "vpc-1"})
+    monkeypatch.setattr(stack, "read_state", lambda name: {"resources": []})
+    monkeypatch.setattr(stack, "destroy", lambda name, *a, **k: destroyed.append(name))
+    real = cli.make_client
+    monkeypatch.setattr(
+        cli, "make_client", lambda service, out: expired_sts() if service == "sts" else real(service, out)
+    )
+    for argv in (["destroy", "foo", "--yes"], ["destroy", "foo", "--dry-run"]):
+        assert cli.main(argv) == 1
+        assert capsys.readouterr().err.startswith("error: AWS credentials do not work (")
+    assert destroyed == []
