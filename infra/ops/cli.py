@@ -57,7 +57,7 @@ def cmd_kubeconfig(args: argparse.Namespace) -> int:
     from infra.ops import kubeconfig
 
     path = Path(args.output or f"{args.stack}.kubeconfig")
-    kubeconfig.write_private(path, kubeconfig.as_text(stack.read_outputs(args.stack)))
+    kubeconfig.write_private(path, kubeconfig.as_text(stack.read_outputs(args.stack)), force=args.force)
     say(f"wrote {path} (mode 0600); use: KUBECONFIG={path} kubectl get nodes")
     return 0
 
@@ -166,8 +166,9 @@ def cmd_destroy(args: argparse.Namespace) -> int:
 VERBS = {
     "kubeconfig": (
         "write the stack's kubeconfig (mode 0600)",
-        "Write the kubeconfig stack output to a file only you can read. Its user runs\n"
-        "`aws eks get-token`, so it holds no credential.",
+        "Write the kubeconfig stack output to a file only you can read (atomically). Its user\n"
+        "runs `aws eks get-token`, so it holds no credential. An existing file with other\n"
+        "contents, or a symlink, is replaced only with --force (a symlink's target never is).",
     ),
     "verify": (
         "check nodes, pods, workload, ELB, app and database",
@@ -223,6 +224,9 @@ def parser() -> argparse.ArgumentParser:
     p = verb("kubeconfig")
     p.add_argument("stack", help="stack name, e.g. foo")
     p.add_argument("-o", "--output", help="file to write (default: STACK.kubeconfig)")
+    p.add_argument(
+        "--force", action="store_true", help="replace a file with other contents, or a symlink (never its target)"
+    )
     p.set_defaults(run=cmd_kubeconfig)
 
     p = verb("verify")

@@ -87,16 +87,6 @@ def test_kubeconfig_written_0600_default_name(
     assert "wrote foo.kubeconfig (mode 0600)" in capsys.readouterr().out
 
 
-def test_kubeconfig_existing_file_is_tightened(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    target = tmp_path / "kc.json"
-    target.write_text("old contents that are longer than the new ones " * 100)
-    target.chmod(0o644)
-    monkeypatch.setattr(stack, "read_outputs", lambda name: {"kubeconfig": KUBECONFIG})  # an object works too
-    assert cli.main(["kubeconfig", "foo", "-o", str(target)]) == 0
-    assert stat.S_IMODE(target.stat().st_mode) == 0o600
-    assert json.loads(target.read_text()) == KUBECONFIG
-
-
 def test_kubeconfig_rejects_garbage(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setattr(stack, "read_outputs", lambda name: {"kubeconfig": "not json"})
     assert cli.main(["kubeconfig", "foo", "-o", str(tmp_path / "x")]) == 1
