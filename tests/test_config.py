@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from harness import run_program, stack_config, with_changes
+from harness import Run, run_program, stack_config, with_changes
 
 from infra.config import ConfigError, plan_subnets
 
@@ -23,8 +24,10 @@ def problems_for(changes: dict[str, Any]) -> list[str]:
         ("infra:network.cidr", "10.0.0.0/33", "infra:network.cidr: '10.0.0.0/33' is not an IPv4 network"),
         ("infra:network.cidr", "10.0.0.1/16", "infra:network.cidr: '10.0.0.1/16' is not an IPv4 network"),
         ("infra:network.cidr", "8.8.0.0/16", "is not a private range"),
-        ("infra:network.cidr", "10.0.0.0/8", "larger than AWS allows"),
-        ("infra:network.cidr", "10.0.0.0/24", "too small for 2 AZs (subnets would be /26)"),
+        # AWS allows a VPC of /16 at most; how small one may be depends on the subnet plan (tested with it).
+        ("infra:network.cidr", "10.0.0.0/8", "infra:network.cidr: '10.0.0.0/8' — allowed: /16 to "),
+        ("infra:network.cidr", "10.0.0.0/15", "infra:network.cidr: '10.0.0.0/15' — allowed: /16 to "),
+        ("infra:network.cidr", "10.0.0.0/28", "infra:network.cidr: '10.0.0.0/28' — allowed: /16 to "),
         ("infra:network.azCount", 1, "infra:network.azCount: 1 — allowed: 2..6"),
         ("infra:network.azCount", "2", "infra:network.azCount: '2' has the wrong type — allowed: an integer"),
         ("infra:network.natGateways", "many", "infra:network.natGateways: 'many'"),
@@ -144,3 +147,111 @@ def test_subnet_plan_has_no_overlaps() -> None:
         assert len(nets) == 2 * azs
         assert all(n.subnet_of(ipaddress.ip_network(cidr)) for n in nets)  # type: ignore[arg-type]
         assert not any(a.overlaps(b) for i, a in enumerate(nets) for b in nets[i + 1 :])
+
+
+# ---------------------------------------------------------------- every ranged key at its edges
+
+# What each allowed value must become: the input AWS (or Kubernetes) gets.
+Lands = Callable[[Run], Any]
+RDS, NODES = "aws:rds/instance:Instance", "aws:eks/nodeGroup:NodeGroup"
+
+
+def rds(key: str) -> Lands:
+    return lambda run: run.one(RDS).plain(key)
+
+
+def scaling(key: str) -> Lands:
+    return lambda run: run.one(NODES).plain("scalingConfig")[key]
+
+
+def rc_spec(key: str) -> Lands:
+    return lambda run: run.one("kubernetes:core/v1:ReplicationController").plain("spec")[key]
+
+
+def cluster_log_retention(run: Run) -> Any:
+    [group] = [g for g in run.of_type("aws:cloudwatch/logGroup:LogGroup") if g.plain("name").endswith("/cluster")]
+    return group.plain("retentionInDays")
+
+
+def root_volume_gb(run: Run) -> Any:
+    [mapping] = run.one("aws:ec2/launchTemplate:LaunchTemplate").plain("blockDeviceMappings")
+    return mapping["ebs"]["volumeSize"]
+
+
+def private_subnets(run: Run) -> int:
+    return sum(s.name.startswith("network-private-") for s in run.of_type("aws:ec2/subnet:Subnet"))
+
+
+# (key, refused values, lowest and highest allowed value, what the refusal says is allowed, where an allowed value
+# lands). The ranges are the spec's: AWS limits (EKS and RDS need two AZs; EBS gp3 20 GiB (the EKS AMI) .. 16 TiB;
+# RDS gp3 PostgreSQL 20 .. 65536 GiB; RDS backups 1 .. 35 days, 0 turning them off), the runbook (at least 2
+# replicas, so one node's maintenance never takes the app down). foo's nodes are min 1, desired 2, max 4; the mocked
+# region has 4 AZs.
+RANGES: list[tuple[str, list[int], int, int, str, Lands]] = [
+    ("infra:network.azCount", [0, 1, 7], 2, 4, "2..6", private_subnets),
+    ("infra:cluster.nodes.diskSizeGb", [0, 1, 2, 19, 16385], 20, 16384, "20..16384", root_volume_gb),
+    ("infra:cluster.nodes.min", [-1, 0], 1, 2, "1 or more", scaling("minSize")),
+    ("infra:cluster.nodes.desired", [], 1, 4, "", scaling("desiredSize")),  # refusals: test_desired_outside_…
+    (
+        "infra:cluster.nodes.maxUnavailable",
+        [0, 5],
+        1,
+        4,
+        "1..max (4)",
+        lambda run: run.one(NODES).plain("updateConfig")["maxUnavailable"],
+    ),
+    ("infra:cluster.logRetentionDays", [], 1, 2922, "", cluster_log_retention),  # refusals: test_log_retention_…
+    ("infra:helloworld.replicas", [0, 1, 51], 2, 50, "2..50", rc_spec("replicas")),
+    ("infra:helloworld.updatePeriodSeconds", [-1, 601], 0, 600, "0..600", rc_spec("minReadySeconds")),
+    ("infra:database.storageGb", [0, 1, 19, 65537], 20, 65536, "20..65536", rds("allocatedStorage")),
+    ("infra:database.backupRetentionDays", [0, 36], 1, 35, "1..35", rds("backupRetentionPeriod")),
+]
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "allowed"),
+    [(key, value, allowed) for key, refused, _, _, allowed, _ in RANGES for value in refused],
+)
+def test_value_outside_its_range_is_refused(key: str, value: int, allowed: str) -> None:
+    problems = problems_for({key: value})
+    assert any(p.startswith(f"{key}: {value} — allowed: {allowed}") for p in problems), problems
+
+
+@pytest.mark.parametrize("edge", ["lowest", "highest"])
+def test_every_key_at_the_edge_of_its_range_runs(edge: str) -> None:
+    """All keys at their lowest (or highest) allowed value in one run, each reaching its resource unchanged."""
+    values = {key: low if edge == "lowest" else high for key, _, low, high, _, _ in RANGES}
+    run = run_program(with_changes(values))
+    assert {key: lands(run) for key, *_, lands in RANGES} == values
+
+
+@pytest.mark.parametrize(("desired", "min_", "max_"), [(0, 1, 4), (5, 1, 4), (1, 2, 4), (3, 1, 2)])
+def test_desired_outside_min_max_is_refused(desired: int, min_: int, max_: int) -> None:
+    changes = {"infra:cluster.nodes.desired": desired, "infra:cluster.nodes.min": min_, "infra:cluster.nodes.max": max_}
+    assert f"infra:cluster.nodes.desired: {desired} (min {min_}, max {max_}) — allowed: min <= desired <= max" in (
+        problems_for(changes)
+    )
+
+
+def test_one_node_group_of_exactly_one_node_runs() -> None:
+    changes = {f"infra:cluster.nodes.{key}": 1 for key in ("desired", "min", "max", "maxUnavailable")}
+    run = run_program(with_changes(changes))
+    assert run.one(NODES).plain("scalingConfig") == {"desiredSize": 1, "minSize": 1, "maxSize": 1}
+
+
+# CloudWatch Logs takes only these retention periods (PutRetentionPolicy; 0, never expire, is left out on purpose).
+CLOUDWATCH_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557]
+CLOUDWATCH_RETENTION_DAYS += [2922, 3288, 3653]
+
+
+@pytest.mark.parametrize("days", [0, 2, 4, 29, 31, 366, 3654])
+def test_log_retention_that_cloudwatch_does_not_take_is_refused(days: int) -> None:
+    problems = problems_for({"infra:cluster.logRetentionDays": days})
+    assert any(p.startswith(f"infra:cluster.logRetentionDays: {days} — allowed: one of [1, 3, 5, 7,") for p in problems)
+
+
+@pytest.mark.xfail(strict=True, reason="infra/config.py's list stops at 2922; CloudWatch also takes 3288 and 3653")
+@pytest.mark.parametrize("days", [3288, 3653])
+def test_log_retention_of_nine_or_ten_years_runs(days: int) -> None:
+    assert days in CLOUDWATCH_RETENTION_DAYS
+    assert cluster_log_retention(run_program(with_changes({"infra:cluster.logRetentionDays": days}))) == days

@@ -130,18 +130,31 @@ def typo(key: str) -> st.SearchStrategy[str]:
     return st.integers(0, n - 1).flatmap(lambda i: st.sampled_from(edits(i)))
 
 
-# Integers outside what each key allows (the program checks these ranges directly).
+def outside(low: int | None, high: int | None) -> st.SearchStrategy[int]:
+    """Integers outside low..high; the ones just outside, and 0 (a falsy value), drawn often: likely bugs."""
+    candidates = (0, None if low is None else low - 1, None if high is None else high + 1)
+    edges = sorted(
+        {v for v in candidates if v is not None and not ((low is None or v >= low) and (high is None or v <= high))}
+    )
+    below = [] if low is None else [st.integers(max_value=low - 1)]
+    above = [] if high is None else [st.integers(min_value=high + 1)]
+    return st.one_of(st.sampled_from(edges), *below, *above)
+
+
+# Integers outside what each key allows, from the spec (AWS limits, the runbook); foo's nodes are min 1, max 4.
 OUT_OF_RANGE: dict[Path, st.SearchStrategy[int]] = {
-    ("infra:network", "azCount"): st.integers(max_value=1) | st.integers(min_value=7),
-    ("infra:cluster", "logRetentionDays"): st.sampled_from([0, 2, 4, 6, 8, 31, 100, 366, 3653, -1]),
-    ("infra:cluster", "nodes", "diskSizeGb"): st.integers(max_value=19) | st.integers(min_value=16385),
-    ("infra:cluster", "nodes", "min"): st.integers(max_value=0),
-    ("infra:cluster", "nodes", "desired"): st.integers(max_value=0) | st.integers(min_value=5),  # foo: 1..4
-    ("infra:cluster", "nodes", "maxUnavailable"): st.integers(max_value=0) | st.integers(min_value=5),
-    ("infra:helloworld", "replicas"): st.integers(max_value=1) | st.integers(min_value=51),
-    ("infra:helloworld", "updatePeriodSeconds"): st.integers(max_value=-1) | st.integers(min_value=601),
-    ("infra:database", "storageGb"): st.integers(max_value=19) | st.integers(min_value=65537),
-    ("infra:database", "backupRetentionDays"): st.integers(max_value=0) | st.integers(min_value=36),
+    ("infra:network", "azCount"): outside(2, 6),
+    # CloudWatch takes 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+    # 3288, 3653 (and 0, never expire, which the program leaves out).
+    ("infra:cluster", "logRetentionDays"): st.sampled_from([0, 2, 4, 6, 8, 31, 100, 366, 3654, -1]),
+    ("infra:cluster", "nodes", "diskSizeGb"): outside(20, 16384),
+    ("infra:cluster", "nodes", "min"): outside(1, None),
+    ("infra:cluster", "nodes", "desired"): outside(1, 4),
+    ("infra:cluster", "nodes", "maxUnavailable"): outside(1, 4),
+    ("infra:helloworld", "replicas"): outside(2, 50),
+    ("infra:helloworld", "updatePeriodSeconds"): outside(0, 600),
+    ("infra:database", "storageGb"): outside(20, 65536),
+    ("infra:database", "backupRetentionDays"): outside(1, 35),
 }
 NOT_A_CIDR = st.one_of(
     st.sampled_from(["", "10.0.0.0/33", "10.0.0.1/16", "10.0.0/16", "10.0.0.0/-1", "fd00::/48", "any", "10.0.0.0/16 "]),
@@ -170,7 +183,7 @@ VALID: dict[Path, st.SearchStrategy[Any]] = {
     ("infra:network", "azCount"): st.integers(2, 4),  # the region (and the mock) has 4 AZs
     ("infra:network", "cidr"): st.sampled_from(["10.0.0.0/16", "172.16.0.0/16", "192.168.0.0/16", "10.8.0.0/22"]),
     ("infra:network", "natGateways"): st.sampled_from(["single", "one-per-az"]),
-    ("infra:cluster", "version"): st.integers(30, 99).map(lambda n: f"1.{n}"),
+    ("infra:cluster", "version"): st.sampled_from(["1.34", "1.35"]),  # in EKS standard support (harness.World)
     ("infra:cluster", "publicAccessCidrs"): st.lists(
         st.tuples(st.integers(1, 223), st.integers(0, 255), st.integers(8, 16)).map(
             lambda t: f"{t[0]}.{t[1]}.0.0/{t[2]}" if t[2] >= 16 else f"{t[0]}.0.0.0/{t[2]}"
