@@ -1,0 +1,166 @@
+"""`snapshot`: a manual RDS snapshot of the stack's database, to restore into a new stack (`database.restoreFrom`)."""
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from infra.ops import outputs
+from infra.ops.aws import error_code
+from infra.ops.errors import OpsError
+from infra.ops.waiting import Clock, wait_for
+
+# CreateDBSnapshot's DBSnapshotIdentifier (botocore rds model): 1-255 letters, digits or hyphens, a letter first,
+# no trailing hyphen, no two hyphens in a row.
+_IDENTIFIER = re.compile(r"^[A-Za-z](?:[A-Za-z0-9]|-(?!-))*(?<!-)$")
+_MAX_IDENTIFIER = 255
+# Where the RDS DBSnapshotAvailable waiter gives up (botocore rds waiters-2.json): the snapshot will never be usable.
+_DEAD = ("deleted", "deleting", "failed", "incompatible-restore", "incompatible-parameters")
+_ACCESS_DENIED = ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation")
+POLL_SECONDS = 15.0
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    identifier: str
+    created: datetime | None
+    status: str
+    progress: int | None = None  # PercentProgress: data transferred so far
+
+    def describe(self) -> str:
+        return self.status if self.progress is None or self.status == "available" else f"{self.status} {self.progress}%"
+
+
+def snapshot_name(instance: str, at: datetime) -> str:
+    """`<instance>-<UTC yyyymmdd-hhmmss>`, e.g. infra-foo-20261127-221530."""
+    name = f"{instance}-{at.astimezone(UTC):%Y%m%d-%H%M%S}"
+    if len(name) > _MAX_IDENTIFIER or not _IDENTIFIER.match(name):
+        raise OpsError(f"{name!r} is not a valid DB snapshot identifier (instance identifier {instance!r})")
+    return name
+
+
+def restore_line(identifier: str) -> str:
+    """What to paste so a new stack starts from this snapshot."""
+    return f"pulumi config set --path database.restoreFrom.snapshot {identifier} -s NEWSTACK"
+
+
+def _from_api(found: Mapping[str, Any]) -> Snapshot:
+    progress = found.get("PercentProgress")
+    return Snapshot(
+        identifier=str(found["DBSnapshotIdentifier"]),
+        created=found.get("SnapshotCreateTime"),
+        status=str(found.get("Status", "")),
+        progress=int(progress) if progress is not None else None,
+    )
+
+
+def _explain(err: ClientError, instance: str, stack: str) -> OpsError:
+    """One line naming the fix for what an operator can meet; anything else keeps AWS's own words."""
+    code = error_code(err)
+    message = str(err.response.get("Error", {}).get("Message", "")).strip()
+    if code == "DBInstanceNotFound":
+        why = f"no RDS instance {instance} in this account and region: deploy it (`pulumi up -s {stack}`)"
+        why += " or use the credentials and region of the account that holds it"
+    elif code == "SnapshotQuotaExceeded":
+        why = "the account's manual DB snapshot quota is reached: delete snapshots you no longer need"
+        why += " (`aws rds delete-db-snapshot --db-snapshot-identifier ID`) or raise the quota in Service Quotas"
+    elif code in _ACCESS_DENIED:
+        why = "access denied: the AWS identity needs rds:CreateDBSnapshot, rds:AddTagsToResource and"
+        why += " rds:DescribeDBSnapshots on the instance and its snapshots"
+    elif code == "InvalidDBInstanceState":
+        why = f"instance {instance} is busy (RDS snapshots only an available instance): wait until it is, then retry"
+    elif code == "DBSnapshotAlreadyExists":
+        why = "a snapshot with this name already exists (taken this very second): retry"
+    else:
+        why = f"{code}: {message}" if message else code
+    return OpsError(f"snapshot of {instance} failed: {why}")
+
+
+def create(rds: Any, instance: str, name: str, tags: Mapping[str, str], stack: str) -> Snapshot:
+    try:
+        found = rds.create_db_snapshot(
+            DBSnapshotIdentifier=name,
+            DBInstanceIdentifier=instance,
+            Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
+        )["DBSnapshot"]
+    except ClientError as err:
+        raise _explain(err, instance, stack) from err
+    return _from_api(found)
+
+
+def describe(rds: Any, identifier: str) -> Snapshot | None:
+    try:
+        found = rds.describe_db_snapshots(DBSnapshotIdentifier=identifier)["DBSnapshots"]
+    except ClientError as err:
+        if error_code(err) == "DBSnapshotNotFound":
+            return None
+        raise
+    return _from_api(found[0]) if found else None
+
+
+def wait_available(rds: Any, identifier: str, *, timeout: float, clock: Clock, say: Callable[[str], None]) -> Snapshot:
+    """Poll until the snapshot is available; one line when it dies or time runs out (it goes on in RDS)."""
+    last: list[Snapshot | None] = [None]
+
+    def probe() -> tuple[bool, str]:
+        last[0] = found = describe(rds, identifier)
+        if found is None:
+            return True, "gone"
+        return found.status == "available" or found.status in _DEAD, found.describe()
+
+    try:
+        wait_for(f"snapshot {identifier}", probe, timeout=timeout, interval=POLL_SECONDS, clock=clock, out=say)
+    except OpsError as err:
+        check = f"aws rds describe-db-snapshots --db-snapshot-identifier {identifier}"
+        raise OpsError(f"{err}; RDS keeps working on it: check with `{check}`") from err
+    found = last[0]
+    if found is None or found.status != "available":
+        state = found.status if found else "gone (deleted)"
+        raise OpsError(
+            f"snapshot {identifier} is {state}, not available: see `aws rds describe-events"
+            f" --source-type db-snapshot --source-identifier {identifier}`, then take a new one"
+        )
+    return found
+
+
+def take_snapshot(
+    out: Mapping[str, Any],
+    stack: str,
+    rds: Any,
+    *,
+    project: str,
+    wait: bool,
+    timeout: float,
+    clock: Clock,
+    say: Callable[[str], None],
+    at: datetime | None = None,
+) -> str:
+    """Start a manual snapshot of the stack's instance (tagged with project and stack); return its identifier."""
+    instance = outputs.text(out, "dbIdentifier")
+    name = snapshot_name(instance, at or datetime.now(UTC))
+    started = create(rds, instance, name, {"project": project, "stack": stack}, stack)
+    say(f"snapshot {name} of {instance}: {started.describe()}")
+    if wait:
+        wait_available(rds, name, timeout=timeout, clock=clock, say=say)
+    else:
+        say(
+            f"not waiting; it can be restored once available: `aws rds wait db-snapshot-available"
+            f" --db-snapshot-identifier {name}`"
+        )
+    say(f"snapshot id: {name}")
+    say(f"to start a new stack from it: {restore_line(name)}")
+    return name
+
+
+def available_snapshots(rds: Any, instance: str) -> list[Snapshot]:
+    """The instance's available manual snapshots, its final snapshot included (RDS lists that one as manual),
+    newest first; they outlive the instance, so this works after `destroy` too."""
+    found: list[Snapshot] = []
+    pages = rds.get_paginator("describe_db_snapshots").paginate(DBInstanceIdentifier=instance, SnapshotType="manual")
+    for page in pages:
+        found.extend(_from_api(s) for s in page["DBSnapshots"] if s.get("Status") == "available")
+    oldest = datetime.min.replace(tzinfo=UTC)
+    return sorted(found, key=lambda s: s.created or oldest, reverse=True)

@@ -1,0 +1,268 @@
+"""snapshot: a manual RDS snapshot of the stack's instance, against moto; states moto cannot reach through Stubber.
+
+Moto makes a snapshot `available` at once; a snapshot that stays `creating` and then fails, AccessDenied and the
+order of paged results come from botocore's Stubber, which checks every request and answer against the RDS model.
+"""
+
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from botocore.stub import Stubber
+from moto_env import REGION, moto_account, own_account
+
+from infra.ops import aws
+from infra.ops.db_snapshot import available_snapshots, snapshot_name, take_snapshot
+from infra.ops.errors import OpsError
+from infra.ops.waiting import Clock
+
+__all__ = ["moto_account", "own_account"]  # fixtures: pytest finds them here by name
+
+AT = datetime(2026, 11, 27, 22, 15, 30, tzinfo=UTC)
+NAME = "infra-foo-20261127-221530"
+PASTE = "pulumi config set --path database.restoreFrom.snapshot infra-foo-20261127-221530 -s NEWSTACK"
+OUT = {"dbIdentifier": "infra-foo"}
+
+
+class FakeClock:
+    """Sleeps pass instantly; every sleep is recorded."""
+
+    def __init__(self) -> None:
+        self.t = 0.0
+        self.sleeps: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.t += seconds
+
+    @property
+    def clock(self) -> Clock:
+        return Clock(lambda: self.t, self.sleep)
+
+
+def snap(
+    rds: Any, *, wait: bool = True, timeout: float = 600.0, out: dict[str, Any] | None = None
+) -> tuple[str, list[str]]:
+    lines: list[str] = []
+    name = take_snapshot(
+        out or OUT,
+        "foo",
+        rds,
+        project="infra",
+        wait=wait,
+        timeout=timeout,
+        clock=FakeClock().clock,
+        say=lines.append,
+        at=AT,
+    )
+    return name, lines
+
+
+@pytest.fixture
+def rds(own_account: str) -> Any:
+    return aws.client("rds", REGION)
+
+
+def make_instance(rds: Any, identifier: str) -> None:
+    rds.create_db_instance(
+        DBInstanceIdentifier=identifier,
+        Engine="postgres",
+        DBInstanceClass="db.t4g.micro",
+        AllocatedStorage=20,
+        MasterUsername="app",
+        MasterUserPassword="not-a-secret-1",
+    )
+
+
+# ---------------------------------------------------------------- the name
+
+
+def test_name_is_instance_and_utc_timestamp() -> None:
+    assert snapshot_name("infra-foo", AT) == NAME
+    # 23:15:30 at UTC+1 is 22:15:30 UTC
+    assert snapshot_name("infra-foo", datetime(2026, 11, 27, 23, 15, 30, tzinfo=timezone(timedelta(hours=1)))) == NAME
+
+
+@pytest.mark.parametrize("instance", ["1nfra-foo", "infra--foo", "infra_foo", "x" * 240])
+def test_name_refuses_what_rds_refuses(instance: str) -> None:
+    # letter first, letters/digits/hyphens, no "--", at most 255 characters (CreateDBSnapshot, botocore rds model)
+    with pytest.raises(OpsError, match="not a valid DB snapshot identifier"):
+        snapshot_name(instance, AT)
+
+
+def test_name_of_the_longest_instance_identifier_fits() -> None:
+    instance = "a" * 63  # RDS instance identifiers have at most 63 characters
+    assert len(snapshot_name(instance, AT)) == 63 + 16
+
+
+# ---------------------------------------------------------------- against moto
+
+
+def test_snapshot_is_tagged_waited_for_and_printed(rds: Any) -> None:
+    make_instance(rds, "infra-foo")
+    name, lines = snap(rds)
+    assert name == NAME
+    found = rds.describe_db_snapshots(DBSnapshotIdentifier=NAME)["DBSnapshots"][0]
+    assert found["DBInstanceIdentifier"] == "infra-foo"
+    assert found["SnapshotType"] == "manual"
+    assert {t["Key"]: t["Value"] for t in found["TagList"]} == {"stack": "foo", "project": "infra"}
+    assert lines[-2:] == [f"snapshot id: {NAME}", f"to start a new stack from it: {PASTE}"]
+    assert f"  snapshot {NAME}: available" in lines
+
+
+def test_without_wait_it_says_how_to_wait(rds: Any) -> None:
+    make_instance(rds, "infra-foo")
+    name, lines = snap(rds, wait=False)
+    assert name == NAME
+    assert any(f"aws rds wait db-snapshot-available --db-snapshot-identifier {NAME}" in ln for ln in lines)
+    assert lines[-1] == f"to start a new stack from it: {PASTE}"
+
+
+def test_missing_instance_names_the_fix(rds: Any) -> None:
+    make_instance(rds, "infra-bar")
+    with pytest.raises(OpsError) as err:
+        snap(rds)
+    assert str(err.value).startswith("snapshot of infra-foo failed: no RDS instance infra-foo")
+    assert "pulumi up -s foo" in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_missing_output_is_named(rds: Any) -> None:
+    with pytest.raises(OpsError, match="stack output 'dbIdentifier' is missing"):
+        snap(rds, out={"dbEndpoint": "x"})
+
+
+def test_quota_names_the_fix(rds: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    make_instance(rds, "infra-foo")
+    monkeypatch.setenv("MOTO_RDS_SNAPSHOT_LIMIT", "0")
+    with pytest.raises(OpsError) as err:
+        snap(rds)
+    assert "manual DB snapshot quota" in str(err.value)
+    assert "aws rds delete-db-snapshot" in str(err.value)
+
+
+def test_same_second_twice_says_retry(rds: Any) -> None:
+    make_instance(rds, "infra-foo")
+    snap(rds)
+    with pytest.raises(OpsError, match=r"already exists .*: retry$"):
+        snap(rds)
+
+
+def test_lists_available_manual_and_final_snapshots_of_the_instance_only(rds: Any) -> None:
+    make_instance(rds, "infra-foo")
+    make_instance(rds, "infra-foobar")  # a look-alike: its snapshots are not ours
+    rds.create_db_snapshot(DBSnapshotIdentifier="infra-foobar-1", DBInstanceIdentifier="infra-foobar")
+    snap(rds)
+    rds.delete_db_instance(DBInstanceIdentifier="infra-foo", FinalDBSnapshotIdentifier="infra-foo-final-0a1b2c3d")
+    found = [s.identifier for s in available_snapshots(rds, "infra-foo")]  # the instance is gone, its snapshots not
+    assert sorted(found) == ["infra-foo-20261127-221530", "infra-foo-final-0a1b2c3d"]
+
+
+# ---------------------------------------------------------------- through Stubber
+
+
+def described(status: str, progress: int, created: datetime | None = AT) -> dict[str, Any]:
+    found: dict[str, Any] = {"DBSnapshotIdentifier": NAME, "DBInstanceIdentifier": "infra-foo", "Status": status}
+    found["PercentProgress"] = progress
+    if created:
+        found["SnapshotCreateTime"] = created
+    return {"DBSnapshots": [found]}
+
+
+def stub_create(stub: Stubber) -> None:
+    tags = [{"Key": "project", "Value": "infra"}, {"Key": "stack", "Value": "foo"}]
+    request = {"DBSnapshotIdentifier": NAME, "DBInstanceIdentifier": "infra-foo", "Tags": tags}
+    answer = {"DBSnapshot": described("creating", 0, None)["DBSnapshots"][0]}
+    stub.add_response("create_db_snapshot", answer, request)
+
+
+def stub_states(stub: Stubber, states: list[tuple[str, int]]) -> None:
+    for status, progress in states:
+        stub.add_response("describe_db_snapshots", described(status, progress), {"DBSnapshotIdentifier": NAME})
+
+
+def test_progress_is_printed_until_available() -> None:
+    rds = aws.client("rds", REGION)
+    with Stubber(rds) as stub:
+        stub_create(stub)
+        stub_states(stub, [("creating", 10), ("creating", 60), ("available", 100)])
+        lines: list[str] = []
+        fake = FakeClock()
+        take_snapshot(
+            OUT, "foo", rds, project="infra", wait=True, timeout=600, clock=fake.clock, say=lines.append, at=AT
+        )
+        stub.assert_no_pending_responses()
+    assert any(ln.startswith(f"  waiting for snapshot {NAME}: creating 10%") for ln in lines)
+    assert any(ln.startswith(f"  waiting for snapshot {NAME}: creating 60%") for ln in lines)
+    assert f"  snapshot {NAME}: available" in lines
+    assert len(fake.sleeps) == 2
+
+
+def test_a_snapshot_that_fails_stops_the_wait_with_one_line() -> None:
+    rds = aws.client("rds", REGION)
+    with Stubber(rds) as stub:
+        stub_create(stub)
+        stub_states(stub, [("creating", 5), ("creating", 5), ("failed", 5)])
+        with pytest.raises(OpsError) as err:
+            snap(rds)
+        stub.assert_no_pending_responses()  # it stopped at `failed`, not at the deadline
+    assert str(err.value).startswith(f"snapshot {NAME} is failed, not available")
+    assert "aws rds describe-events --source-type db-snapshot" in str(err.value)
+
+
+def test_a_snapshot_that_never_finishes_times_out_saying_it_goes_on() -> None:
+    rds = aws.client("rds", REGION)
+    with Stubber(rds) as stub:
+        stub_create(stub)
+        stub_states(stub, [("creating", 40)] * 5)  # 60 s at a 15 s interval: a first look and 4 more
+        with pytest.raises(OpsError) as err:
+            snap(rds, timeout=60)
+        stub.assert_no_pending_responses()
+    assert str(err.value).startswith(f"timed out after 60s waiting for snapshot {NAME}: creating 40%")
+    assert f"aws rds describe-db-snapshots --db-snapshot-identifier {NAME}" in str(err.value)
+
+
+@pytest.mark.parametrize("code", ["AccessDenied", "AccessDeniedException"])
+def test_access_denied_names_the_permissions(code: str) -> None:
+    rds = aws.client("rds", REGION)
+    with Stubber(rds) as stub:
+        stub.add_client_error("create_db_snapshot", code, "not authorized", http_status_code=403)
+        with pytest.raises(OpsError) as err:
+            snap(rds)
+    assert "rds:CreateDBSnapshot" in str(err.value) and "rds:AddTagsToResource" in str(err.value)
+
+
+def test_busy_instance_says_wait() -> None:
+    rds = aws.client("rds", REGION)
+    with Stubber(rds) as stub:
+        stub.add_client_error("create_db_snapshot", "InvalidDBInstanceState", "modifying", http_status_code=400)
+        with pytest.raises(OpsError, match="infra-foo is busy"):
+            snap(rds)
+
+
+def test_list_is_newest_first_across_pages_and_skips_unfinished() -> None:
+    rds = aws.client("rds", REGION)
+
+    def entry(name: str, hours: int, status: str = "available") -> dict[str, Any]:
+        created = AT + timedelta(hours=hours)
+        return {"DBSnapshotIdentifier": name, "Status": status, "SnapshotCreateTime": created}
+
+    request = {"DBInstanceIdentifier": "infra-foo", "SnapshotType": "manual"}
+    with Stubber(rds) as stub:
+        first = {"DBSnapshots": [entry("b", 2), entry("c", 9, "creating")], "Marker": "m1"}
+        stub.add_response("describe_db_snapshots", first, request)
+        second = {"DBSnapshots": [entry("a", 1), entry("final", 5)]}
+        stub.add_response("describe_db_snapshots", second, {**request, "Marker": "m1"})
+        found = available_snapshots(rds, "infra-foo")
+    assert [s.identifier for s in found] == ["final", "b", "a"]
+
+
+def test_a_snapshot_deleted_while_waited_for_stops_the_wait() -> None:
+    rds = aws.client("rds", REGION)
+    with Stubber(rds) as stub:
+        stub_create(stub)
+        stub_states(stub, [("creating", 5)])
+        stub.add_client_error("describe_db_snapshots", "DBSnapshotNotFound", "gone", http_status_code=404)
+        with pytest.raises(OpsError, match=f"^snapshot {NAME} is gone \\(deleted\\), not available"):
+            snap(rds)
+        stub.assert_no_pending_responses()
