@@ -53,17 +53,24 @@ snapshot: install
 	$(PY) tools/plan.py $(STACK) --write-snapshot
 
 # ---------------------------------------------------------------- a real account (Pulumi CLI + AWS credentials)
-# With no backend configured, log in to local file state so no Pulumi Cloud account is needed.
+pulumi-cli:
+	@command -v pulumi >/dev/null || { echo "the pulumi CLI is not on PATH: install it with" \
+		"'curl -fsSL https://get.pulumi.com | sh' (or 'brew install pulumi/tap/pulumi'), open a new shell," \
+		"and check with 'pulumi version'" >&2; exit 1; }
+
+# With no backend configured, log in to local file state so no Pulumi Cloud account is needed. Say which backend
+# is in use (a stack missing there may live in another one), and create the stack without selecting it.
 define pulumi_login
 	pulumi whoami >/dev/null 2>&1 || pulumi login --local
-	pulumi stack select $(STACK) 2>/dev/null || pulumi stack init $(STACK)
+	@pulumi whoami -v 2>/dev/null | sed -n 's/^Backend URL: /pulumi backend: /p'
+	pulumi stack --stack $(STACK) >/dev/null 2>&1 || pulumi stack init $(STACK) --no-select
 endef
 
-up: install
+up: install pulumi-cli
 	$(pulumi_login)
 	pulumi up -s $(STACK)
 
-preview: install
+preview: install pulumi-cli
 	$(pulumi_login)
 	pulumi preview -s $(STACK) --policy-pack policy
 

@@ -6,6 +6,7 @@ whoami.json (absent: not logged in), the selected stack in `selected`, and recor
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -243,3 +244,21 @@ def test_summarize_prefers_specific_errors() -> None:
 
 def test_project_name_is_the_pulumi_project() -> None:
     assert stack.project_name() == "infra"
+
+
+@pytest.mark.parametrize("target", ["up", "preview"])
+def test_make_without_the_pulumi_cli_says_what_to_install(target: str, tmp_path: Path) -> None:
+    make = shutil.which("make")
+    assert make
+    done = subprocess.run(
+        [make, "-s", "-o", "venv/.installed", target, "STACK=foo"],  # -o: the venv counts as built
+        cwd=ROOT,
+        env={"PATH": str(tmp_path)},  # no pulumi anywhere
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode != 0
+    assert done.stderr.startswith(
+        "the pulumi CLI is not on PATH: install it with 'curl -fsSL https://get.pulumi.com | sh'"
+    )
