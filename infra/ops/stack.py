@@ -120,9 +120,9 @@ def destroy(stack: str, on_output: Callable[[str], None], *, preview_only: bool 
         )
     except CancelledByOperatorError as err:
         raise StackError(
-            f"pulumi destroy of stack {stack!r} was interrupted; pulumi stopped (exit code {err.result.code}) "
-            f"and saved its state. Run the same command again to finish; if pulumi reports pending operations, "
-            f"run `pulumi refresh -s {stack}` first",
+            f"pulumi destroy of stack {stack!r} was interrupted: pulumi was asked to cancel and has exited "
+            f"(code {err.result.code}). Run the same command again to finish, after `pulumi refresh -s {stack}` "
+            "if pulumi reported pending operations",
             interrupted=True,
         ) from err
     except Exception as err:
