@@ -2,22 +2,26 @@
 
 import pulumi
 
+from infra.app_identity import AppIdentity
 from infra.cluster import Cluster
 from infra.config import load_config
 from infra.database import Database
 from infra.dns import Dns
-from infra.helloworld import DatabaseFacts, HelloWorld, PublicName, image_tag
+from infra.helloworld import DatabaseAccess, DatabaseFacts, HelloWorld, PublicName, image_tag
 from infra.network import Network
 from infra.preflight import check
+from infra.secrets_store import SecretsStoreCsi
 
 # Validate everything before the first resource exists: the config's shape, then against the account.
 cfg = load_config()
-facts = check(cfg, image_tag=image_tag(cfg.helloworld))
+facts = check(cfg, image_tag=image_tag(cfg))
 
 network = Network("network", cfg, facts.zones)
 cluster = Cluster("cluster", cfg, network, facts)
 database = Database("database", cfg, network, facts)
 database.allow_from("database-from-cluster", cluster.security_group_id)
+csi = SecretsStoreCsi("secrets-store", cfg, cluster.provider, nodes=[cluster.node_group, *cluster.ready])
+identity = AppIdentity("helloworld-identity", cfg, cluster.cluster.name, database.secret_arn)
 # Before the app: the certificate needs only the zone, so ACM issues it while EKS is being created.
 dns = Dns("dns", cfg, cfg.dns) if cfg.dns else None
 app = HelloWorld(
@@ -33,6 +37,7 @@ app = HelloWorld(
         secret_arn=database.secret_arn,
     ),
     tag=facts.image_tag,
+    access=DatabaseAccess(csi=csi.release, association=identity.association),
     public=PublicName(dns.fqdn, dns.certificate_arn) if dns else None,
 )
 if dns:

@@ -142,6 +142,21 @@ class HelloWorldConfig:
 
 
 @dataclass(frozen=True)
+class PointInTimeConfig:
+    source: str = ""  # the DB instance identifier to restore from, e.g. infra-foo
+    time: str = "latest"  # RFC 3339 (2026-11-27T21:00:00Z) or "latest"
+
+
+@dataclass(frozen=True)
+class RestoreFromConfig:
+    """Where a NEW instance gets its data; read only when the instance is created, ignored after."""
+
+    snapshot: str | None = None  # a DB snapshot identifier or ARN
+    stack: str | None = None  # the newest available snapshot of that stack's instance (<project>-<stack>)
+    point_in_time: PointInTimeConfig | None = None
+
+
+@dataclass(frozen=True)
 class DatabaseConfig:
     """RDS PostgreSQL. Safe by default: protected, deletion-protected, final snapshot."""
 
@@ -158,6 +173,8 @@ class DatabaseConfig:
     # Class, storage, Multi-AZ... changes wait for the maintenance window unless this is true. A major version
     # upgrade is always applied at once (the one `pulumi up` that asks for it).
     apply_immediately: bool = False
+    max_storage_gb: int | None = None  # storage autoscaling up to this size (>= storageGb); unset: off
+    restore_from: RestoreFromConfig | None = None
 
 
 @dataclass(frozen=True)
@@ -424,11 +441,45 @@ def _check_database(d: DatabaseConfig, problems: list[str]) -> None:
                 f"{p}.{key}: {value!r} — allowed: lowercase letter then letters, digits or _ (max 63),"
                 " not a reserved name"
             )
+    if d.max_storage_gb is not None and not d.storage_gb < d.max_storage_gb <= RDS_MAX_GB:
+        problems.append(
+            f"{p}.maxStorageGb: {d.max_storage_gb} — allowed: more than storageGb ({d.storage_gb}) up to {RDS_MAX_GB},"
+            " or unset (no storage autoscaling)"
+        )
+    if d.restore_from is not None:
+        _check_restore_from(d.restore_from, problems)
     if d.skip_final_snapshot and not d.ephemeral:
         problems.append(
             f"{p}.skipFinalSnapshot: true — allowed only with ephemeral: true (a protected database keeps its"
             " final snapshot)"
         )
+
+
+RDS_SNAPSHOT_ID = re.compile(r"^[a-zA-Z](?!.*--)[a-zA-Z0-9-]{0,254}(?<!-)$")
+RDS_SNAPSHOT_ARN = re.compile(r"^arn:aws[a-z-]*:rds:[a-z0-9-]+:\d{12}:snapshot:[a-zA-Z][a-zA-Z0-9-:]*$")
+RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
+
+
+def _check_restore_from(r: RestoreFromConfig, problems: list[str]) -> None:
+    p = "infra:database.restoreFrom"
+    chosen = [k for k, v in (("snapshot", r.snapshot), ("stack", r.stack), ("pointInTime", r.point_in_time)) if v]
+    if len(chosen) != 1:
+        problems.append(f"{p}: {chosen or 'nothing'} — allowed: exactly one of snapshot, stack, pointInTime")
+    if r.snapshot is not None and not (RDS_SNAPSHOT_ID.match(r.snapshot) or RDS_SNAPSHOT_ARN.match(r.snapshot)):
+        problems.append(f"{p}.snapshot: {r.snapshot!r} — allowed: a DB snapshot identifier or ARN")
+    if r.stack is not None and not STACK_NAME.match(r.stack):
+        problems.append(f"{p}.stack: {r.stack!r} — allowed: the name of a stack of this project, e.g. 'foo'")
+    pit = r.point_in_time
+    if pit is not None:
+        if not RDS_SNAPSHOT_ID.match(pit.source) or len(pit.source) > 63:
+            problems.append(
+                f"{p}.pointInTime.source: {pit.source!r} — allowed: a DB instance identifier, e.g. 'infra-foo'"
+            )
+        if pit.time != "latest" and not RFC3339.match(pit.time):
+            problems.append(
+                f"{p}.pointInTime.time: {pit.time!r} — allowed: 'latest' or an RFC 3339 time such as"
+                " '2026-11-27T21:00:00Z'"
+            )
 
 
 def _check_dns(d: DnsConfig, problems: list[str]) -> None:

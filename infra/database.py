@@ -10,15 +10,21 @@ instance is protected; `make plan` shows them.
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
-from infra.config import StackConfig
+from infra.config import DatabaseConfig, StackConfig
 from infra.network import Network
 from infra.preflight import DeployFacts
 
 PORT = 5432
+# RDS Performance Insights is not offered on the smallest burstable classes (RDS user guide, "Supported DB engines,
+# Regions and instance classes for Performance Insights"); elsewhere its 7-day retention is free.
+NO_PERFORMANCE_INSIGHTS = re.compile(r"^db\.t\d+[a-z]*\.(micro|small)$")
 LOG_EXPORTS = ("postgresql", "upgrade")
 
 
@@ -78,13 +84,16 @@ class Database(pulumi.ComponentResource):
             )
             for log in LOG_EXPORTS
         ]
+        insights = not NO_PERFORMANCE_INSIGHTS.match(d.instance_class)
         instance = aws.rds.Instance(
             f"{name}-postgres",
+            **restore_inputs(d, facts),
             identifier=self.identifier,
             engine="postgres",
             engine_version=d.engine_version,
             instance_class=d.instance_class,
             allocated_storage=d.storage_gb,
+            max_allocated_storage=d.max_storage_gb,
             storage_type="gp3",
             storage_encrypted=True,
             multi_az=d.multi_az,
@@ -97,6 +106,10 @@ class Database(pulumi.ComponentResource):
             manage_master_user_password=True,  # RDS keeps it in Secrets Manager: never in code, config or state
             iam_database_authentication_enabled=True,
             backup_retention_period=d.backup_retention_days,
+            # A durable instance's automated backups outlive it (restorable after a mistaken delete).
+            delete_automated_backups=d.ephemeral,
+            performance_insights_enabled=insights,
+            performance_insights_retention_period=7 if insights else None,
             auto_minor_version_upgrade=True,
             # A major bump in config upgrades this instance in place (same identifier, same data); the parameter
             # group of the new family is created first (create-before-delete) and the old one deleted after.
@@ -108,7 +121,14 @@ class Database(pulumi.ComponentResource):
             skip_final_snapshot=d.skip_final_snapshot,
             final_snapshot_identifier=self.final_snapshot_identifier,
             tags=cfg.tags("db", {"Ephemeral": str(d.ephemeral).lower()}),
-            opts=pulumi.ResourceOptions(parent=self, protect=not d.ephemeral, depends_on=log_groups),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                protect=not d.ephemeral,
+                depends_on=log_groups,
+                # Where the data came from matters only at creation: changing or removing restoreFrom later must
+                # never replace the database (terraform-aws-rds #270).
+                ignore_changes=["snapshotIdentifier", "restoreToPointInTime"],
+            ),
         )
         self.host = instance.address
         self.port = instance.port
@@ -127,3 +147,14 @@ class Database(pulumi.ComponentResource):
             description="PostgreSQL from the EKS cluster security group",
             opts=pulumi.ResourceOptions(parent=self),
         )
+
+
+def restore_inputs(d: DatabaseConfig, facts: DeployFacts) -> dict[str, Any]:
+    """The instance's starting data: empty, a snapshot (by id or the newest of a stack), or a point in time."""
+    if facts.restore_snapshot:
+        return {"snapshot_identifier": facts.restore_snapshot}
+    pit = d.restore_from.point_in_time if d.restore_from else None
+    if pit is None:
+        return {}
+    when = {"use_latest_restorable_time": True} if pit.time == "latest" else {"restore_time": pit.time}
+    return {"restore_to_point_in_time": {"source_db_instance_identifier": pit.source, **when}}

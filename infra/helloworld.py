@@ -19,7 +19,8 @@ import pulumi_aws as aws
 import pulumi_docker as docker
 import pulumi_kubernetes as k8s
 
-from infra import image_source
+from infra import db_credentials, image_source
+from infra.app_identity import SERVICE_ACCOUNT
 from infra.config import HelloWorldConfig, StackConfig
 from infra.preflight import ecr_repository_name
 
@@ -77,6 +78,14 @@ def tls_annotations(certificate_arn: pulumi.Input[str]) -> dict[str, pulumi.Inpu
 
 
 @dataclass(frozen=True)
+class DatabaseAccess:
+    """What the pods' credential files need: the CSI driver installed and the Pod Identity association."""
+
+    csi: pulumi.Resource
+    association: pulumi.Resource
+
+
+@dataclass(frozen=True)
 class DatabaseFacts:
     """How the app reaches the database; the password stays in Secrets Manager."""
 
@@ -91,18 +100,31 @@ def build_args(h: HelloWorldConfig) -> dict[str, str]:
     return {"GREETING": h.greeting, "VERSION": h.version}
 
 
-def image_tag(h: HelloWorldConfig) -> str:
-    """`<version>_<hash of what the build reads>`: a rebuild from other sources gets another tag, never the same."""
-    return image_source.image_tag(h.version, image_source.source_hash(PROJECT_DIR / APP_DIR, build_args(h), PLATFORM))
+def https_redirect(cfg: StackConfig) -> bool:
+    """The ELB terminates TLS for the public name (a certificate exists), so port 80 redirects."""
+    return cfg.dns is not None and cfg.dns.tls
+
+
+def image_tag(cfg: StackConfig) -> str:
+    """`<version>_<hash of what the build reads>`: a rebuild from other sources gets another tag, never the same.
+    With a ReplicationController the pod template counts too: an RC patched in place never replaces its pods, so
+    any template change must come with a new version (a new RC)."""
+    h = cfg.helloworld
+    template = pod_spec("<image>", https_redirect(cfg)) if h.workload == "ReplicationController" else None
+    return image_source.image_tag(
+        h.version, image_source.source_hash(PROJECT_DIR / APP_DIR, build_args(h), PLATFORM, extra=template)
+    )
 
 
 def pod_spec(image: pulumi.Input[str], https_redirect: bool = False) -> dict[str, Any]:
+    """The app's pods: locked down, probed, draining on shutdown, database credentials as read-only files."""
     probe = {"httpGet": {"path": "/healthz", "port": "http"}}
     db_env = [
         {"name": env, "valueFrom": {"secretKeyRef": {"name": DB_SECRET_NAME, "key": key}}}
         for env, key in (("DB_HOST", "host"), ("DB_PORT", "port"))
     ]
     return {
+        "serviceAccountName": SERVICE_ACCOUNT,  # Pod Identity: may read the database secret, nothing else
         "automountServiceAccountToken": False,  # the app never calls the Kubernetes API
         "terminationGracePeriodSeconds": GRACE_SECONDS,
         "securityContext": {
@@ -122,7 +144,9 @@ def pod_spec(image: pulumi.Input[str], https_redirect: bool = False) -> dict[str
                     {"name": "SHUTDOWN_TIMEOUT", "value": str(SHUTDOWN_SECONDS)},
                     {"name": "HTTPS_REDIRECT", "value": "true" if https_redirect else "false"},
                     *db_env,
+                    *db_credentials.container_env(),
                 ],
+                "volumeMounts": [db_credentials.container_mount()],
                 "readinessProbe": {**probe, "periodSeconds": 2, "failureThreshold": 2},
                 "livenessProbe": {**probe, "initialDelaySeconds": 3, "periodSeconds": 10, "failureThreshold": 3},
                 "resources": {
@@ -139,6 +163,7 @@ def pod_spec(image: pulumi.Input[str], https_redirect: bool = False) -> dict[str
                 "lifecycle": {"preStop": {"sleep": {"seconds": PRESTOP_SECONDS}}},
             }
         ],
+        "volumes": [db_credentials.pod_volume()],
     }
 
 
@@ -155,6 +180,7 @@ class HelloWorld(pulumi.ComponentResource):
         nodes: list[pulumi.Resource],
         database: DatabaseFacts,
         tag: str,
+        access: DatabaseAccess,
         public: PublicName | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ):
@@ -180,10 +206,16 @@ class HelloWorld(pulumi.ComponentResource):
             },
             opts=k8s_opts,
         )
-        # Pods need nodes to become available, and the DB secret to start.
-        workload_opts = pulumi.ResourceOptions.merge(k8s_opts, pulumi.ResourceOptions(depends_on=[*nodes, db_secret]))
+        needed = db_credentials.create(
+            name, ns.metadata.name, cfg.region, cfg.network.cidr, database.secret_arn, access.csi, k8s_opts
+        )
+        # Pods need nodes to become available, and to start: the DB secret, the credentials' files and the
+        # AWS identity the CSI provider fetches them with.
+        workload_opts = pulumi.ResourceOptions.merge(
+            k8s_opts, pulumi.ResourceOptions(depends_on=[*nodes, db_secret, *needed, access.association])
+        )
         labels = pod_labels(h.version)
-        tls = public is not None and public.certificate_arn is not None
+        tls = https_redirect(cfg)
         template = {"metadata": {"labels": labels}, "spec": pod_spec(self.image_ref, https_redirect=tls)}
         annotations = {"pulumi.com/timeoutSeconds": AWAIT_TIMEOUT}
         if h.workload == "ReplicationController":
@@ -225,7 +257,9 @@ class HelloWorld(pulumi.ComponentResource):
             opts=k8s_opts,
         )
         # Least privilege on the network too (enforced once the VPC CNI's network policy agent is on): HTTP in
-        # from anywhere (the ELB reaches pods through node ports), out only to DNS and PostgreSQL in the VPC.
+        # from anywhere (the ELB reaches pods through node ports), out only to DNS, PostgreSQL in the VPC and the
+        # Pod Identity agent (for an AWS SDK in the app). Fetching the secret over HTTPS is the CSI provider's job,
+        # on the node's network (hostNetwork), where pod NetworkPolicies do not apply.
         k8s.networking.v1.NetworkPolicy(
             f"{name}-netpol",
             metadata={**meta, "name": "helloworld", "labels": selector_labels()},
@@ -236,6 +270,10 @@ class HelloWorld(pulumi.ComponentResource):
                 "egress": [
                     {"ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]},
                     {"to": [{"ipBlock": {"cidr": cfg.network.cidr}}], "ports": [{"protocol": "TCP", "port": 5432}]},
+                    {
+                        "to": [{"ipBlock": {"cidr": db_credentials.POD_IDENTITY_AGENT}}],
+                        "ports": [{"protocol": "TCP", "port": 80}],
+                    },
                 ],
             },
             opts=k8s_opts,

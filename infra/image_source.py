@@ -1,4 +1,5 @@
-"""What the helloworld image is built from, as a short hash: the image tag is `<version>_<hash>`.
+"""What the helloworld image is built from (and, for an RC, the pod template), as a short hash: the image tag is
+`<version>_<hash>`.
 
 The tag changes whenever the build's inputs change (sources, Dockerfile, build args, platform), so an image under
 a tag never changes, and two builds of one version from different sources can be told apart before anything is
@@ -41,12 +42,14 @@ def build_files(app_dir: Path) -> list[Path]:
     return sorted(files)
 
 
-def source_hash(app_dir: Path, build_args: Mapping[str, str], platform: str) -> str:
+def source_hash(app_dir: Path, build_args: Mapping[str, str], platform: str, extra: object = None) -> str:
+    """`extra`: anything else one version must pin (JSON-serialisable), e.g. a ReplicationController's pod
+    template, which an RC never rolls out under the same name."""
     digest = hashlib.sha256()
     for path in build_files(app_dir):
         digest.update(path.relative_to(app_dir).as_posix().encode() + b"\0")
         digest.update(hashlib.sha256(path.read_bytes()).digest())
-    digest.update(json.dumps({"args": dict(build_args), "platform": platform}, sort_keys=True).encode())
+    digest.update(json.dumps({"args": dict(build_args), "platform": platform, "extra": extra}, sort_keys=True).encode())
     return digest.hexdigest()[:HASH_CHARS]
 
 

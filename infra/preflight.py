@@ -24,6 +24,7 @@ STANDARD_USD_PER_HOUR, EXTENDED_USD_PER_HOUR = 0.10, 0.60
 WARN_DAYS = 30
 CREATOR_TAG = "infra/cluster-creator"  # who holds EKS's bootstrap admin entry; set once, at creation
 # The provider's text for a zone lookup that matched nothing (pulumi-aws >= 6.38, and the older wording).
+SNAPSHOT_NOT_FOUND = ("no matching RDS DB Snapshot found", "Your query returned no results")
 ZONE_NOT_FOUND = ("no matching Route 53 Hosted Zone found", "no matching Route53Zone found")
 
 
@@ -44,6 +45,7 @@ class DeployFacts:
     image_tag: str  # `<version>_<source hash>`: one tag, one image
     addon_versions: dict[str, str]  # EKS add-on name -> version for the configured Kubernetes version
     db_major_upgrade: bool  # the running instance is on an older PostgreSQL major than the config asks
+    restore_snapshot: str | None = None  # the snapshot a NEW instance starts from (restoreFrom snapshot/stack)
 
 
 def _date(value: Any) -> dt.date | None:
@@ -148,6 +150,55 @@ def postgres_problem(wanted: str, running: str, major_targets: list[str]) -> str
     return None
 
 
+def restore_problems(key: str, wanted: str, snapshot: Any) -> list[str]:
+    """A snapshot RDS could not restore into this stack's instance: older engine, or not encrypted."""
+    problems = []
+    have = tuple(int(n) for n in str(snapshot.engine_version).split("."))
+    want = tuple(int(n) for n in wanted.split("."))
+    if want < have[: len(want)]:
+        problems.append(
+            f"infra:database.engineVersion: {wanted} — older than {key}'s snapshot {snapshot.id} (PostgreSQL"
+            f" {snapshot.engine_version}); allowed: {have[0]} or newer"
+        )
+    if snapshot.encrypted is False:
+        problems.append(
+            f"{key}: snapshot {snapshot.id} is not encrypted and this stack's storage is; copy it encrypted first:"
+            f" aws rds copy-db-snapshot --source-db-snapshot-identifier {snapshot.id}"
+            f" --target-db-snapshot-identifier {snapshot.id}-encrypted --kms-key-id alias/aws/rds"
+        )
+    return problems
+
+
+def find_snapshot(key: str, what: str, lookup: Callable[[], Any]) -> tuple[Any | None, str | None]:
+    try:
+        return lookup(), None
+    except Exception as err:
+        if not any(text in str(err) for text in SNAPSHOT_NOT_FOUND):
+            raise
+        return None, f"{key}: no available DB snapshot {what} — allowed: a snapshot that exists in this region"
+
+
+def _restore(cfg: StackConfig) -> tuple[str | None, list[str]]:
+    r = cfg.database.restore_from
+    if r is None or r.point_in_time is not None:
+        return None, []
+    if r.stack:
+        key, source = "infra:database.restoreFrom.stack", f"{cfg.project}-{r.stack}"
+        snapshot, problem = find_snapshot(
+            f"{key}: {r.stack}",
+            f"of instance {source} (take one: python -m infra.ops snapshot {r.stack})",
+            lambda: aws.rds.get_snapshot(db_instance_identifier=source, most_recent=True),
+        )
+    else:
+        key = "infra:database.restoreFrom.snapshot"
+        snapshot, problem = find_snapshot(
+            f"{key}: {r.snapshot}", "of that name", lambda: aws.rds.get_snapshot(db_snapshot_identifier=r.snapshot)
+        )
+    if snapshot is None:
+        return None, [problem] if problem else []
+    return str(snapshot.db_snapshot_arn or snapshot.id), restore_problems(key, cfg.database.engine_version, snapshot)
+
+
 def admin_arns_to_create(admin_arns: list[str], creator_arn: str) -> tuple[list[str], list[str]]:
     """(ARNs that get an access entry, ARNs skipped because EKS already gave them the bootstrap entry)."""
     skipped = [a for a in admin_arns if a == creator_arn]
@@ -173,8 +224,9 @@ def image_problem(version: str, tag: str, repository: str, pushed: list[str]) ->
         return None
     return (
         f"infra:helloworld.version: {version} — already built from other sources ({repository} has"
-        f" {', '.join(others)}; this build is {tag}: apps/helloworld or the greeting changed). Pods never move to"
-        f" a new image under an unchanged version: bump infra:helloworld.version (e.g. to the next patch)"
+        f" {', '.join(others)}; this build is {tag}: apps/helloworld, the greeting or the pod template changed). Pods"
+        f" never move to a new image or template under an unchanged version: bump infra:helloworld.version (e.g. to"
+        f" the next patch)"
     )
 
 
@@ -276,8 +328,11 @@ def check(cfg: StackConfig, *, image_tag: str) -> DeployFacts:
             addons[addon] = pinned or latest
 
     db_running = _running_postgres(cfg.cluster_name)
-    db_major_upgrade = False
-    if db_running is not None:
+    db_major_upgrade, restore_snapshot = False, None
+    if db_running is None:  # restoreFrom is read only when the instance is created
+        restore_snapshot, found = _restore(cfg)
+        problems += found
+    else:
         targets = aws.rds.get_engine_version(engine="postgres", version=db_running).valid_major_targets or []
         problem = postgres_problem(cfg.database.engine_version, db_running, list(targets))
         problems += [problem] if problem else []
@@ -296,6 +351,7 @@ def check(cfg: StackConfig, *, image_tag: str) -> DeployFacts:
         image_tag=image_tag,
         addon_versions=addons,
         db_major_upgrade=db_major_upgrade,
+        restore_snapshot=restore_snapshot,
     )
 
 

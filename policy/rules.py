@@ -10,6 +10,7 @@ that is absent is judged by the provider's default: absent `storageEncrypted` me
 from __future__ import annotations
 
 import ipaddress
+import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Final
 
@@ -25,6 +26,13 @@ LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
 EKS_CLUSTER = "aws:eks/cluster:Cluster"
 ECR_REPOSITORY = "aws:ecr/repository:Repository"
 K8S_SERVICE = "kubernetes:core/v1:Service"
+# Resources whose `policy` input is an IAM identity policy document (JSON string or object).
+IDENTITY_POLICY_TYPES: Final = (
+    "aws:iam/policy:Policy",
+    "aws:iam/rolePolicy:RolePolicy",
+    "aws:iam/userPolicy:UserPolicy",
+    "aws:iam/groupPolicy:GroupPolicy",
+)
 PUBLIC_NAME_ANNOTATION: Final = "infra/public-name"  # set by the program on a Service that answers a DNS name
 ELB_ANNOTATION: Final = "service.beta.kubernetes.io/aws-load-balancer-"
 # Classic ELB predefined policies that allow nothing older than TLS 1.2.
@@ -331,6 +339,43 @@ def _public_tls(args: ResourceValidationArgs) -> Iterable[str]:
         yield f"{what} but has no port 443."
 
 
+# ---------------------------------------------------------------- 8. identity policies name their resources
+
+
+def _statements(document: Any) -> list[Any] | _Unknown:
+    if isinstance(document, str):
+        try:
+            document = json.loads(document)
+        except ValueError:
+            return []
+    statements = _get(document, "Statement")
+    if statements is UNKNOWN:
+        return UNKNOWN
+    return list(statements) if _is_list(statements) else [statements] if statements else []
+
+
+def _no_wildcard_resources(args: ResourceValidationArgs) -> Iterable[str]:
+    """Allow statements name their resources: no `*` anywhere in Resource, and no NotResource."""
+    statements = _statements(_get(args.props, "policy"))
+    if isinstance(statements, _Unknown):
+        return
+    for i, statement in enumerate(statements):
+        if _get(statement, "Effect") != "Allow":
+            continue
+        if _get(statement, "NotResource") is not None:
+            yield f"IAM policy '{args.name}' statement {i} uses NotResource: name the resources it allows instead."
+            continue
+        resources = _get(statement, "Resource")
+        if resources is UNKNOWN:
+            continue
+        listed = resources if _is_list(resources) else [resources]
+        wild = [r for r in listed if isinstance(r, str) and "*" in r]
+        if wild:
+            yield (
+                f"IAM policy '{args.name}' statement {i} allows resources {wild}: name the exact ARNs."
+            )
+
+
 # ---------------------------------------------------------------- the pack's policies
 
 RDS_POLICY = _policy(
@@ -379,6 +424,13 @@ PUBLIC_TLS_POLICY = _policy(
     _public_tls,
 )
 
+IDENTITY_POLICY_POLICY = _policy(
+    "iam-no-wildcard-resources",
+    "IAM identity policies allow actions only on named resources: no '*' in Resource, no NotResource.",
+    IDENTITY_POLICY_TYPES,
+    _no_wildcard_resources,
+)
+
 POLICIES: Final[list[ResourceValidationPolicy]] = [
     RDS_POLICY,
     INGRESS_POLICY,
@@ -387,4 +439,5 @@ POLICIES: Final[list[ResourceValidationPolicy]] = [
     ECR_POLICY,
     K8S_WORKLOAD_POLICY,
     PUBLIC_TLS_POLICY,
+    IDENTITY_POLICY_POLICY,
 ]

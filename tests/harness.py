@@ -122,6 +122,8 @@ class World:
     log_groups: dict[str, dict[str, str]] = field(default_factory=dict)  # name -> tags
     versions: list[dict[str, Any]] = field(default_factory=eks_versions)
     db_instances: dict[str, str] = field(default_factory=dict)  # identifier -> running engine version
+    # DB snapshots: id -> {"instance": .., "engineVersion": .., "encrypted": .., "created": ISO time}
+    snapshots: dict[str, dict[str, Any]] = field(default_factory=dict)
     # DescribeDBEngineVersions ValidUpgradeTarget (major ones) per running version.
     pg_major_targets: dict[str, list[str]] = field(
         default_factory=lambda: {"15.8": ["16.4", "17.2"], "16.4": ["17.2"], "17.2": []}
@@ -205,6 +207,21 @@ class InfraMocks(pulumi.runtime.Mocks):
             state.setdefault("name", rid)
         return rid, state
 
+    def _snapshot(self, query: dict[str, Any]) -> dict[str, Any]:
+        """DescribeDBSnapshots as the provider's data source filters it (most_recent: newest; none: its error)."""
+        found = {
+            sid: snap
+            for sid, snap in self.world.snapshots.items()
+            if query.get("dbSnapshotIdentifier") in (None, sid)
+            and query.get("dbInstanceIdentifier") in (None, snap["instance"])
+        }
+        if not found:
+            raise InvokeRefused("no matching RDS DB Snapshot found")
+        if len(found) > 1 and not query.get("mostRecent"):
+            raise InvokeRefused("multiple RDS DB Snapshots matched; use additional constraints to reduce matches")
+        sid = max(found, key=lambda k: found[k]["created"])
+        return _snapshot_result(sid, found[sid])
+
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
         w, token = self.world, args.token
         if token == "aws:index/getCallerIdentity:getCallerIdentity":
@@ -245,6 +262,8 @@ class InfraMocks(pulumi.runtime.Mocks):
         if token == "aws:rds/getInstance:getInstance":
             ident = args.args["dbInstanceIdentifier"]
             return {"dbInstanceIdentifier": ident, "engine": "postgres", "engineVersion": w.db_instances[ident]}, []
+        if token == "aws:rds/getSnapshot:getSnapshot":
+            return self._snapshot(args.args), []
         if token == "aws:rds/getEngineVersion:getEngineVersion":
             targets = w.pg_major_targets[args.args["version"]]
             return {"engine": "postgres", "version": args.args["version"], "validMajorTargets": targets, "id": "x"}, []
@@ -259,6 +278,20 @@ class InfraMocks(pulumi.runtime.Mocks):
         raise NotImplementedError(f"no mock for invoke {args.token}")
 
 
+def _snapshot_result(snapshot_id: str, snap: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": snapshot_id,
+        "dbSnapshotIdentifier": snapshot_id,
+        "dbSnapshotArn": f"arn:aws:rds:us-west-2:{ACCOUNT}:snapshot:{snapshot_id}",
+        "dbInstanceIdentifier": snap["instance"],
+        "engine": "postgres",
+        "engineVersion": snap["engineVersion"],
+        "encrypted": snap.get("encrypted", True),
+        "status": "available",
+        "snapshotCreateTime": snap["created"],
+    }
+
+
 @dataclass
 class Registration:
     urn: str
@@ -269,6 +302,7 @@ class Registration:
     provider: str
     protect: bool
     delete_before_replace: bool
+    ignore_changes: list[str]
     dependencies: list[str]
     inputs: dict[str, Any]
     aliases: list[Any]  # alias_pb2.Alias as sent: what tools/snapshot.py resolves to old URNs
@@ -309,6 +343,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                     provider=request.provider,
                     protect=request.protect,
                     delete_before_replace=request.deleteBeforeReplace,
+                    ignore_changes=list(request.ignoreChanges),
                     dependencies=list(request.dependencies),
                     inputs=rpc.deserialize_properties(request.object, keep_internal=False),
                     aliases=list(request.aliases),

@@ -106,4 +106,7 @@ def test_vpc_cni_enforces_network_policies(foo: Run) -> None:
     (addon,) = [a.inputs for a in foo.of_type("aws:eks/addon:Addon") if a.inputs["addonName"] == "vpc-cni"]
     assert addon["clusterName"] == "infra-foo"
     assert json.loads(addon["configurationValues"]) == {"enableNetworkPolicy": "true"}
-    assert foo.one("kubernetes:networking.k8s.io/v1:NetworkPolicy")
+    assert [n.name for n in foo.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")] == [
+        "helloworld-dblogin-netpol",
+        "helloworld-netpol",
+    ]

@@ -173,9 +173,16 @@ def test_image_does_not_wait_for_the_cluster(foo: Run) -> None:
     assert foo.depends_on(image, foo.one("aws:ecr/repository:Repository"))
 
 
-def test_network_policy_admits_http_and_only_dns_and_postgres_out(foo: Run) -> None:
-    spec = foo.one("kubernetes:networking.k8s.io/v1:NetworkPolicy").plain("spec")
+def test_network_policy_admits_http_and_only_dns_postgres_and_the_identity_agent_out(foo: Run) -> None:
+    (policy,) = [
+        n for n in foo.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy") if n.name == "helloworld-netpol"
+    ]
+    spec = policy.plain("spec")
     assert spec["podSelector"] == {"matchLabels": {"app": "helloworld"}}
     assert spec["ingress"] == [{"ports": [{"protocol": "TCP", "port": PORT}]}]
-    out_ports = sorted((p["protocol"], p["port"]) for rule in spec["egress"] for p in rule["ports"])
-    assert out_ports == [("TCP", 53), ("TCP", 5432), ("UDP", 53)]
+    assert spec["egress"] == [
+        {"ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]},
+        {"to": [{"ipBlock": {"cidr": "10.0.0.0/16"}}], "ports": [{"protocol": "TCP", "port": 5432}]},
+        # EKS Pod Identity agent (link-local, AWS docs "EKS Pod Identity agent"): 169.254.170.23, port 80.
+        {"to": [{"ipBlock": {"cidr": "169.254.170.23/32"}}], "ports": [{"protocol": "TCP", "port": 80}]},
+    ]
