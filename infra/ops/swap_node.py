@@ -42,7 +42,7 @@ class SwapDeps:
 
 
 def undo_commands(node: str) -> list[str]:
-    """What reverses steps 1-4 by hand (before the terminate nothing else changed)."""
+    """What reverses step 1 by hand; until the terminate nothing else needs undoing (evicted pods run elsewhere)."""
     return [f"kubectl uncordon {node}", f"kubectl label node {node} {EXCLUDE_FROM_LB_LABEL}-"]
 
 
