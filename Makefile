@@ -12,7 +12,7 @@ GOENV = GOTOOLCHAIN=local GOPROXY=off GOFLAGS=-mod=mod GOCACHE=$(CURDIR)/build/g
 APP := apps/helloworld
 PYSRC := infra tests policy tools __main__.py
 
-.PHONY: test lint go-test pytest plan snapshot up preview destroy kubeconfig verify watch swap-node install tools
+.PHONY: test lint go-test pytest plan snapshot up preview destroy kubeconfig verify watch swap-node install tools upgrade-check snapshot-db pulumi-cli
 
 # ---------------------------------------------------------------- setup (idempotent; a stamp per requirements)
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -88,3 +88,9 @@ swap-node: install
 
 destroy: install
 	$(PY) -m infra.ops destroy $(STACK) $(ARGS)
+
+upgrade-check: install
+	$(PY) -m infra.ops upgrade-check $(STACK) $(if $(TO),--to $(TO)) $(ARGS)
+
+snapshot-db: install
+	$(PY) -m infra.ops snapshot $(STACK) $(ARGS)

@@ -163,6 +163,28 @@ def cmd_destroy(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_upgrade_check(args: argparse.Namespace) -> int:
+    from infra.ops import kubeconfig
+    from infra.ops import upgrade_check as upgrade_ops
+    from infra.ops import verify as verify_ops
+    from infra.ops.kube_pdbs import KubeBudgets
+
+    out = stack.read_outputs(args.stack)
+    deps = upgrade_ops.UpgradeCheckDeps(
+        eks=make_client("eks", out),
+        autoscaling=make_client("autoscaling", out),
+        budgets=KubeBudgets.from_kubeconfig(kubeconfig.as_dict(out)),
+        ec2=make_client("ec2", out),
+        quotas=make_client("service-quotas", out),
+    )
+    results = upgrade_ops.run_upgrade_check(out, args.to, deps)
+    say(verify_ops.report(results))
+    failing = [r.name for r in results if not r.ok]
+    if failing:
+        raise OpsError(f"{len(failing)} check(s) failed: {', '.join(failing)}")
+    return 0
+
+
 VERBS = {
     "kubeconfig": (
         "write the stack's kubeconfig (mode 0600)",
@@ -195,6 +217,12 @@ VERBS = {
         "With no other Ready node in the group, it first grows the group by one and restores\n"
         "its sizes afterwards. Refuses pods no controller recreates or with emptyDir data\n"
         "unless --force. On failure it prints the commands that undo the cordon and label.",
+    ),
+    "upgrade-check": (
+        "check the cluster is ready for the next Kubernetes minor",
+        "PASS/WARN/FAIL table before a cluster.version bump: the version step, its support dates,\n"
+        "EKS upgrade insights, node group versions, add-on versions for the target,\n"
+        "PodDisruptionBudgets that would stall the node roll, surge room. Exits 1 on any FAIL.",
     ),
     "destroy": (
         "pulumi destroy, sweep leftovers, report",
@@ -252,6 +280,11 @@ def parser() -> argparse.ArgumentParser:
         "--force", action="store_true", help="also evict pods no controller recreates, and pods with emptyDir data"
     )
     p.set_defaults(run=cmd_swap_node)
+
+    p = verb("upgrade-check")
+    p.add_argument("stack", help="stack name, e.g. foo")
+    p.add_argument("--to", metavar="1.NN", help="target Kubernetes version (default: the next minor)")
+    p.set_defaults(run=cmd_upgrade_check)
 
     p = verb("destroy")
     p.add_argument("stack", help="stack name, e.g. foo")

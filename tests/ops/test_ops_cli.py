@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 KUBECONFIG = {"apiVersion": "v1", "kind": "Config", "clusters": [], "users": [], "contexts": []}
 
 
-@pytest.mark.parametrize("verb", ["kubeconfig", "verify", "watch", "swap-node", "destroy"])
+@pytest.mark.parametrize("verb", ["kubeconfig", "verify", "watch", "swap-node", "upgrade-check", "destroy"])
 def test_each_verb_has_help(verb: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
         cli.main([verb, "--help"])
@@ -31,7 +31,7 @@ def test_module_entry_point_help() -> None:
         [sys.executable, "-m", "infra.ops", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 0
-    for verb in ("kubeconfig", "verify", "watch", "swap-node", "destroy"):
+    for verb in ("kubeconfig", "verify", "watch", "swap-node", "upgrade-check", "destroy"):
         assert verb in done.stdout
 
 
@@ -105,3 +105,27 @@ def test_watch_uses_the_stack_url(monkeypatch: pytest.MonkeyPatch) -> None:
     assert cli.main(["watch", "foo", "--duration", "60"]) == 0
     assert seen["url"] == "http://foo.cloud.weave.works"
     assert (seen["interval"], seen["duration"], seen["timeout"]) == (0.5, 60.0, 2.0)
+
+
+@pytest.mark.parametrize(("status", "code"), [("PASS", 0), ("WARN", 0), ("FAIL", 1)])
+def test_upgrade_check_prints_the_table_and_exits_1_on_a_fail(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], status: str, code: int
+) -> None:
+    from infra.ops import kube_pdbs, upgrade_check
+    from infra.ops.checks import CheckResult
+
+    seen: dict[str, Any] = {}
+
+    def run(out: dict[str, Any], target: str | None, deps: Any) -> list[CheckResult]:
+        seen.update(out=out, target=target)
+        return [CheckResult("target version", status, "1.35 → 1.36")]
+
+    monkeypatch.setattr(stack, "read_outputs", lambda name: {"region": "us-west-2", "kubeconfig": "{}"})
+    monkeypatch.setattr(cli, "make_client", lambda service, out: service)
+    monkeypatch.setattr(kube_pdbs.KubeBudgets, "from_kubeconfig", classmethod(lambda cls, config: "budgets"))
+    monkeypatch.setattr(upgrade_check, "run_upgrade_check", run)
+    assert cli.main(["upgrade-check", "foo", "--to", "1.36"]) == code
+    assert seen["target"] == "1.36"
+    captured = capsys.readouterr()
+    assert f"target version  {status}" in captured.out
+    assert ("error: 1 check(s) failed: target version" in captured.err) == (code == 1)
