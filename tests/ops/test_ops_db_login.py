@@ -1,0 +1,481 @@
+"""The `database login` verify row: its Job manifest (kubernetes-validate at 1.35, the issue's fields), its shell
+script (run for real, with psql stood in), and the check against a fake Kubernetes API: PASS, FAIL, timeout, and
+the Job deleted every time. One test drives the real kubernetes client against a local HTTP server, so the
+calls' paths and parameters are the API's own.
+"""
+
+import json
+import shutil
+import stat
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import kubernetes_validate
+import pytest
+import yaml
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from infra.ops import db_login
+from infra.ops.db_login import check_login, login_job
+from infra.ops.kube import Kube
+from infra.ops.waiting import Clock
+
+K8S = "1.35.0"
+OUT: dict[str, Any] = {
+    "helloworldNamespace": "apps",
+    "dbEndpoint": "infra-foo.abc.us-west-2.rds.amazonaws.com",
+    "dbPort": 5432,
+    "dbName": "app",
+}
+JOB = "helloworld-dblogin-0a1b2c3d"
+WHERE = "infra-foo.abc.us-west-2.rds.amazonaws.com:5432/app"
+
+
+def manifest() -> dict[str, Any]:
+    return login_job(JOB, "apps", OUT["dbEndpoint"], 5432, "app")
+
+
+def pod_spec() -> dict[str, Any]:
+    return manifest()["spec"]["template"]["spec"]
+
+
+# ---------------------------------------------------------------- the manifest
+
+
+def test_job_passes_strict_schema_of_kubernetes_1_35(tmp_path: Path) -> None:
+    assert K8S in kubernetes_validate.utils.all_versions()  # else validate() silently uses older schemas
+    assert kubernetes_validate.validate(manifest(), K8S, strict=True) == "1.35"  # the schema set it used
+    # the command-line validator on the YAML `kubectl apply -f` would read
+    path = tmp_path / "job.yaml"
+    path.write_text(yaml.safe_dump(manifest()))
+    tool = Path(sys.executable).parent / "kubernetes-validate"
+    done = subprocess.run([str(tool), "--strict", "-k", K8S, str(path)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_job_tries_once_ends_by_itself_and_is_not_selected_by_the_app() -> None:
+    job = manifest()
+    assert job["metadata"] == {"name": JOB, "namespace": "apps", "labels": {"app": "helloworld-dblogin"}}
+    spec = job["spec"]
+    assert spec["backoffLimit"] == 0
+    assert 0 < spec["activeDeadlineSeconds"] <= 300
+    assert 0 < spec["ttlSecondsAfterFinished"] <= 3600
+    assert spec["template"]["metadata"]["labels"] == {"app": "helloworld-dblogin"}
+    assert pod_spec()["restartPolicy"] == "Never"
+
+
+def test_job_uses_the_apps_identity_secret_volume_and_the_rds_ca() -> None:
+    pod = pod_spec()
+    assert pod["serviceAccountName"] == "helloworld"
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    mounts = {m["mountPath"]: m for m in pod["containers"][0]["volumeMounts"]}
+    secret = volumes[mounts["/mnt/db"]["name"]]
+    assert secret["csi"] == {
+        "driver": "secrets-store.csi.k8s.io",
+        "readOnly": True,
+        "volumeAttributes": {"secretProviderClass": "helloworld-db"},
+    }
+    assert mounts["/mnt/db"]["readOnly"] is True
+    ca = volumes[mounts["/etc/rds"]["name"]]
+    assert ca["configMap"] == {
+        "name": "rds-ca-bundle",
+        "items": [{"key": "global-bundle.pem", "path": "global-bundle.pem"}],
+    }
+    assert mounts["/etc/rds"]["readOnly"] is True
+
+
+def test_job_is_the_official_postgres_client_under_pod_security_restricted() -> None:
+    pod = pod_spec()
+    (container,) = pod["containers"]
+    repository, _, tag = container["image"].partition(":")
+    assert repository == "postgres"  # Docker's official image
+    assert tag.split("-")[0].isdigit() and tag.endswith("-alpine")  # a pinned major; alpine's postgres user is 70
+    assert container["command"][:2] == ["sh", "-c"]  # not the image's server entrypoint
+    sc = container["securityContext"]
+    assert sc["runAsNonRoot"] is True and sc["runAsUser"] == 70 and sc["runAsGroup"] == 70
+    assert sc["readOnlyRootFilesystem"] is True and sc["allowPrivilegeEscalation"] is False
+    assert sc["capabilities"] == {"drop": ["ALL"]}
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert set(container["resources"]["requests"]) == {"cpu", "memory"}
+    assert set(container["resources"]["limits"]) == {"cpu", "memory"}
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert env == {"DB_HOST": OUT["dbEndpoint"], "DB_PORT": "5432", "DB_NAME": "app"}
+
+
+# ---------------------------------------------------------------- the script, run by a real shell
+
+FAKE_PSQL = """#!/bin/sh
+printf '%s\\n' "$@" > "$RECORD"
+printf '%s' "$PGPASSWORD" > "$RECORD.password"
+"""
+
+
+def run_script(tmp_path: Path, *, files: dict[str, str], host: str = OUT["dbEndpoint"]) -> tuple[int, list[str], str]:
+    """The Job's script with /mnt/db pointed at a temporary directory and a psql that records what it was given."""
+    secret = tmp_path / "secret"
+    secret.mkdir()
+    for name, text in files.items():
+        (secret / name).write_text(text)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    psql = bin_dir / "psql"
+    psql.write_text(FAKE_PSQL)
+    psql.chmod(psql.stat().st_mode | stat.S_IEXEC)
+    record = tmp_path / "argv"
+    script = db_login.SCRIPT.replace("/mnt/db/", f"{secret}/")
+    env = {
+        "PATH": f"{bin_dir}:/usr/bin:/bin",
+        "RECORD": str(record),
+        "DB_HOST": host,
+        "DB_PORT": "5432",
+        "DB_NAME": "app",
+    }
+    done = subprocess.run(["sh", "-c", script], env=env, capture_output=True, text=True, cwd=tmp_path)
+    if not record.exists():
+        return done.returncode, [], ""
+    return done.returncode, record.read_text().splitlines(), Path(f"{record}.password").read_text()
+
+
+def test_script_runs_psql_with_verified_tls_and_the_mounted_credentials(tmp_path: Path) -> None:
+    code, argv, password = run_script(tmp_path, files={"username": "app_user\n", "password": "s3cr et$(x)"})
+    assert code == 0
+    conninfo = (
+        f"host={OUT['dbEndpoint']} port=5432 dbname=app user=app_user connect_timeout=10 sslmode=verify-full "
+        "sslrootcert=/etc/rds/global-bundle.pem"
+    )
+    assert conninfo in argv
+    assert argv[argv.index("-c") + 1] == "select 1"
+    assert password == "s3cr et$(x)"  # from the file, verbatim, never on the command line
+    assert not any("s3cr" in a for a in argv)
+
+
+def test_script_stops_before_psql_without_a_password_file(tmp_path: Path) -> None:
+    code, argv, _ = run_script(tmp_path, files={"username": "app_user"})
+    assert code != 0 and argv == []
+
+
+def test_stack_values_are_never_run_as_shell(tmp_path: Path) -> None:
+    code, argv, _ = run_script(tmp_path, files={"username": "u", "password": "p"}, host="$(touch pwned)")
+    assert code == 0
+    assert not (tmp_path / "pwned").exists()
+    assert any(a.startswith("host=$(touch pwned) ") for a in argv)
+
+
+@pytest.mark.skipif(shutil.which("psql") is None, reason="no psql client here")
+def test_real_psql_accepts_the_connection_string(tmp_path: Path) -> None:
+    """libpq parses the conninfo: an unknown or misspelled keyword would fail with "invalid connection option"."""
+    _, argv, _ = run_script(tmp_path, files={"username": "u", "password": "p"})
+    conninfo = next(a for a in argv if a.startswith("host="))
+    free = 1  # port 1 on 127.0.0.1: nothing listens, so libpq gets as far as connecting
+    conninfo = conninfo.replace(OUT["dbEndpoint"], "127.0.0.1").replace("port=5432", f"port={free}")
+    done = subprocess.run(["psql", "-X", conninfo, "-c", "select 1"], capture_output=True, text=True, timeout=20)
+    assert done.returncode == 2, done.stderr
+    assert "invalid connection option" not in done.stderr and "127.0.0.1" in done.stderr
+
+
+# ---------------------------------------------------------------- the check against a fake API
+
+
+class FakeBatch:
+    """BatchV1Api's three calls; Job status answers play in order (the last one repeats)."""
+
+    def __init__(
+        self,
+        statuses: list[client.V1JobStatus | Exception],
+        *,
+        create_error: Exception | None = None,
+        delete_error: Exception | None = None,
+    ) -> None:
+        self.statuses = statuses
+        self.create_error = create_error
+        self.delete_error = delete_error
+        self.created: list[dict[str, Any]] = []
+        self.deleted: list[tuple[str, str, dict[str, Any]]] = []
+        self.timeouts: list[Any] = []
+
+    def create_namespaced_job(self, namespace: str, body: Any, **kwargs: Any) -> Any:
+        self.timeouts.append(kwargs.pop("_request_timeout", None))
+        assert namespace == body["metadata"]["namespace"] and not kwargs
+        self.created.append(body)
+        if self.create_error:
+            raise self.create_error
+        return client.V1Job(metadata=client.V1ObjectMeta(name=body["metadata"]["name"], namespace=namespace))
+
+    def read_namespaced_job_status(self, name: str, namespace: str, **kwargs: Any) -> Any:
+        self.timeouts.append(kwargs.pop("_request_timeout", None))
+        assert name == self.created[-1]["metadata"]["name"] and not kwargs
+        answer = self.statuses.pop(0) if len(self.statuses) > 1 else self.statuses[0]
+        if isinstance(answer, Exception):
+            raise answer
+        return client.V1Job(metadata=client.V1ObjectMeta(name=name, namespace=namespace), status=answer)
+
+    def delete_namespaced_job(self, name: str, namespace: str, **kwargs: Any) -> Any:
+        self.timeouts.append(kwargs.pop("_request_timeout", None))
+        self.deleted.append((namespace, name, kwargs))
+        if self.delete_error:
+            raise self.delete_error
+        return client.V1Status(status="Success")
+
+
+def terminated_pod(name: str) -> client.V1Pod:
+    state = client.V1ContainerState(terminated=client.V1ContainerStateTerminated(exit_code=2, reason="Error"))
+    return client.V1Pod(
+        metadata=client.V1ObjectMeta(name=name),
+        status=client.V1PodStatus(
+            phase="Failed",
+            container_statuses=[
+                client.V1ContainerStatus(
+                    name="psql", image="postgres:17-alpine", image_id="", ready=False, restart_count=0, state=state
+                )
+            ],
+        ),
+    )
+
+
+def creating_pod(name: str) -> client.V1Pod:
+    state = client.V1ContainerState(waiting=client.V1ContainerStateWaiting(reason="ContainerCreating"))
+    return client.V1Pod(
+        metadata=client.V1ObjectMeta(name=name),
+        status=client.V1PodStatus(
+            phase="Pending",
+            container_statuses=[
+                client.V1ContainerStatus(
+                    name="psql", image="postgres:17-alpine", image_id="", ready=False, restart_count=0, state=state
+                )
+            ],
+        ),
+    )
+
+
+class FakeCore:
+    """CoreV1Api's pod, log and event reads, recording their parameters."""
+
+    def __init__(self, pods: list[client.V1Pod], log: str = "", events: list[client.CoreV1Event] | None = None) -> None:
+        self.pods, self.log, self.events = pods, log, events or []
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    def list_namespaced_pod(self, namespace: str, **kwargs: Any) -> Any:
+        self.calls.append(("pods", kwargs))
+        return client.V1PodList(items=self.pods)
+
+    def read_namespaced_pod_log(self, name: str, namespace: str, **kwargs: Any) -> Any:
+        self.calls.append(("log", {"name": name, **kwargs}))
+        return self.log
+
+    def list_namespaced_event(self, namespace: str, **kwargs: Any) -> Any:
+        self.calls.append(("events", kwargs))
+        return client.CoreV1EventList(items=self.events)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def sleep(self, seconds: float) -> None:
+        self.t += seconds
+
+    @property
+    def clock(self) -> Clock:
+        return Clock(lambda: self.t, self.sleep)
+
+
+RUNNING = client.V1JobStatus(active=1)
+SUCCEEDED = client.V1JobStatus(succeeded=1, conditions=[client.V1JobCondition(type="Complete", status="True")])
+FAILED = client.V1JobStatus(
+    failed=1, conditions=[client.V1JobCondition(type="Failed", status="True", reason="BackoffLimitExceeded")]
+)
+
+
+def run(batch: FakeBatch, core: FakeCore, timeout: float = 90.0) -> db_login.CheckResult:
+    return check_login(OUT, batch, core, timeout=timeout, clock=FakeClock().clock, name=JOB)
+
+
+def assert_deleted_once(batch: FakeBatch) -> None:
+    assert batch.deleted == [("apps", JOB, {"propagation_policy": "Background"})]
+
+
+def test_pass_only_when_the_job_succeeds_and_the_job_is_deleted() -> None:
+    batch, core = FakeBatch([RUNNING, RUNNING, SUCCEEDED]), FakeCore([])
+    result = run(batch, core)
+    assert (result.name, result.status) == ("database login", "PASS")
+    assert WHERE in result.detail
+    assert batch.created[0]["metadata"]["name"] == JOB and batch.created[0]["kind"] == "Job"
+    assert_deleted_once(batch)
+    assert all(t is not None for t in batch.timeouts)  # every call is bounded
+    assert core.calls == []  # nothing to explain
+
+
+def test_fail_carries_the_psql_error_from_the_log_and_the_job_is_deleted() -> None:
+    log = (
+        'psql: error: connection to server at "10.0.3.7", port 5432 failed: FATAL:  password authentication failed '
+        'for user "app"\n'
+    )
+    batch, core = FakeBatch([RUNNING, FAILED]), FakeCore([terminated_pod(f"{JOB}-x7k2p")], log=log)
+    result = run(batch, core)
+    assert result.status == "FAIL"
+    assert result.detail.startswith(f"psql could not log in to {WHERE}: psql: error:")
+    assert "password authentication failed" in result.detail and "\n" not in result.detail
+    assert_deleted_once(batch)
+    (pods_call, log_call) = core.calls
+    assert pods_call[1]["label_selector"] == f"batch.kubernetes.io/job-name={JOB}"
+    assert log_call[1]["name"] == f"{JOB}-x7k2p" and log_call[1]["tail_lines"] > 0
+
+
+def test_a_secret_that_never_mounts_times_out_with_the_mount_error_and_the_job_is_deleted() -> None:
+    event = client.CoreV1Event(
+        metadata=client.V1ObjectMeta(name="e1"),
+        involved_object=client.V1ObjectReference(name=f"{JOB}-x7k2p"),
+        reason="FailedMount",
+        type="Warning",
+        message='MountVolume.SetUp failed for volume "db-secret" : rpc error: code = Unknown\n desc = AccessDenied',
+        last_timestamp=datetime(2026, 11, 27, 22, 0, tzinfo=UTC),
+    )
+    batch, core = FakeBatch([RUNNING]), FakeCore([creating_pod(f"{JOB}-x7k2p")], events=[event])
+    result = run(batch, core, timeout=30)
+    assert result.status == "FAIL"
+    assert result.detail.startswith("no result within 30s: FailedMount: MountVolume.SetUp failed")
+    assert "AccessDenied" in result.detail and "\n" not in result.detail
+    assert_deleted_once(batch)
+    assert [c[0] for c in core.calls] == ["pods", "events"]  # no log: the container never started
+    assert core.calls[1][1]["field_selector"] == f"involvedObject.name={JOB}-x7k2p,type=Warning"
+
+
+@pytest.mark.parametrize(
+    "status",
+    [
+        # the failed pod is counted before the Job's Failed condition (FailureTarget first, Kubernetes >= 1.31)
+        client.V1JobStatus(failed=1, conditions=[client.V1JobCondition(type="FailureTarget", status="True")]),
+        client.V1JobStatus(conditions=[client.V1JobCondition(type="Failed", status="True", reason="DeadlineExceeded")]),
+    ],
+)
+def test_either_sign_of_failure_ends_the_wait(status: client.V1JobStatus) -> None:
+    batch, core = FakeBatch([RUNNING, status]), FakeCore([terminated_pod(f"{JOB}-x7k2p")], log="psql: error: x")
+    result = run(batch, core)
+    assert (result.status, result.detail) == ("FAIL", f"psql could not log in to {WHERE}: psql: error: x")
+    assert_deleted_once(batch)
+
+
+def test_job_without_a_pod_says_so() -> None:
+    batch, core = FakeBatch([FAILED]), FakeCore([])
+    result = run(batch, core)
+    assert result.status == "FAIL" and "no pod was created" in result.detail
+    assert_deleted_once(batch)
+
+
+def test_api_hiccups_while_waiting_do_not_decide() -> None:
+    batch, core = FakeBatch([ApiException(status=503, reason="Service Unavailable"), SUCCEEDED]), FakeCore([])
+    assert run(batch, core).status == "PASS"
+    assert_deleted_once(batch)
+
+
+def test_create_refused_is_a_fail_and_still_deletes_in_case_it_exists() -> None:
+    batch = FakeBatch([RUNNING], create_error=ApiException(status=403, reason="Forbidden"))
+    result = run(batch, FakeCore([]))
+    assert result.status == "FAIL"
+    assert result.detail == f"cannot create Job apps/{JOB}: HTTP 403 Forbidden"
+    assert_deleted_once(batch)
+
+
+def test_a_name_taken_by_another_job_is_left_alone() -> None:
+    batch = FakeBatch([RUNNING], create_error=ApiException(status=409, reason="Conflict"))
+    assert run(batch, FakeCore([])).status == "FAIL"
+    assert batch.deleted == []
+
+
+def test_a_job_that_could_not_be_deleted_is_named_in_the_detail() -> None:
+    batch = FakeBatch([SUCCEEDED], delete_error=ApiException(status=500, reason="Internal Server Error"))
+    result = run(batch, FakeCore([]))
+    assert result.status == "PASS"  # the login happened; the leftover ends by itself
+    assert f"Job apps/{JOB} not deleted (HTTP 500 Internal Server Error)" in result.detail
+
+
+def test_a_job_already_gone_is_fine() -> None:
+    batch = FakeBatch([SUCCEEDED], delete_error=ApiException(status=404, reason="Not Found"))
+    result = run(batch, FakeCore([]))
+    assert result.status == "PASS" and "not deleted" not in result.detail
+
+
+def test_names_are_fresh_valid_and_labelled() -> None:
+    first, second = db_login.job_name(), db_login.job_name()
+    assert first != second and first.startswith("helloworld-dblogin-") and len(first) <= 63
+
+
+# ---------------------------------------------------------------- the real client against a local API server
+
+
+@contextmanager
+def api_server(job_states: list[dict[str, Any]]) -> Iterator[tuple[str, list[tuple[str, str, Any]]]]:
+    """Answers the check's calls as the API server would; records (method, path+query, body)."""
+    seen: list[tuple[str, str, Any]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def answer(self, body: dict[str, Any], code: int = 200) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(code)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            seen.append(("POST", self.path, body))
+            self.answer(body, 201)
+
+        def do_GET(self) -> None:
+            seen.append(("GET", self.path, None))
+            status = job_states.pop(0) if len(job_states) > 1 else job_states[0]
+            self.answer({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": JOB}, "status": status})
+
+        def do_DELETE(self) -> None:
+            seen.append(("DELETE", self.path, None))
+            self.answer({"apiVersion": "v1", "kind": "Status", "status": "Success"})
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", seen
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def kubeconfig(server: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "c", "cluster": {"server": server}}],
+        "users": [{"name": "u", "user": {"token": "t0k"}}],
+        "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}],
+        "current-context": "c",
+    }
+
+
+def test_real_client_creates_polls_and_deletes_with_background_propagation(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    with api_server([{"active": 1}, {"succeeded": 1}]) as (url, seen):
+        kube = Kube.from_kubeconfig(kubeconfig(url), timeout=(2.0, 2.0))
+        result = check_login(
+            OUT, db_login.batch_api(kube.core), kube.core, timeout=60, clock=FakeClock().clock, name=JOB
+        )
+    assert result.status == "PASS"
+    (post, *gets, delete) = seen
+    assert post[:2] == ("POST", "/apis/batch/v1/namespaces/apps/jobs") and post[2] == manifest()
+    assert [g[1] for g in gets] == [f"/apis/batch/v1/namespaces/apps/jobs/{JOB}/status"] * 2
+    path = urlparse(delete[1])
+    assert (delete[0], path.path) == ("DELETE", f"/apis/batch/v1/namespaces/apps/jobs/{JOB}")
+    assert parse_qs(path.query) == {"propagationPolicy": ["Background"]}
