@@ -8,6 +8,7 @@ credentials themselves. The Job is always deleted afterwards.
 
 import secrets
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from kubernetes import client
@@ -186,71 +187,81 @@ def check_login(
     request_timeout: Timeout = TIMEOUT,
     name: str | None = None,
 ) -> CheckResult:
-    """PASS only when the Job's `psql ... -c 'select 1'` exits 0; FAIL with one line otherwise. Always deletes it."""
+    """PASS only when the Job's `psql ... -c 'select 1'` exits 0; FAIL with one line otherwise. Always deletes it,
+    Ctrl-C included."""
     namespace = outputs.text(out, "helloworldNamespace")
     host, port, dbname = outputs.text(out, "dbEndpoint"), outputs.integer(out, "dbPort"), outputs.text(out, "dbName")
-    name = name or job_name()
+    job = _LoginJob(jobs, core, name or job_name(), namespace, request_timeout)
+    leftover = ""
     try:
-        jobs.create_namespaced_job(
-            namespace, login_job(name, namespace, host, port, dbname), _request_timeout=request_timeout
-        )
-    except Exception as err:  # without an answer the Job may exist all the same: it is deleted below
-        result = checks.failed(NAME, f"cannot create Job {namespace}/{name}: {one_line(err)}")
-        if isinstance(err, ApiException) and err.status == 409:  # someone else's Job has this name: leave it alone
-            return result
-    else:
-        where = f"{host}:{port}/{dbname}"
-        result = _await(jobs, core, name, namespace, where, timeout, interval, request_timeout, clock, say)
-    leftover = _delete(jobs, name, namespace, request_timeout)
-    if leftover:
-        return CheckResult(result.name, result.status, f"{result.detail}; {leftover}")
-    return result
+        body = login_job(job.name, namespace, host, port, dbname)
+        result = job.run(body, f"{host}:{port}/{dbname}", timeout=timeout, interval=interval, clock=clock, say=say)
+    finally:
+        leftover = "" if job.taken else job.delete()
+    return CheckResult(result.name, result.status, f"{result.detail}; {leftover}") if leftover else result
 
 
-def _await(
-    jobs: JobsApi,
-    core: PodsApi,
-    name: str,
-    namespace: str,
-    where: str,
-    timeout: float,
-    interval: float,
-    request_timeout: Timeout,
-    clock: Clock,
-    say: Callable[[str], None],
-) -> CheckResult:
-    outcome: list[str | None] = [None]
+@dataclass
+class _LoginJob:
+    jobs: JobsApi
+    core: PodsApi
+    name: str
+    namespace: str
+    timeout: Timeout
+    taken: bool = False  # the name belongs to another Job: never delete it
 
-    def probe() -> tuple[bool, str]:
-        outcome[0] = _outcome(jobs.read_namespaced_job_status(name, namespace, _request_timeout=request_timeout))
-        return outcome[0] is not None, outcome[0] or "running"
+    def __str__(self) -> str:
+        return f"{self.namespace}/{self.name}"
 
-    try:
-        wait_for(f"Job {name}", probe, timeout=timeout, interval=interval, clock=clock, out=say)
-    except OpsError:
-        return checks.failed(NAME, f"no result within {timeout:g}s: {_explain(core, name, namespace, request_timeout)}")
-    if outcome[0] == "succeeded":
-        return checks.passed(NAME, f"psql logged in to {where} over verified TLS (select 1)")
-    return checks.failed(NAME, f"psql could not log in to {where}: {_explain(core, name, namespace, request_timeout)}")
+    def run(
+        self,
+        body: dict[str, Any],
+        where: str,
+        *,
+        timeout: float,
+        interval: float,
+        clock: Clock,
+        say: Callable[[str], None],
+    ) -> CheckResult:
+        try:
+            self.jobs.create_namespaced_job(self.namespace, body, _request_timeout=self.timeout)
+        except Exception as err:  # without an answer the Job may exist all the same: it is deleted anyway
+            self.taken = isinstance(err, ApiException) and err.status == 409
+            return checks.failed(NAME, f"cannot create Job {self}: {one_line(err)}")
+        outcome: list[str | None] = [None]
 
+        def probe() -> tuple[bool, str]:
+            outcome[0] = _outcome(
+                self.jobs.read_namespaced_job_status(self.name, self.namespace, _request_timeout=self.timeout)
+            )
+            return outcome[0] is not None, outcome[0] or "running"
 
-def _explain(core: PodsApi, name: str, namespace: str, timeout: Timeout) -> str:
-    try:
-        return _pod_story(core, name, namespace, timeout)
-    except Exception as err:  # the verdict stands without the story
-        return f"(pod details unavailable: {one_line(err)})"
+        try:
+            wait_for(f"Job {self}", probe, timeout=timeout, interval=interval, clock=clock, out=say)
+        except OpsError:
+            return checks.failed(NAME, f"no result within {timeout:g}s: {self.explain()}")
+        if outcome[0] == "succeeded":
+            return checks.passed(NAME, f"psql logged in to {where} over verified TLS (select 1)")
+        return checks.failed(NAME, f"psql could not log in to {where}: {self.explain()}")
 
+    def explain(self) -> str:
+        try:
+            return _pod_story(self.core, self.name, self.namespace, self.timeout)
+        except Exception as err:  # the verdict stands without the story
+            return f"(pod details unavailable: {one_line(err)})"
 
-def _delete(jobs: JobsApi, name: str, namespace: str, timeout: Timeout) -> str:
-    """Delete the Job and, by Background propagation, its pod; what is left behind, in words ("" when nothing)."""
-    try:
-        jobs.delete_namespaced_job(name, namespace, propagation_policy="Background", _request_timeout=timeout)
-    except ApiException as err:
-        if err.status == 404:  # never created, or already gone
+    def delete(self) -> str:
+        """Delete the Job and, by Background propagation, its pod; what is left behind, in words ("" when nothing)."""
+        try:
+            self.jobs.delete_namespaced_job(
+                self.name, self.namespace, propagation_policy="Background", _request_timeout=self.timeout
+            )
+        except ApiException as err:
+            if err.status == 404:  # never created, or already gone
+                return ""
+            problem = one_line(err)
+        except Exception as err:
+            problem = one_line(err)
+        else:
             return ""
-        problem = one_line(err)
-    except Exception as err:
-        problem = one_line(err)
-    else:
-        return ""
-    return f"Job {namespace}/{name} not deleted ({problem}): Kubernetes removes it {TTL_SECONDS}s after it ends"
+        return f"Job {self} not deleted ({problem}): Kubernetes removes it {TTL_SECONDS}s after it ends"

@@ -404,6 +404,16 @@ def test_a_job_already_gone_is_fine() -> None:
     assert result.status == "PASS" and "not deleted" not in result.detail
 
 
+def test_ctrl_c_while_waiting_still_deletes_the_job() -> None:
+    def interrupted(seconds: float) -> None:
+        raise KeyboardInterrupt
+
+    batch = FakeBatch([RUNNING])
+    with pytest.raises(KeyboardInterrupt):
+        check_login(OUT, batch, FakeCore([]), timeout=90, clock=Clock(lambda: 0.0, interrupted), name=JOB)
+    assert_deleted_once(batch)
+
+
 def test_names_are_fresh_valid_and_labelled() -> None:
     first, second = db_login.job_name(), db_login.job_name()
     assert first != second and first.startswith("helloworld-dblogin-") and len(first) <= 63
