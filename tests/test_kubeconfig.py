@@ -83,7 +83,9 @@ def exported_exec(changes: dict[str, Any], tmp_path: Path) -> dict[str, Any]:
 
 
 def test_program_passes_kubeconfig_role_arn(tmp_path: Path) -> None:
-    exec_ = exported_exec({"infra:cluster.kubeconfigRoleArn": ROLE_ARN}, tmp_path)
+    # The role needs an access entry too (the stack's own Kubernetes provider uses this kubeconfig).
+    changes = {"infra:cluster.kubeconfigRoleArn": ROLE_ARN, "infra:cluster.adminArns": [ROLE_ARN]}
+    exec_ = exported_exec(changes, tmp_path)
     assert exec_["apiVersion"] == EXEC_API
     assert exec_["args"] == [
         "eks",

@@ -57,6 +57,8 @@ POLICY_NAMES = [
     "eks-secrets-encryption-and-audit-logs",
     "ecr-scan-on-push",
     "k8s-nonroot-with-limits",
+    "public-name-serves-tls",
+    "iam-no-wildcard-resources",
 ]
 CONTAINER = ("spec", "template", "spec", "containers", 0)
 
