@@ -361,7 +361,31 @@ def _role_hint(arn: str) -> str:
     )
 
 
-_LOG_RETENTION_DAYS = {1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922}
+# PutRetentionPolicy's allowed values (botocore logs model, retentionInDays).
+_LOG_RETENTION_DAYS = {
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+}
 
 
 def _check_nodes(n: NodesConfig, problems: list[str]) -> None:

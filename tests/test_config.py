@@ -250,7 +250,6 @@ def test_log_retention_that_cloudwatch_does_not_take_is_refused(days: int) -> No
     assert any(p.startswith(f"infra:cluster.logRetentionDays: {days} — allowed: one of [1, 3, 5, 7,") for p in problems)
 
 
-@pytest.mark.xfail(strict=True, reason="infra/config.py's list stops at 2922; CloudWatch also takes 3288 and 3653")
 @pytest.mark.parametrize("days", [3288, 3653])
 def test_log_retention_of_nine_or_ten_years_runs(days: int) -> None:
     assert days in CLOUDWATCH_RETENTION_DAYS

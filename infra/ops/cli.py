@@ -63,13 +63,15 @@ def cmd_kubeconfig(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from infra.ops import http_probe
+    from infra.ops import http_probe, tls
     from infra.ops import verify as verify_ops
     from infra.ops.aws import caller_identity
 
+    context = tls.client_context(args.ca_file)
     out = stack.read_outputs(args.stack)
     caller_identity(make_client("sts", out))  # missing or expired credentials: one line naming the fix
-    probes = verify_ops.build_probes(out, make_kube(out), make_client("eks", out), http_probe.get)
+    eks = make_client("eks", out)
+    probes = verify_ops.build_probes(out, make_kube(out), eks, http_probe.fetcher(context), context)
     results = verify_ops.run_checks(probes, wait=args.wait, interval=args.interval, clock=REAL_CLOCK, out=say)
     say(verify_ops.report(results))
     failing = [r.name for r in results if not r.ok]
@@ -89,7 +91,10 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
+    from infra.ops import http_probe, tls
     from infra.ops import watch as watch_ops
+
+    fetch = http_probe.fetcher(tls.client_context(args.ca_file))
 
     # `timeout 600 python -m infra.ops watch ...` sends SIGTERM: still print the summary.
     previous = signal.signal(signal.SIGTERM, _interrupt)
@@ -99,6 +104,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
             interval=args.interval,
             duration=args.duration,
             timeout=args.timeout,
+            fetch=fetch,
             out=say,
         )
     finally:
@@ -185,6 +191,32 @@ def cmd_upgrade_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_snapshot(args: argparse.Namespace) -> int:
+    from infra.ops import db_snapshot
+    from infra.ops.aws import caller_identity
+    from infra.ops.table import render
+
+    out = stack.read_outputs(args.stack)
+    caller_identity(make_client("sts", out))  # missing or expired credentials: one line naming the fix
+    rds = make_client("rds", out)
+    if args.list:  # the identifier is always <project>-<stack>, so this works after a destroy too
+        found = db_snapshot.available_snapshots(rds, f"{stack.project_name()}-{args.stack}")
+        rows = [(s.identifier, f"{s.created:%Y-%m-%d %H:%M}" if s.created else "") for s in found]
+        say(render(("snapshot", "created (UTC)"), rows))
+        return 0
+    db_snapshot.take_snapshot(
+        out,
+        args.stack,
+        rds,
+        project=stack.project_name(),
+        wait=args.wait,
+        timeout=args.timeout,
+        clock=REAL_CLOCK,
+        say=say,
+    )
+    return 0
+
+
 VERBS = {
     "kubeconfig": (
         "write the stack's kubeconfig (mode 0600)",
@@ -196,8 +228,9 @@ VERBS = {
         "check nodes, pods, workload, ELB, app and database",
         "First checks that the AWS credentials work (else one line: `aws sso login` or\n"
         "`aws configure`). Then checks the node group's Ready nodes against its desired size,\n"
-        "kube-system pods, the helloworld workload, the Service's ELB, GET url (the greeting)\n"
-        "and GET url/dbz, all at once; each Kubernetes call gives up after 20 s. Prints a\n"
+        "kube-system pods, the helloworld workload, the Service's ELB, the https:// url's\n"
+        "certificate (trusted, naming the host; WARN 30 days before expiry), GET url (the\n"
+        "greeting) and GET url/dbz, all at once; each Kubernetes call gives up after 20 s. Prints a\n"
         "PASS/FAIL table; exits 0 only if every check passes. --wait re-runs the failing\n"
         "checks, e.g. while new nodes join after scaling.",
     ),
@@ -205,8 +238,9 @@ VERBS = {
         "poll the app and report every change of answer",
         "GET the URL every --interval seconds; print each change of answer with a timestamp,\n"
         "and at the end (--duration or Ctrl-C) the counts per answer. Exits 1 if any request\n"
-        "failed (connection error, non-2xx, a body cut short, or no complete answer within\n"
-        "--timeout): run it across an upgrade to prove zero downtime.",
+        "failed (connection error, TLS failure, non-2xx such as the 308 an http:// URL of a\n"
+        "TLS stack answers, a body cut short, or no complete answer within --timeout): run it\n"
+        "across an upgrade to prove zero downtime. https:// is verified (--ca-file: a private CA).",
     ),
     "swap-node": (
         "drain one node and replace its EC2 instance",
@@ -224,6 +258,12 @@ VERBS = {
         "EKS upgrade insights, node group versions, add-on versions for the target,\n"
         "PodDisruptionBudgets that would stall the node roll, surge room. Exits 1 on any FAIL.",
     ),
+    "snapshot": (
+        "take a manual snapshot of the stack's database",
+        "Snapshot the stack's RDS instance as <instance>-<UTC timestamp>, tagged with the stack;\n"
+        "--wait follows it until available. Prints its id and the restoreFrom line that starts\n"
+        "a new stack from it. --list shows the available snapshots (the final one included).",
+    ),
     "destroy": (
         "pulumi destroy, sweep leftovers, report",
         "Refuse a stack with protected resources, and check the AWS credentials, before\n"
@@ -235,6 +275,9 @@ VERBS = {
         "snapshot, that the cluster (and so every pod) is gone, and the log groups.",
     ),
 }
+
+
+CA_FILE_HELP = "trust only these CA certificates for https:// (a private CA; default: the system trust store)"
 
 
 def parser() -> argparse.ArgumentParser:
@@ -263,6 +306,7 @@ def parser() -> argparse.ArgumentParser:
         "--wait", type=not_negative, default=0.0, metavar="SECONDS", help="re-run failing checks this long (default 0)"
     )
     p.add_argument("--interval", type=positive, default=10.0, help="seconds between re-runs (default 10)")
+    p.add_argument("--ca-file", metavar="PEM", help=CA_FILE_HELP)
     p.set_defaults(run=cmd_verify)
 
     p = verb("watch")
@@ -270,6 +314,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--interval", type=positive, default=0.5, help="seconds between requests (default 0.5)")
     p.add_argument("--duration", type=positive, help="stop after this many seconds (default: at Ctrl-C)")
     p.add_argument("--timeout", type=positive, default=2.0, help="seconds per request (default 2)")
+    p.add_argument("--ca-file", metavar="PEM", help=CA_FILE_HELP)
     p.set_defaults(run=cmd_watch)
 
     p = verb("swap-node")
@@ -285,6 +330,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("stack", help="stack name, e.g. foo")
     p.add_argument("--to", metavar="1.NN", help="target Kubernetes version (default: the next minor)")
     p.set_defaults(run=cmd_upgrade_check)
+
+    p = verb("snapshot")
+    p.add_argument("stack", help="stack name, e.g. foo")
+    p.add_argument("--wait", action="store_true", help="wait until available, printing progress")
+    p.add_argument("--timeout", type=positive, default=3600.0, help="seconds --wait allows (default 3600)")
+    p.add_argument("--list", action="store_true", help="list the stack's available snapshots, newest first")
+    p.set_defaults(run=cmd_snapshot)
 
     p = verb("destroy")
     p.add_argument("stack", help="stack name, e.g. foo")

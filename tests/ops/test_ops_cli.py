@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 KUBECONFIG = {"apiVersion": "v1", "kind": "Config", "clusters": [], "users": [], "contexts": []}
 
 
-@pytest.mark.parametrize("verb", ["kubeconfig", "verify", "watch", "swap-node", "upgrade-check", "destroy"])
+@pytest.mark.parametrize("verb", ["kubeconfig", "verify", "watch", "swap-node", "upgrade-check", "snapshot", "destroy"])
 def test_each_verb_has_help(verb: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
         cli.main([verb, "--help"])
@@ -31,7 +31,7 @@ def test_module_entry_point_help() -> None:
         [sys.executable, "-m", "infra.ops", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 0
-    for verb in ("kubeconfig", "verify", "watch", "swap-node", "upgrade-check", "destroy"):
+    for verb in ("kubeconfig", "verify", "watch", "swap-node", "upgrade-check", "snapshot", "destroy"):
         assert verb in done.stdout
 
 
@@ -129,3 +129,22 @@ def test_upgrade_check_prints_the_table_and_exits_1_on_a_fail(
     captured = capsys.readouterr()
     assert f"target version  {status}" in captured.out
     assert ("error: 1 check(s) failed: target version" in captured.err) == (code == 1)
+
+
+def test_snapshot_verb_checks_credentials_then_snapshots(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from infra.ops import aws, db_snapshot
+
+    calls: list[Any] = []
+    monkeypatch.setattr(stack, "read_outputs", lambda name: {"region": "us-west-2", "dbIdentifier": "infra-foo"})
+    monkeypatch.setattr(cli, "make_client", lambda service, out: service)
+    monkeypatch.setattr(aws, "caller_identity", lambda sts: calls.append(("identity", sts)) or "arn")
+
+    def take(out: Any, name: str, rds: Any, **kw: Any) -> str:
+        calls.append(("take", name, rds, kw["wait"], kw["timeout"]))
+        return "infra-foo-20261127-221530"
+
+    monkeypatch.setattr(db_snapshot, "take_snapshot", take)
+    assert cli.main(["snapshot", "foo", "--wait"]) == 0
+    assert calls == [("identity", "sts"), ("take", "foo", "rds", True, 3600.0)]
