@@ -2,15 +2,18 @@
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Literal
 
 from infra.ops.errors import one_line
 from infra.ops.http_probe import Answer
 from infra.ops.kube_model import Node, Pod, WorkloadRef, WorkloadStatus
+from infra.ops.tls import Certificate
 
 Status = Literal["PASS", "FAIL", "WARN", "INFO"]  # only FAIL makes a verb exit non-zero
 _FINISHED = ("Succeeded", "Failed")  # completed Job pods are not expected to be Ready
 _SHOW = 3  # names listed in a detail before "(+N more)"
+RENEWAL_WARNING = timedelta(days=30)  # ACM renews well before expiry: 30 days left means renewal is failing
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,27 @@ def database(url: str, answer: Answer) -> CheckResult:
     if answer.status == 200:
         return passed(name, f"{url}: database reachable")
     return failed(name, f"{url}: {answer.label()} (app cannot reach the database)")
+
+
+def certificate(cert: Certificate, now: datetime) -> CheckResult:
+    """A certificate read through a verifying handshake (trusted issuer, matching name): how long it stays valid."""
+    name = "certificate"
+    left = cert.not_after - now
+    detail = f"issuer {cert.issuer}, valid until {cert.not_after:%Y-%m-%d %H:%M} UTC, names {_names(list(cert.names))}"
+    if left <= timedelta(0):
+        return failed(name, f"expired: {detail}")
+    if left < RENEWAL_WARNING:
+        return CheckResult(
+            name,
+            "WARN",
+            f"expires in {left.days} days: {detail}; ACM renews a DNS-validated certificate while its validation "
+            "record stays, so renewal is failing: check `aws acm describe-certificate` (RenewalSummary)",
+        )
+    return passed(name, detail)
+
+
+def plain_http() -> CheckResult:
+    return CheckResult("certificate", "INFO", "plain HTTP: no certificate (no DNS name)")
 
 
 def crashed(name: str, err: BaseException) -> CheckResult:

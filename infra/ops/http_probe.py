@@ -1,11 +1,15 @@
 """One HTTP GET that never raises: every outcome becomes an Answer (for watch and verify).
 
-The timeout bounds the whole request (connect, headers and body), not each socket read: a
-body dripped one byte at a time must not pass as a fast, healthy answer. A body shorter than
-its Content-Length is what a pod killed mid-response looks like, so it is a failure too.
+An https:// URL is verified (trusted issuer, matching name, not expired); a TLS failure is a failed
+answer with a short reason. Redirects are not followed: a 308 from the http:// URL of a TLS stack is
+not the app answering, so it is not ok. The timeout bounds the whole request (connect, TLS handshake,
+headers and body), not each socket read: a body dripped one byte at a time must not pass as a fast,
+healthy answer. A body shorter than its Content-Length is what a pod killed mid-response looks like,
+so it is a failure too.
 """
 
 import contextlib
+import functools
 import http.client
 import socket
 import ssl
@@ -14,6 +18,8 @@ import time
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from infra.ops import tls
 
 _MAX_BODY = 64 * 1024
 _MAX_LABEL = 80
@@ -26,6 +32,7 @@ class Answer:
     status: int | None  # None when no HTTP response arrived at all
     body: str = ""
     error: str | None = None  # e.g. "connection refused", or "truncated" with a status
+    location: str | None = None  # where a redirect points
 
     @property
     def ok(self) -> bool:
@@ -36,7 +43,7 @@ class Answer:
         if self.error is not None:
             return f"error: {self.error}"
         if not self.ok:
-            return f"HTTP {self.status}"
+            return f"HTTP {self.status}" + (f" -> {self.location}" if self.location else "")
         body = self.body.strip() or "(empty body)"
         return body if len(body) <= _MAX_LABEL else body[: _MAX_LABEL - 3] + "..."
 
@@ -48,6 +55,8 @@ def describe(err: BaseException | str) -> str:
     """A stable, short reason so equal failures are counted together."""
     if isinstance(err, str):
         return err
+    if isinstance(err, ssl.SSLError):  # before OSError's subclasses: TLS errors are OSErrors too
+        return tls.reason(err)
     if isinstance(err, ConnectionRefusedError):
         return "connection refused"
     if isinstance(err, ConnectionResetError):
@@ -63,10 +72,15 @@ def describe(err: BaseException | str) -> str:
     return f"{type(err).__name__}: {err}".splitlines()[0]
 
 
-def get(url: str, timeout: float) -> Answer:
+def fetcher(context: ssl.SSLContext) -> Fetch:
+    """get() verifying https:// with one context (see tls.client_context) for all its requests."""
+    return functools.partial(get, context=context)
+
+
+def get(url: str, timeout: float, context: ssl.SSLContext | None = None) -> Answer:
     """GET url with a fresh connection (Connection: close), so a rolling update is seen per request."""
     try:
-        conn = _connection(url, timeout)
+        conn = _connection(url, timeout, context or tls.client_context())
     except ValueError as err:
         return Answer(None, error=f"bad URL: {err}")
     parts = urllib.parse.urlsplit(url)
@@ -92,17 +106,16 @@ def get(url: str, timeout: float) -> Answer:
     if time.monotonic() >= deadline:
         return Answer(None, error=TIMED_OUT)
     body = raw.decode("utf-8", errors="replace")
-    return Answer(response.status, body, error=None if complete else TRUNCATED)
+    location = response.getheader("Location") if 300 <= response.status < 400 else None
+    return Answer(response.status, body, error=None if complete else TRUNCATED, location=location)
 
 
-def _connection(url: str, timeout: float) -> http.client.HTTPConnection:
+def _connection(url: str, timeout: float, context: ssl.SSLContext) -> http.client.HTTPConnection:
     parts = urllib.parse.urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"not an http(s) URL: {url}")
     if parts.scheme == "https":
-        return http.client.HTTPSConnection(
-            parts.hostname, parts.port, timeout=timeout, context=ssl.create_default_context()
-        )
+        return http.client.HTTPSConnection(parts.hostname, parts.port, timeout=timeout, context=context)
     return http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
 
 

@@ -1,11 +1,14 @@
 """`verify`: fetch cluster/app state through thin layers, judge it with checks.py, print a table."""
 
+import ssl
+import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
-from infra.ops import aws, checks, outputs
+from infra.ops import aws, checks, outputs, tls
 from infra.ops.checks import CheckResult
 from infra.ops.http_probe import Fetch
 from infra.ops.kube_model import ClusterReader, nodegroup_members, parse_workload
@@ -28,8 +31,10 @@ class Probe:
             return checks.crashed(self.name, err)
 
 
-def build_probes(out: Mapping[str, Any], kube: ClusterReader, eks: Any, fetch: Fetch) -> list[Probe]:
-    """One probe per check; each fetches fresh data so --wait can re-run it."""
+def build_probes(
+    out: Mapping[str, Any], kube: ClusterReader, eks: Any, fetch: Fetch, context: ssl.SSLContext
+) -> list[Probe]:
+    """One probe per check; each fetches fresh data so --wait can re-run it. `context` verifies the certificate."""
     cluster = outputs.text(out, "clusterName")
     nodegroup = outputs.text(out, "nodeGroupName")
     namespace = outputs.text(out, "helloworldNamespace")
@@ -42,6 +47,13 @@ def build_probes(out: Mapping[str, Any], kube: ClusterReader, eks: Any, fetch: F
     def nodes() -> CheckResult:
         desired = aws.describe_nodegroup(eks, cluster, nodegroup).desired
         return checks.nodes_ready(nodegroup_members(kube.nodes(), nodegroup), desired)
+
+    def certificate() -> CheckResult:
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme != "https" or not parts.hostname:
+            return checks.plain_http()
+        cert = tls.peer_certificate(parts.hostname, parts.port or 443, context, HTTP_TIMEOUT)
+        return checks.certificate(cert, datetime.now(UTC))
 
     return [
         Probe("nodes", nodes),
@@ -57,6 +69,7 @@ def build_probes(out: Mapping[str, Any], kube: ClusterReader, eks: Any, fetch: F
             f"service {SERVICE}",
             lambda: checks.service_hostname(kube.service_hostname(SERVICE, namespace), endpoint),
         ),
+        Probe("certificate", certificate),
         Probe("GET /", lambda: checks.greeting(url, fetch(url, HTTP_TIMEOUT), greeting)),
         Probe("GET /dbz", lambda: checks.database(url + "/dbz", fetch(url + "/dbz", HTTP_TIMEOUT))),
     ]

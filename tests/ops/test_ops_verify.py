@@ -1,5 +1,6 @@
 """verify: each check's pass/fail and message, --wait re-runs, the table, and the exit code."""
 
+import ssl
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -170,7 +171,9 @@ class FakeSts:
 
 
 @contextmanager
-def app(dbz_status: int) -> Iterator[str]:
+def app(dbz_status: int = 200, tls: ssl.SSLContext | None = None) -> Iterator[str]:
+    """The app on 127.0.0.1; with a server-side `tls` context it speaks only HTTPS (like the ELB's 443)."""
+
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             status, body = (dbz_status, b"db\n") if self.path == "/dbz" else (200, b"Hello world\n")
@@ -183,9 +186,11 @@ def app(dbz_status: int) -> Iterator[str]:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
+        yield f"{'https' if tls else 'http'}://127.0.0.1:{server.server_address[1]}"
     finally:
         server.shutdown()
         server.server_close()
@@ -205,22 +210,38 @@ def outputs(url: str) -> dict[str, Any]:
     }
 
 
+def run_verify_verb(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], url: str, *args: str, nodes: int = 2
+) -> tuple[int, dict[str, tuple[str, str]], str]:
+    """`verify foo ARGS` with fake cluster/EKS/STS and the app at url: exit code, {check: (status, detail)}, stderr."""
+    for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(stack, "read_outputs", lambda name: outputs(url))
+    monkeypatch.setattr(cli, "make_kube", lambda out: FakeKube(nodes))
+    clients = {"eks": FakeEks(), "sts": FakeSts()}
+    monkeypatch.setattr(cli, "make_client", lambda service, out: clients[service])
+    code = cli.main(["verify", "foo", *args])
+    captured = capsys.readouterr()
+    lines = captured.out.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("check "))
+    status_at, detail_at = lines[header].index("status"), lines[header].index("detail")
+    rows = {
+        line[:status_at].strip(): (line[status_at:detail_at].strip(), line[detail_at:].strip())
+        for line in lines[header + 2 :]
+    }
+    return code, rows, captured.err
+
+
 @pytest.mark.parametrize(("nodes", "dbz", "code"), [(2, 200, 0), (2, 503, 1), (1, 200, 1)])
 def test_verify_verb_prints_table_and_exit_code(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], nodes: int, dbz: int, code: int
 ) -> None:
-    for name in ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"):
-        monkeypatch.delenv(name, raising=False)
     with app(dbz) as url:
-        monkeypatch.setattr(stack, "read_outputs", lambda name: outputs(url))
-        monkeypatch.setattr(cli, "make_kube", lambda out: FakeKube(nodes))
-        clients = {"eks": FakeEks(), "sts": FakeSts()}
-        monkeypatch.setattr(cli, "make_client", lambda service, out: clients[service])
-        assert cli.main(["verify", "foo"]) == code
-    captured = capsys.readouterr()
-    rows = {line.split()[0]: line for line in captured.out.splitlines() if line.split()}
-    assert "check" in rows and ("FAIL" in captured.out) == bool(code)
-    assert "PASS" in rows["kube-system"] and "PASS" in rows["service"]
+        got, rows, err = run_verify_verb(monkeypatch, capsys, url, nodes=nodes)
+    assert got == code
+    assert ("FAIL" in [status for status, _ in rows.values()]) == bool(code)
+    assert rows["kube-system pods"][0] == "PASS" and rows["service helloworld"][0] == "PASS"
+    assert rows["certificate"] == ("INFO", "plain HTTP: no certificate (no DNS name)")
     if code:
-        assert captured.err.startswith("error: 1 check(s) failed: ")
-        assert captured.err.count("\n") == 1
+        assert err.startswith("error: 1 check(s) failed: ")
+        assert err.count("\n") == 1
