@@ -1,0 +1,55 @@
+"""The RDS certificate bundle for `sslmode=verify-full`, as the ConfigMap the `database login` Job mounts.
+
+Fetched from AWS at check time (over verified HTTPS, on the operator's machine), not vendored: AWS rotates its RDS
+CAs, and a stale copy would make a good database fail verification. The pod itself needs no internet access.
+"""
+
+from __future__ import annotations
+
+import ssl
+import urllib.request
+from typing import Any, Protocol
+
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from infra.ops.errors import OpsError
+
+BUNDLE_URL = "https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem"
+CONFIGMAP = "rds-ca-bundle"
+KEY = "global-bundle.pem"
+PEM_BEGIN = "-----BEGIN CERTIFICATE-----"
+
+
+class ConfigMapsApi(Protocol):
+    def create_namespaced_config_map(self, namespace: str, body: Any, **kwargs: Any) -> Any: ...
+    def replace_namespaced_config_map(self, name: str, namespace: str, body: Any, **kwargs: Any) -> Any: ...
+
+
+def fetch_bundle(url: str = BUNDLE_URL, timeout: float = 20.0, context: ssl.SSLContext | None = None) -> str:
+    """AWS's bundle, checked to be PEM certificates (a captive portal's HTML must not become a CA)."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout, context=context or ssl.create_default_context()) as answer:
+            text = str(answer.read().decode("ascii"))
+    except (OSError, UnicodeDecodeError) as err:
+        raise OpsError(f"cannot fetch the RDS CA bundle from {url}: {err}") from err
+    if PEM_BEGIN not in text:
+        raise OpsError(f"{url} did not answer with PEM certificates; the database login check needs AWS's RDS CAs")
+    return text
+
+
+def configmap(pem: str) -> client.V1ConfigMap:
+    return client.V1ConfigMap(
+        metadata=client.V1ObjectMeta(name=CONFIGMAP, labels={"app": "helloworld-dblogin"}), data={KEY: pem}
+    )
+
+
+def ensure_configmap(api: ConfigMapsApi, namespace: str, pem: str, request_timeout: Any) -> None:
+    """Create the ConfigMap, or replace it with the current bundle."""
+    body = configmap(pem)
+    try:
+        api.create_namespaced_config_map(namespace, body, _request_timeout=request_timeout)
+    except ApiException as err:
+        if err.status != 409:
+            raise
+        api.replace_namespaced_config_map(CONFIGMAP, namespace, body, _request_timeout=request_timeout)
