@@ -7,6 +7,7 @@ from typing import Any
 
 import boto3
 from botocore.exceptions import (
+    BotoCoreError,
     ClientError,
     CredentialRetrievalError,
     NoCredentialsError,
@@ -15,7 +16,7 @@ from botocore.exceptions import (
     TokenRetrievalError,
 )
 
-from infra.ops.errors import OpsError
+from infra.ops.errors import OpsError, one_line
 
 # e.g. aws:///us-west-2a/i-0abc123def4567890
 _PROVIDER_ID = re.compile(r"^aws:///[a-z0-9-]*/(i-[0-9a-f]+)$")
@@ -51,16 +52,36 @@ _REJECTED = {
 }
 
 
-def caller_identity(sts: Any) -> str:
-    """The ARN the AWS credentials act as; one line naming the fix when they are missing or expired."""
+class CredentialsError(OpsError):
+    """The AWS credentials cannot be used: `problem`, and the `fix` when logging in again is it."""
+
+    def __init__(self, problem: str, fix: str | None) -> None:
+        super().__init__(f"{problem}: {fix}" if fix else problem)
+        self.problem, self.fix = problem, fix
+
+
+@dataclass(frozen=True)
+class Identity:
+    arn: str
+    account: str
+
+    def __str__(self) -> str:
+        return f"{self.arn} (account {self.account})"
+
+
+def caller_identity(sts: Any) -> Identity:
+    """Who the AWS credentials act as (the first call of verify and destroy); CredentialsError when they do not work."""
     try:
-        return str(sts.get_caller_identity()["Arn"])
-    except _NO_CREDENTIALS as err:
-        raise OpsError(f"no usable AWS credentials ({type(err).__name__}): {CREDENTIALS_FIX}") from err
+        found = sts.get_caller_identity()
+    except _NO_CREDENTIALS as err:  # before BotoCoreError: these are BotoCoreErrors too
+        raise CredentialsError(f"no usable AWS credentials ({type(err).__name__})", CREDENTIALS_FIX) from err
     except ClientError as err:
         if error_code(err) in _REJECTED:
-            raise OpsError(f"AWS rejected the credentials ({error_code(err)}): {CREDENTIALS_FIX}") from err
-        raise
+            raise CredentialsError(f"AWS rejected the credentials ({error_code(err)})", CREDENTIALS_FIX) from err
+        raise CredentialsError(f"cannot check the AWS credentials ({one_line(err)})", None) from err
+    except BotoCoreError as err:  # e.g. STS unreachable: logging in again would not help
+        raise CredentialsError(f"cannot check the AWS credentials ({one_line(err)})", None) from err
+    return Identity(str(found["Arn"]), str(found["Account"]))
 
 
 def instance_id(provider_id: str) -> str:

@@ -4,24 +4,18 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from infra.ops import aws
 from infra.ops.aws import error_code
 from infra.ops.errors import OpsError, one_line
-
-CREDENTIALS_HINT = (
-    "log in again (`aws sso login`, with AWS_PROFILE set to the stack account's profile) or export fresh keys, "
-    "then retry"
-)
 
 
 def check(sts: Any, ec2: Any, *, stack: str, vpc_id: str | None, region: str) -> str:
     """Who is calling (`ARN (account N)`); raises OpsError, saying nothing was destroyed, if destroy cannot work."""
     try:
-        who = sts.get_caller_identity()
-    except (BotoCoreError, ClientError) as err:  # expired SSO token, no credentials, expired keys...
-        raise OpsError(
-            f"AWS credentials do not work ({one_line(err)}); nothing was destroyed: {CREDENTIALS_HINT}"
-        ) from err
-    identity = f"{who['Arn']} (account {who['Account']})"
+        identity = str(aws.caller_identity(sts))
+    except aws.CredentialsError as err:  # expired SSO token, no credentials, expired keys...
+        fix = f": {err.fix}" if err.fix else ""
+        raise OpsError(f"{err.problem}; nothing was destroyed{fix}") from err
     if not vpc_id:
         return identity
     try:

@@ -4,9 +4,10 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.exceptions import TokenRetrievalError
+from botocore.exceptions import EndpointConnectionError, TokenRetrievalError
 from botocore.stub import Stubber
 from moto_env import REGION, moto_account, own_account, vpc_with_subnet
+from test_ops_verify_credentials import FIX
 
 from infra.ops import aws, cli, preflight, stack
 from infra.ops.errors import OpsError
@@ -29,9 +30,7 @@ def expired_sts() -> Any:
 def test_an_expired_session_fails_first_with_the_fix() -> None:
     with pytest.raises(OpsError) as caught:
         preflight.check(expired_sts(), None, stack="foo", vpc_id="vpc-1", region=REGION)
-    message = str(caught.value)
-    assert message.startswith("AWS credentials do not work (ClientError: An error occurred (ExpiredToken)")
-    assert "nothing was destroyed" in message and "`aws sso login`" in message
+    assert str(caught.value) == f"AWS rejected the credentials (ExpiredToken); nothing was destroyed: {FIX}"
 
 
 def test_an_expired_sso_token_fails_the_same_way() -> None:
@@ -39,8 +38,22 @@ def test_an_expired_sso_token_fails_the_same_way() -> None:
         def get_caller_identity(self) -> None:
             raise TokenRetrievalError(provider="sso", error_msg="Token has expired and refresh failed")
 
-    with pytest.raises(OpsError, match=r"^AWS credentials do not work .*Token has expired.*`aws sso login`"):
+    with pytest.raises(OpsError) as caught:
         preflight.check(SsoExpired(), None, stack="foo", vpc_id=None, region=REGION)
+    assert str(caught.value) == f"no usable AWS credentials (TokenRetrievalError); nothing was destroyed: {FIX}"
+
+
+def test_sts_out_of_reach_is_not_blamed_on_the_credentials() -> None:
+    class Unreachable:
+        def get_caller_identity(self) -> None:
+            raise EndpointConnectionError(endpoint_url="https://sts.us-west-2.amazonaws.com/")
+
+    with pytest.raises(OpsError) as caught:
+        preflight.check(Unreachable(), None, stack="foo", vpc_id=None, region=REGION)
+    assert str(caught.value) == (
+        "cannot check the AWS credentials (EndpointConnectionError: Could not connect to the endpoint URL: "
+        '"https://sts.us-west-2.amazonaws.com/"); nothing was destroyed'
+    )
 
 
 def test_a_vpc_the_credentials_cannot_see_is_refused(own_account: str) -> None:
@@ -68,5 +81,8 @@ def test_destroy_checks_credentials_before_destroying(
     )
     for argv in (["destroy", "foo", "--yes"], ["destroy", "foo", "--dry-run"]):
         assert cli.main(argv) == 1
-        assert capsys.readouterr().err.startswith("error: AWS credentials do not work (")
+        assert (
+            capsys.readouterr().err
+            == f"error: AWS rejected the credentials (ExpiredToken); nothing was destroyed: {FIX}\n"
+        )
     assert destroyed == []

@@ -4,6 +4,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import EndpointConnectionError
 from botocore.stub import Stubber
 from test_ops_verify import outputs
 
@@ -61,3 +62,19 @@ def test_missing_credentials_are_one_line_naming_the_fix(
     code, out, err = run_verify(monkeypatch, capfd)
     assert (code, out) == (1, "")
     assert err == f"error: no usable AWS credentials (NoCredentialsError): {FIX}\n"
+
+
+def test_sts_out_of_reach_is_one_line_without_blaming_the_credentials(
+    monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    class Unreachable:
+        def get_caller_identity(self) -> None:
+            raise EndpointConnectionError(endpoint_url="https://sts.us-west-2.amazonaws.com/")
+
+    monkeypatch.setattr(cli, "make_client", lambda service, out: Unreachable())
+    code, out, err = run_verify(monkeypatch, capfd)
+    assert (code, out) == (1, "")
+    assert err == (
+        "error: cannot check the AWS credentials (EndpointConnectionError: Could not connect to the endpoint URL: "
+        '"https://sts.us-west-2.amazonaws.com/")\n'
+    )
