@@ -114,7 +114,10 @@ def certificate(cert: Certificate, now: datetime) -> CheckResult:
     return passed(name, detail)
 
 
-def plain_http() -> CheckResult:
+def plain_http(host: str | None, elb_hostname: str | None) -> CheckResult:
+    """An http:// url: the ELB's own name (no DNS name; no certificate can name it), or a DNS name with tls off."""
+    if host and elb_hostname and host.lower() != elb_hostname.lower():
+        return CheckResult("certificate", "INFO", f"plain HTTP: no certificate for {host} (infra:dns tls is false)")
     return CheckResult("certificate", "INFO", "plain HTTP: no certificate (no DNS name)")
 
 

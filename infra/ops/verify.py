@@ -51,7 +51,7 @@ def build_probes(
     def certificate() -> CheckResult:
         parts = urllib.parse.urlsplit(url)
         if parts.scheme != "https" or not parts.hostname:
-            return checks.plain_http()
+            return checks.plain_http(parts.hostname, endpoint)
         cert = tls.peer_certificate(parts.hostname, parts.port or 443, context, HTTP_TIMEOUT)
         return checks.certificate(cert, datetime.now(UTC))
 

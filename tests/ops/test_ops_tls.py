@@ -205,6 +205,14 @@ def test_certificate_check_thresholds() -> None:
     assert checks.certificate(cert, cert.not_after) == CheckResult("certificate", "FAIL", f"expired: {detail}")
 
 
+def test_plain_http_says_why_there_is_no_certificate() -> None:
+    elb = "a1b2-123.us-west-2.elb.amazonaws.com"
+    assert checks.plain_http(elb, elb) == CheckResult("certificate", "INFO", "plain HTTP: no certificate (no DNS name)")
+    assert checks.plain_http("foo.example.com", elb) == CheckResult(
+        "certificate", "INFO", "plain HTTP: no certificate for foo.example.com (infra:dns tls is false)"
+    )
+
+
 def test_verify_passes_a_trusted_certificate_and_gets_over_https(
     pki: Pki, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -241,7 +241,8 @@ def test_verify_verb_prints_table_and_exit_code(
     assert got == code
     assert ("FAIL" in [status for status, _ in rows.values()]) == bool(code)
     assert rows["kube-system pods"][0] == "PASS" and rows["service helloworld"][0] == "PASS"
-    assert rows["certificate"] == ("INFO", "plain HTTP: no certificate (no DNS name)")
+    # The url names 127.0.0.1, not the ELB: as for a DNS name with tls off.
+    assert rows["certificate"] == ("INFO", "plain HTTP: no certificate for 127.0.0.1 (infra:dns tls is false)")
     if code:
         assert err.startswith("error: 1 check(s) failed: ")
         assert err.count("\n") == 1
