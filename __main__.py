@@ -2,6 +2,7 @@
 
 import pulumi
 
+from infra import preflight_database
 from infra.app_identity import AppIdentity
 from infra.cluster import Cluster
 from infra.config import load_config
@@ -18,7 +19,7 @@ facts = check(cfg, image_tag=image_tag(cfg))
 
 network = Network("network", cfg, facts.zones)
 cluster = Cluster("cluster", cfg, network, facts)
-database = Database("database", cfg, network, facts)
+database = Database(preflight_database.COMPONENT, cfg, network, facts)
 database.allow_from("database-from-cluster", cluster.security_group_id)
 csi = SecretsStoreCsi("secrets-store", cfg, cluster.provider, nodes=[cluster.node_group, *cluster.ready])
 identity = AppIdentity("helloworld-identity", cfg, cluster.cluster.name, database.secret_arn)

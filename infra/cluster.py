@@ -12,7 +12,7 @@ import pulumi_kubernetes as k8s
 from infra.config import StackConfig
 from infra.kubeconfig import build_kubeconfig
 from infra.network import Network
-from infra.preflight import CREATOR_TAG, DeployFacts, admin_arns_to_create
+from infra.preflight import DeployFacts, admin_arns_to_create, creator_tag
 
 CLUSTER_POLICIES = ("AmazonEKSClusterPolicy",)
 NODE_POLICIES = ("AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2ContainerRegistryReadOnly")
@@ -88,7 +88,7 @@ class Cluster(pulumi.ComponentResource):
             upgrade_policy={"support_type": c.support_type},
             # Who got EKS's bootstrap admin entry: read back on later runs (whoever runs them), so that principal
             # is never given a second, conflicting entry.
-            tags=cfg.tags("eks", {CREATOR_TAG: facts.creator_arn} if len(facts.creator_arn) <= 256 else {}),
+            tags=cfg.tags("eks", creator_tag(facts.creator_arn)),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group, *cluster_role.attachments]),
         )
         # EKS puts this security group on the control plane and on managed nodes (the launch template below sets
@@ -100,15 +100,17 @@ class Cluster(pulumi.ComponentResource):
             pulumi.log.info(f"infra:cluster.adminArns: {arn} created the cluster and has EKS's admin entry already")
         access: list[pulumi.Resource] = []
         for arn in admins:
-            # Named by ARN, not list position: removing one admin must not re-create the others' entries.
+            # Named by ARN, not list position: removing one admin must not re-create the others' entries. The
+            # alias is the position-named URN of earlier versions, so their entries are kept, not re-created.
             key = arn.rsplit(":", 1)[1].replace("/", "-")
+            was = [pulumi.Alias(name=f"{name}-admin-{c.admin_arns.index(arn)}")]
             entry = aws.eks.AccessEntry(
                 f"{name}-admin-{key}",
                 cluster_name=self.cluster.name,
                 principal_arn=arn,
                 type="STANDARD",
                 # EKS allows one entry per principal: a replacement must delete the old entry first.
-                opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
+                opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True, aliases=was),
             )
             association = aws.eks.AccessPolicyAssociation(
                 f"{name}-admin-{key}",
@@ -116,7 +118,7 @@ class Cluster(pulumi.ComponentResource):
                 principal_arn=entry.principal_arn,
                 policy_arn=ADMIN_POLICY_ARN,
                 access_scope={"type": "cluster"},
-                opts=child,
+                opts=pulumi.ResourceOptions(parent=self, aliases=was),
             )
             access += [entry, association]
 

@@ -10,6 +10,7 @@ import dataclasses
 import difflib
 import ipaddress
 import json
+import math
 import re
 import types
 import typing
@@ -73,6 +74,9 @@ class NetworkConfig:
     cidr: str = "10.0.0.0/16"
     az_count: int = 2
     nat_gateways: str = "single"  # "single" (cheap) or "one-per-az" (survives an AZ outage)
+    # "per-az": fixed blocks per AZ (adding an AZ moves nothing). "equal-split": the VPC divided by the AZ count,
+    # as stacks deployed before the per-AZ plan have it (keep it there: changing it replaces every subnet).
+    subnet_layout: str = "per-az"
 
 
 @dataclass(frozen=True)
@@ -280,10 +284,18 @@ def _keys(cls: type) -> str:
 # ---------------------------------------------------------------- semantic rules
 
 
-def plan_subnets(cidr: str, az_count: int) -> tuple[list[str], list[str]]:
-    """(private, public) CIDRs for AZs 0..az_count-1. AZ i gets the same two blocks whatever the count, so a
-    2 → 3 → 2 AZ change adds or removes only AZ 2's subnets."""
+SUBNET_LAYOUTS = ("per-az", "equal-split")
+
+
+def plan_subnets(cidr: str, az_count: int, layout: str = "per-az") -> tuple[list[str], list[str]]:
+    """(private, public) CIDRs for AZs 0..az_count-1. "per-az": AZ i gets the same two blocks whatever the count,
+    so a 2 → 3 → 2 AZ change adds or removes only AZ 2's subnets. "equal-split": 2 × az_count equal blocks,
+    private first (every CIDR moves when the count changes)."""
     vpc = ipaddress.IPv4Network(cidr)
+    if layout == "equal-split":
+        bits = math.ceil(math.log2(2 * az_count))
+        split = [str(b) for b in vpc.subnets(prefixlen_diff=bits)][: 2 * az_count]
+        return split[:az_count], split[az_count:]
     blocks = list(vpc.subnets(prefixlen_diff=PRIVATE_PREFIX_DIFF))
     public = list(blocks[MAX_AZS].subnets(prefixlen_diff=PUBLIC_PREFIX_DIFF - PRIVATE_PREFIX_DIFF))
     return [str(b) for b in blocks[:az_count]], [str(b) for b in public[:az_count]]
@@ -295,6 +307,8 @@ def _check_network(n: NetworkConfig, problems: list[str]) -> None:
         problems.append(f"{p}.azCount: {n.az_count} — allowed: 2..{MAX_AZS} (EKS and RDS need subnets in two AZs)")
     if n.nat_gateways not in ("single", "one-per-az"):
         problems.append(f"{p}.natGateways: {n.nat_gateways!r} — allowed: 'single', 'one-per-az'")
+    if n.subnet_layout not in SUBNET_LAYOUTS:
+        problems.append(f"{p}.subnetLayout: {n.subnet_layout!r} — allowed: 'per-az', 'equal-split'")
     try:
         vpc = ipaddress.IPv4Network(n.cidr)
     except ValueError as e:
@@ -308,6 +322,13 @@ def _check_network(n: NetworkConfig, problems: list[str]) -> None:
             f" gives each AZ a /{MIN_PRIVATE_PREFIX} private and a /{MAX_VPC_PREFIX + PUBLIC_PREFIX_DIFF} public"
             " subnet)"
         )
+    elif n.subnet_layout == "equal-split" and 2 <= n.az_count <= MAX_AZS:
+        prefix = vpc.prefixlen + math.ceil(math.log2(2 * n.az_count))
+        if prefix > MIN_PRIVATE_PREFIX:
+            problems.append(
+                f"{p}.cidr: {n.cidr!r} is too small for {n.az_count} AZs with subnetLayout equal-split (subnets"
+                f" would be /{prefix}) — allowed: subnets of /{MIN_PRIVATE_PREFIX} or larger"
+            )
 
 
 def _check_cluster(c: ClusterConfig, problems: list[str]) -> None:

@@ -20,12 +20,12 @@ import pulumi_random as random
 from infra.config import DatabaseConfig, StackConfig
 from infra.network import Network
 from infra.preflight import DeployFacts
+from infra.preflight_database import LOG_EXPORTS, log_group_resource, rds_log_group
 
 PORT = 5432
 # RDS Performance Insights is not offered on the smallest burstable classes (RDS user guide, "Supported DB engines,
 # Regions and instance classes for Performance Insights"); elsewhere its 7-day retention is free.
 NO_PERFORMANCE_INSIGHTS = re.compile(r"^db\.t\d+[a-z]*\.(micro|small)$")
-LOG_EXPORTS = ("postgresql", "upgrade")
 
 
 class Database(pulumi.ComponentResource):
@@ -76,8 +76,8 @@ class Database(pulumi.ComponentResource):
         # RDS would create these itself, without retention, and never delete them: the stack owns them instead.
         log_groups = [
             aws.cloudwatch.LogGroup(
-                f"{name}-logs-{log}",
-                name=f"/aws/rds/instance/{self.identifier}/{log}",
+                log_group_resource(name, log),
+                name=rds_log_group(self.identifier, log),
                 retention_in_days=d.log_retention_days,
                 tags=cfg.tags(f"db-logs-{log}"),
                 opts=child,

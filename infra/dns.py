@@ -72,7 +72,9 @@ class Dns(pulumi.ComponentResource):
             records=[option.resource_record_value],
             ttl=TTL,
             allow_overwrite=True,  # the same CNAME for the same name, e.g. after a destroy and up
-            opts=child,
+            # ACM uses one validation record per name and account: two stacks serving one name during a move share
+            # it, so destroying one must not take it (the other's certificate could not renew). It stays behind.
+            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
         )
         validation = aws.acm.CertificateValidation(
             f"{name}-cert",
@@ -93,9 +95,9 @@ class Dns(pulumi.ComponentResource):
             records=[target],
             set_identifier=self._cfg.stack,
             weighted_routing_policies=[{"weight": self._dns.weight}],
-            # A simple and a weighted record cannot share a name, and the set identifier cannot change in place:
-            # a replacement deletes the old record first (see the README for how long the name is then missing).
-            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
+            # Turning an existing simple record into this weighted one is an update: the provider sends the DELETE
+            # and the CREATE in one atomic Route 53 change batch, so the name never stops resolving.
+            opts=pulumi.ResourceOptions(parent=self),
         )
         self.register_outputs({"fqdn": self.fqdn})
         return record

@@ -31,7 +31,7 @@ class Network(pulumi.ComponentResource):
         aws.ec2.DefaultSecurityGroup(f"{name}-default-sg", vpc_id=vpc.id, tags=cfg.tags("default-sg"), opts=child)
         igw = aws.ec2.InternetGateway(f"{name}-igw", vpc_id=vpc.id, tags=cfg.tags("igw"), opts=child)
 
-        private_cidrs, public_cidrs = plan_subnets(cfg.network.cidr, len(zones))
+        private_cidrs, public_cidrs = plan_subnets(cfg.network.cidr, len(zones), cfg.network.subnet_layout)
         public_rt = aws.ec2.RouteTable(
             f"{name}-public-rt",
             vpc_id=vpc.id,

@@ -10,6 +10,7 @@ the answers AWS gives, refusals included.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -17,14 +18,16 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from infra import image_source
+from infra import image_source, preflight_database, preflight_network
 from infra.config import ADDON_NAMES, K8S_VERSION, ConfigError, StackConfig, camel
 
 STANDARD_USD_PER_HOUR, EXTENDED_USD_PER_HOUR = 0.10, 0.60
 WARN_DAYS = 30
+# AZs (by ID, the same in every account) where EKS cannot create a cluster's network interfaces (EKS user guide,
+# "Create a cluster": CreateCluster fails with UnsupportedAvailabilityZoneException).
+EKS_UNSUPPORTED_AZ_IDS = frozenset({"use1-az3", "usw1-az2", "cac1-az3"})
 CREATOR_TAG = "infra/cluster-creator"  # who holds EKS's bootstrap admin entry; set once, at creation
 # The provider's text for a zone lookup that matched nothing (pulumi-aws >= 6.38, and the older wording).
-SNAPSHOT_NOT_FOUND = ("no matching RDS DB Snapshot found", "Your query returned no results")
 ZONE_NOT_FOUND = ("no matching Route 53 Hosted Zone found", "no matching Route53Zone found")
 
 
@@ -131,72 +134,13 @@ def addon_problem(field: str, pinned: str, latest: str, kubernetes: str) -> str 
     )
 
 
-def postgres_problem(wanted: str, running: str, major_targets: list[str]) -> str | None:
-    """A downgrade, or a major jump RDS has no upgrade path for (DescribeDBEngineVersions ValidUpgradeTarget)."""
-    key = f"infra:database.engineVersion: {wanted}"
-
-    def parts(version: str) -> tuple[int, ...]:
-        return tuple(int(n) for n in version.split("."))
-
-    wanted_major, running_major = parts(wanted)[0], parts(running)[0]
-    if wanted_major < running_major or (
-        wanted_major == running_major and parts(wanted) < parts(running)[: len(parts(wanted))]
-    ):
-        return f"{key} — the database runs {running}; RDS never downgrades: allowed: {running_major} or newer"
-    majors = sorted({parts(t)[0] for t in major_targets})
-    if wanted_major > running_major and wanted_major not in majors:
-        allowed = ", ".join(str(m) for m in majors) or "none listed"
-        return f"{key} — the database runs {running}; RDS upgrades it in one step only to major {allowed}"
-    return None
+# EKS tag values: letters, digits, spaces and + - = . _ : / @, at most 256 (an IAM name may also hold a comma).
+TAG_VALUE = re.compile(r"^[\w +\-=.:/@]{1,256}$")
 
 
-def restore_problems(key: str, wanted: str, snapshot: Any) -> list[str]:
-    """A snapshot RDS could not restore into this stack's instance: older engine, or not encrypted."""
-    problems = []
-    have = tuple(int(n) for n in str(snapshot.engine_version).split("."))
-    want = tuple(int(n) for n in wanted.split("."))
-    if want < have[: len(want)]:
-        problems.append(
-            f"infra:database.engineVersion: {wanted} — older than {key}'s snapshot {snapshot.id} (PostgreSQL"
-            f" {snapshot.engine_version}); allowed: {have[0]} or newer"
-        )
-    if snapshot.encrypted is False:
-        problems.append(
-            f"{key}: snapshot {snapshot.id} is not encrypted and this stack's storage is; copy it encrypted first:"
-            f" aws rds copy-db-snapshot --source-db-snapshot-identifier {snapshot.id}"
-            f" --target-db-snapshot-identifier {snapshot.id}-encrypted --kms-key-id alias/aws/rds"
-        )
-    return problems
-
-
-def find_snapshot(key: str, what: str, lookup: Callable[[], Any]) -> tuple[Any | None, str | None]:
-    try:
-        return lookup(), None
-    except Exception as err:
-        if not any(text in str(err) for text in SNAPSHOT_NOT_FOUND):
-            raise
-        return None, f"{key}: no available DB snapshot {what} — allowed: a snapshot that exists in this region"
-
-
-def _restore(cfg: StackConfig) -> tuple[str | None, list[str]]:
-    r = cfg.database.restore_from
-    if r is None or r.point_in_time is not None:
-        return None, []
-    if r.stack:
-        key, source = "infra:database.restoreFrom.stack", f"{cfg.project}-{r.stack}"
-        snapshot, problem = find_snapshot(
-            f"{key}: {r.stack}",
-            f"of instance {source} (take one: python -m infra.ops snapshot {r.stack})",
-            lambda: aws.rds.get_snapshot(db_instance_identifier=source, most_recent=True),
-        )
-    else:
-        key = "infra:database.restoreFrom.snapshot"
-        snapshot, problem = find_snapshot(
-            f"{key}: {r.snapshot}", "of that name", lambda: aws.rds.get_snapshot(db_snapshot_identifier=r.snapshot)
-        )
-    if snapshot is None:
-        return None, [problem] if problem else []
-    return str(snapshot.db_snapshot_arn or snapshot.id), restore_problems(key, cfg.database.engine_version, snapshot)
+def creator_tag(creator_arn: str) -> dict[str, str]:
+    """The creator as a cluster tag, when EKS can store it (never for an unknown creator)."""
+    return {CREATOR_TAG: creator_arn} if TAG_VALUE.match(creator_arn) else {}
 
 
 def admin_arns_to_create(admin_arns: list[str], creator_arn: str) -> tuple[list[str], list[str]]:
@@ -252,15 +196,9 @@ def _running_cluster(name: str) -> Any | None:
     return aws.eks.get_cluster(name=name) if name in (aws.eks.get_clusters().names or []) else None
 
 
-def _running_postgres(identifier: str) -> str | None:
-    """The engine version of the stack's instance if it exists (RDS reports the full version, e.g. 16.4)."""
-    found = aws.rds.get_instances(filters=[{"name": "db-instance-id", "values": [identifier]}])
-    if identifier not in (found.instance_identifiers or []):
-        return None
-    return str(aws.rds.get_instance(db_instance_identifier=identifier).engine_version)
-
-
-def _log_group_problems(cfg: StackConfig, cluster_running: bool) -> list[str]:
+def _log_group_problems(cfg: StackConfig, cluster_running: bool, db_running: str | None) -> list[str]:
+    """Log groups AWS made itself where the stack will create its own: left from a teardown (delete), or written by
+    a running instance of a stack deployed before the program owned them (adopt)."""
     problems = []
     eks_group = f"/aws/eks/{cfg.cluster_name}/cluster"
     if not cluster_running and eks_group in (
@@ -268,25 +206,40 @@ def _log_group_problems(cfg: StackConfig, cluster_running: bool) -> list[str]:
     ):
         reason = "left from a deleted cluster (EKS re-creates it while a cluster is being deleted)"
         problems.append(leftover_log_group_problem(eks_group, cfg.region, reason))
-    prefix = f"/aws/rds/instance/{cfg.cluster_name}/"
-    for group in sorted(aws.cloudwatch.get_log_groups(log_group_name_prefix=prefix).log_group_names or []):
-        if "stack" not in (aws.cloudwatch.get_log_group(name=group).tags or {}):  # ours carry the stack tag
-            problems.append(leftover_log_group_problem(group, cfg.region, "created by RDS itself, not by this stack"))
+    prefix = preflight_database.rds_log_group(cfg.cluster_name, "")
+    found = set(aws.cloudwatch.get_log_groups(log_group_name_prefix=prefix).log_group_names or [])
+    for log in preflight_database.LOG_EXPORTS:
+        group = preflight_database.rds_log_group(cfg.cluster_name, log)
+        if group not in found or "stack" in (aws.cloudwatch.get_log_group(name=group).tags or {}):
+            continue  # absent, or ours (they carry the stack tag)
+        if db_running:
+            problems.append(preflight_database.adopt_log_group_problem(cfg, log))
+        else:
+            problems.append(leftover_log_group_problem(group, cfg.region, "left from a deleted database"))
     return problems
 
 
 def check(cfg: StackConfig, *, image_tag: str) -> DeployFacts:
     """Look everything up, raise one ConfigError naming every problem, log warnings; return the facts."""
     problems: list[str] = []
-    names = sorted(aws.get_availability_zones(state="available").names)
+    azs = aws.get_availability_zones(state="available")
+    names = sorted(n for n, zid in zip(azs.names, azs.zone_ids, strict=True) if zid not in EKS_UNSUPPORTED_AZ_IDS)
     if len(names) < cfg.network.az_count:
-        problems.append(f"infra:network.azCount: {cfg.network.az_count} — allowed: at most {len(names)} in this region")
+        problems.append(
+            f"infra:network.azCount: {cfg.network.az_count} — allowed: at most {len(names)} in this region (AZs EKS"
+            " can place a control plane in)"
+        )
+
+    problem = preflight_network.subnet_problem(cfg.network, preflight_network.existing_subnets(cfg))
+    problems += [problem] if problem else []
 
     caller = aws.get_caller_identity()
     deployer = _deployer(caller)
     running = _running_cluster(cfg.cluster_name)
     running_version = str(running.version) if running is not None else None
-    creator = str((running.tags or {}).get(CREATOR_TAG) or deployer) if running is not None else deployer
+    # The creator is known when the cluster is created here, or from the tag written then. A cluster made by an
+    # earlier version has no tag: its creator is unknown, so no admin is skipped and no tag is guessed.
+    creator = deployer if running is None else str((running.tags or {}).get(CREATOR_TAG) or "")
 
     role = cfg.cluster.kubeconfig_role_arn
     if role and role != creator and role not in cfg.cluster.admin_arns:
@@ -295,7 +248,7 @@ def check(cfg: StackConfig, *, image_tag: str) -> DeployFacts:
             " provider would be refused (Unauthorized); add it to infra:cluster.adminArns"
         )
 
-    offered = parse_versions(aws.eks.get_cluster_versions(include_all=True).cluster_versions or [])
+    offered = parse_versions(aws.eks.get_cluster_versions(cluster_type="eks", include_all=True).cluster_versions or [])
     today = dt.datetime.now(dt.UTC).date()
     found, warnings = version_problems(cfg.cluster.version, cfg.cluster.support_type, offered, today, running_version)
     problems += found
@@ -327,18 +280,10 @@ def check(cfg: StackConfig, *, image_tag: str) -> DeployFacts:
             problems += [problem] if problem else []
             addons[addon] = pinned or latest
 
-    db_running = _running_postgres(cfg.cluster_name)
-    db_major_upgrade, restore_snapshot = False, None
-    if db_running is None:  # restoreFrom is read only when the instance is created
-        restore_snapshot, found = _restore(cfg)
-        problems += found
-    else:
-        targets = aws.rds.get_engine_version(engine="postgres", version=db_running).valid_major_targets or []
-        problem = postgres_problem(cfg.database.engine_version, db_running, list(targets))
-        problems += [problem] if problem else []
-        db_major_upgrade = int(cfg.database.engine_version.split(".")[0]) > int(db_running.split(".")[0])
+    database, found = preflight_database.check(cfg)
+    problems += found
 
-    problems += _log_group_problems(cfg, cluster_running=running is not None)
+    problems += _log_group_problems(cfg, cluster_running=running is not None, db_running=database.running_version)
     if problems:
         raise ConfigError(problems)
     for warning in warnings:
@@ -350,8 +295,8 @@ def check(cfg: StackConfig, *, image_tag: str) -> DeployFacts:
         running_version=running_version,
         image_tag=image_tag,
         addon_versions=addons,
-        db_major_upgrade=db_major_upgrade,
-        restore_snapshot=restore_snapshot,
+        db_major_upgrade=database.major_upgrade,
+        restore_snapshot=database.restore_snapshot,
     )
 
 

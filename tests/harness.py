@@ -115,8 +115,10 @@ class World:
     zone is hosted, the deployer is an SSO-style role session, and nothing of the stack exists yet."""
 
     caller_arn: str = f"arn:aws:sts::{ACCOUNT}:assumed-role/deployer/alice"
+    zone_ids: tuple[str, ...] = ("usw2-az1", "usw2-az2", "usw2-az3", "usw2-az4")
     deployer_role_arn: str = f"arn:aws:iam::{ACCOUNT}:role/deployer"
     hosted_zones: tuple[str, ...] = ("cloud.weave.works",)
+    subnets: tuple[str, ...] = ()  # CIDRs of the stack's existing subnets (none: a new VPC)
     clusters: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> {"version": .., "tags": {..}}
     ecr_tags: dict[str, list[str]] = field(default_factory=dict)  # repository -> pushed tags
     log_groups: dict[str, dict[str, str]] = field(default_factory=dict)  # name -> tags
@@ -128,6 +130,7 @@ class World:
     pg_major_targets: dict[str, list[str]] = field(
         default_factory=lambda: {"15.8": ["16.4", "17.2"], "16.4": ["17.2"], "17.2": []}
     )
+    pg_default_minor: dict[str, str] = field(default_factory=lambda: {"16": "16.4", "17": "17.2"})
 
 
 def addon_version(addon: str, kubernetes: str) -> str:
@@ -215,8 +218,10 @@ class InfraMocks(pulumi.runtime.Mocks):
             if query.get("dbSnapshotIdentifier") in (None, sid)
             and query.get("dbInstanceIdentifier") in (None, snap["instance"])
         }
+        if not found and query.get("dbSnapshotIdentifier"):  # DBSnapshotNotFoundFault, as the provider words it
+            raise InvokeRefused("reading RDS DB Snapshots: couldn't find resource")
         if not found:
-            raise InvokeRefused("no matching RDS DB Snapshot found")
+            raise InvokeRefused("Your query returned no results. Please change your search criteria and try again.")
         if len(found) > 1 and not query.get("mostRecent"):
             raise InvokeRefused("multiple RDS DB Snapshots matched; use additional constraints to reduce matches")
         sid = max(found, key=lambda k: found[k]["created"])
@@ -229,6 +234,13 @@ class InfraMocks(pulumi.runtime.Mocks):
         if token == "aws:iam/getSessionContext:getSessionContext":
             assert args.args["arn"] == w.caller_arn
             return {"arn": w.caller_arn, "issuerArn": w.deployer_role_arn, "id": w.caller_arn}, []
+        if token == "aws:ec2/getVpcs:getVpcs":
+            return {"ids": ["vpc-existing"] if w.subnets else [], "id": "us-west-2"}, []
+        if token == "aws:ec2/getSubnets:getSubnets":
+            return {"ids": [f"subnet-{i}" for i in range(len(w.subnets))], "id": "us-west-2"}, []
+        if token == "aws:ec2/getSubnet:getSubnet":
+            cidr = w.subnets[int(args.args["id"].split("-")[1])]
+            return {"id": args.args["id"], "cidrBlock": cidr, "vpcId": "vpc-existing"}, []
         if token == "aws:eks/getClusterVersions:getClusterVersions":
             assert args.args.get("includeAll") is True, "without includeAll EKS leaves out unsupported versions"
             return {"clusterVersions": w.versions, "id": "us-west-2"}, []
@@ -265,10 +277,14 @@ class InfraMocks(pulumi.runtime.Mocks):
         if token == "aws:rds/getSnapshot:getSnapshot":
             return self._snapshot(args.args), []
         if token == "aws:rds/getEngineVersion:getEngineVersion":
-            targets = w.pg_major_targets[args.args["version"]]
-            return {"engine": "postgres", "version": args.args["version"], "validMajorTargets": targets, "id": "x"}, []
+            version = args.args["version"]
+            if args.args.get("defaultOnly"):  # the default minor of a major, e.g. 17 -> 17.2
+                return {"engine": "postgres", "version": w.pg_default_minor[version], "id": "x"}, []
+            assert args.args.get("includeAll") is True, "a deprecated running minor is listed only with includeAll"
+            targets = w.pg_major_targets[version]
+            return {"engine": "postgres", "version": version, "validMajorTargets": targets, "id": "x"}, []
         if token == "aws:index/getAvailabilityZones:getAvailabilityZones":
-            return {"names": ZONES, "zoneIds": [f"usw2-az{i}" for i in range(1, 5)], "id": "us-west-2"}, []
+            return {"names": ZONES, "zoneIds": list(w.zone_ids), "id": "us-west-2"}, []
         if args.token == "aws:ecr/getAuthorizationToken:getAuthorizationToken":
             return {"userName": "AWS", "password": "ecr-token", "authorizationToken": "dG9rZW4=", "id": "x"}, []
         if args.token == "aws:route53/getZone:getZone":
@@ -287,7 +303,8 @@ def _snapshot_result(snapshot_id: str, snap: dict[str, Any]) -> dict[str, Any]:
         "engine": "postgres",
         "engineVersion": snap["engineVersion"],
         "encrypted": snap.get("encrypted", True),
-        "status": "available",
+        "status": snap.get("status", "available"),
+        "allocatedStorage": snap.get("allocatedStorage", 20),
         "snapshotCreateTime": snap["created"],
     }
 
@@ -303,6 +320,7 @@ class Registration:
     protect: bool
     delete_before_replace: bool
     ignore_changes: list[str]
+    retain_on_delete: bool
     dependencies: list[str]
     inputs: dict[str, Any]
     aliases: list[Any]  # alias_pb2.Alias as sent: what tools/snapshot.py resolves to old URNs
@@ -344,6 +362,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                     protect=request.protect,
                     delete_before_replace=request.deleteBeforeReplace,
                     ignore_changes=list(request.ignoreChanges),
+                    retain_on_delete=request.retainOnDelete,
                     dependencies=list(request.dependencies),
                     inputs=rpc.deserialize_properties(request.object, keep_internal=False),
                     aliases=list(request.aliases),

@@ -118,7 +118,9 @@ def test_dns_rules(dns: dict[str, Any], expected: str) -> None:
 def test_more_azs_than_the_region_has_is_a_config_error() -> None:
     # The mocked region has four AZs; six passes the static range check but not the lookup.
     problems = problems_for({"infra:network.azCount": 6, "infra:network.cidr": "10.0.0.0/16"})
-    assert problems == ["infra:network.azCount: 6 — allowed: at most 4 in this region"]
+    assert problems == [
+        "infra:network.azCount: 6 — allowed: at most 4 in this region (AZs EKS can place a control plane in)"
+    ]
 
 
 def test_defaults_fill_missing_sections() -> None:

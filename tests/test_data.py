@@ -54,7 +54,7 @@ def test_restore_from_a_stack_takes_its_newest_snapshot() -> None:
 def test_restore_from_a_stack_without_snapshots_is_the_config_error() -> None:
     with pytest.raises(ConfigError) as err:
         restored({"stack": "bar"}, World())
-    assert "infra:database.restoreFrom.stack: bar: no available DB snapshot of instance infra-bar" in str(err.value)
+    assert "infra:database.restoreFrom.stack: bar: no DB snapshot of instance infra-bar" in str(err.value)
     assert "python -m infra.ops snapshot bar" in str(err.value)
     assert err.value.run.resources == []  # type: ignore[attr-defined]
 
@@ -75,7 +75,7 @@ def test_engine_older_than_the_snapshot_and_unencrypted_snapshots_are_refused() 
     ],
 )
 def test_restore_to_a_point_in_time(time: str, expected: dict[str, Any]) -> None:
-    inst = restored({"pointInTime": {"source": "infra-old", "time": time}})
+    inst = restored({"pointInTime": {"source": "infra-old", "time": time}}, World(db_instances={"infra-old": "16.4"}))
     assert inst.plain("restoreToPointInTime") == expected
     assert "snapshotIdentifier" not in inst.inputs
 
@@ -266,3 +266,25 @@ def test_database_login_job_network_policy(foo: Run) -> None:
         "to": [{"ipBlock": {"cidr": "10.0.0.0/16"}}],
         "ports": [{"protocol": "TCP", "port": 5432}],
     }
+
+
+def test_point_in_time_from_an_instance_that_does_not_exist_is_refused() -> None:
+    with pytest.raises(ConfigError, match=r"pointInTime\.source: infra-old — no such DB instance.*final snapshot"):
+        restored({"pointInTime": {"source": "infra-old", "time": "latest"}})
+
+
+def test_a_missing_snapshot_id_is_the_config_error_in_the_providers_words() -> None:
+    with pytest.raises(ConfigError, match=r"restoreFrom\.snapshot: gone: no DB snapshot of that name"):
+        restored({"snapshot": "gone"}, World())
+
+
+@pytest.mark.parametrize(
+    ("snapshot", "problem"),
+    [
+        (snap("infra-old", status="creating"), "snapshot s1 is creating, not available yet"),
+        (snap("infra-old", allocatedStorage=100), "infra:database.storageGb: 20 — smaller than"),
+    ],
+)
+def test_snapshots_rds_cannot_restore_here_are_refused(snapshot: dict[str, Any], problem: str) -> None:
+    with pytest.raises(ConfigError, match=problem):
+        restored({"snapshot": "s1"}, World(snapshots={"s1": snapshot}))

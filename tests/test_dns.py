@@ -22,8 +22,8 @@ def test_weighted_cname_points_at_the_services_load_balancer(foo: Run) -> None:
     assert record.inputs["zoneId"] == "ZEXISTING"
     assert record.inputs["setIdentifier"] == "foo"
     assert record.plain("weightedRoutingPolicies") == [{"weight": 100}]
-    # A simple and a weighted record cannot share a name: an existing stack's record is replaced delete-first.
-    assert record.delete_before_replace is True
+    # Simple → weighted is an in-place update (one atomic Route 53 batch): nothing may force a delete first.
+    assert record.delete_before_replace is False
     assert foo.outputs["url"] == "https://foo.cloud.weave.works"
     assert "zoneNameServers" not in foo.outputs
     assert foo.of_type("aws:route53/zone:Zone") == []
@@ -73,6 +73,9 @@ def test_certificate_for_the_name_validated_by_dns(foo: Run) -> None:
     assert validation_record.inputs["type"] == "CNAME"
     assert validation_record.inputs["records"] == ["_9b8e7f6a.xlfgrmvvlj.acm-validations.aws."]
     assert validation_record.inputs["zoneId"] == "ZEXISTING"
+    # Shared by every stack serving the name (one validation record per name and account): never deleted.
+    assert validation_record.retain_on_delete is True
+    assert foo.one("aws:acm/certificate:Certificate").retain_on_delete is False
     validation = foo.one("aws:acm/certificateValidation:CertificateValidation").inputs
     assert validation["certificateArn"] == CERT_ARN
     assert validation["validationRecordFqdns"] == ["_3f2a9c1d.foo.cloud.weave.works"]

@@ -161,6 +161,33 @@ def test_later_runs_by_another_operator_keep_the_same_entries() -> None:
     assert run.one("aws:eks/cluster:Cluster").inputs["tags"]["infra/cluster-creator"] == bob
 
 
+def test_a_cluster_without_the_creator_tag_skips_nobody_and_guesses_no_tag() -> None:
+    """Made by an earlier version: who created it is unknown, so the deployer is not assumed to be the creator."""
+    alice = f"arn:aws:iam::{ACCOUNT}:role/deployer"
+    world = World(clusters={"infra-foo": {"version": "1.35", "tags": {}}})
+    run = run_program(with_changes({"infra:cluster.adminArns": [alice]}), world=world)
+    assert [e.inputs["principalArn"] for e in run.of_type("aws:eks/accessEntry:AccessEntry")] == [alice]
+    assert "infra/cluster-creator" not in run.one("aws:eks/cluster:Cluster").inputs["tags"]
+
+
+def test_access_entries_keep_the_urns_of_earlier_versions_as_aliases() -> None:
+    """Earlier versions named entries by list position: the alias keeps them instead of a conflicting re-create."""
+    roles = [f"arn:aws:iam::{ACCOUNT}:role/ops", f"arn:aws:iam::{ACCOUNT}:user/alice"]
+    run = run_program(with_changes({"infra:cluster.adminArns": roles}))
+    for typ in ("aws:eks/accessEntry:AccessEntry", "aws:eks/accessPolicyAssociation:AccessPolicyAssociation"):
+        by_name = {r.name: [a.spec.name for a in r.aliases] for r in run.of_type(typ)}
+        assert by_name == {
+            "cluster-admin-role-ops": ["cluster-admin-0"],
+            "cluster-admin-user-alice": ["cluster-admin-1"],
+        }
+
+
+def test_azs_eks_cannot_use_are_skipped() -> None:
+    world = World(zone_ids=("usw2-az1", "usw1-az2", "usw2-az3", "usw2-az4"))  # the 2nd as if it were usw1-az2
+    subnets = run_program(with_changes({}), world=world).of_type("aws:ec2/subnet:Subnet")
+    assert sorted({s.inputs["availabilityZone"] for s in subnets}) == ["us-west-2a", "us-west-2c"]
+
+
 def test_kubeconfig_role_without_access_is_refused() -> None:
     role = f"arn:aws:iam::{ACCOUNT}:role/eks-admin"
     text, _ = refused(with_changes({"infra:cluster.kubeconfigRoleArn": role}))
@@ -362,11 +389,30 @@ def test_rds_log_groups_belong_to_the_stack_and_exist_before_the_instance(foo: R
         assert groups[name].urn in instance.dependencies
 
 
-def test_rds_created_log_group_is_named_with_its_command() -> None:
+def test_rds_log_group_of_a_deleted_database_names_the_delete_command() -> None:
     world = World(log_groups={"/aws/rds/instance/infra-foo/postgresql": {}})
     text, _ = refused(with_changes({}), world=world)
-    assert "log group /aws/rds/instance/infra-foo/postgresql: created by RDS itself" in text
-    assert "--log-group-name /aws/rds/instance/infra-foo/postgresql" in text
+    assert "log group /aws/rds/instance/infra-foo/postgresql: left from a deleted database" in text
+    assert (
+        "aws logs delete-log-group --region us-west-2 --log-group-name /aws/rds/instance/infra-foo/postgresql" in text
+    )
+
+
+def test_rds_log_group_of_a_running_database_is_adopted_with_the_exact_import(foo: Run) -> None:
+    """RDS writes to it all the time, so deleting would race: the command imports it under the URN the program
+    gives its own log group."""
+    world = World(log_groups={"/aws/rds/instance/infra-foo/upgrade": {}}, db_instances={"infra-foo": "16.4"})
+    text, _ = refused(with_changes({}), world=world)
+    (ours,) = [g for g in foo.of_type("aws:cloudwatch/logGroup:LogGroup") if g.inputs["name"].endswith("/upgrade")]
+    parent = foo.by_urn()[ours.parent]
+    # The engine leaves the root Stack out of a URN's type chain (the mock monitor keeps it).
+    assert ours.parent.endswith(f"pulumi:pulumi:Stack${parent.type}::{parent.name}")
+    engine_urn = f"urn:pulumi:foo::infra::{parent.type}::{parent.name}"
+    assert (
+        f"pulumi import -s foo --yes aws:cloudwatch/logGroup:LogGroup {ours.name} /aws/rds/instance/infra-foo/upgrade"
+        f" --parent '{parent.name}={engine_urn}'"
+    ) in text
+    assert "delete-log-group" not in text
 
 
 # ---------------------------------------------------------------- 10. network policy agent before the nodes
@@ -375,3 +421,32 @@ def test_rds_created_log_group_is_named_with_its_command() -> None:
 def test_nodes_wait_for_the_vpc_cni_addon(foo: Run) -> None:
     (cni,) = [a for a in foo.of_type("aws:eks/addon:Addon") if a.inputs["addonName"] == "vpc-cni"]
     assert cni.urn in foo.one("aws:eks/nodeGroup:NodeGroup").dependencies
+
+
+# ---------------------------------------------------------------- 6b. a running stack keeps its subnets
+
+EQUAL_SPLIT_2 = ("10.0.0.0/18", "10.0.64.0/18", "10.0.128.0/18", "10.0.192.0/18")  # earlier versions' plan, 2 AZs
+PER_AZ_2 = ("10.0.0.0/19", "10.0.32.0/19", "10.0.192.0/22", "10.0.196.0/22")
+
+
+def test_a_stack_made_with_the_earlier_plan_is_told_which_layout_keeps_its_subnets() -> None:
+    text, run = refused(with_changes({}), world=World(subnets=EQUAL_SPLIT_2))
+    assert "infra:network.subnetLayout: per-az (azCount 2) — the stack's VPC has subnets 10.0.0.0/18" in text
+    assert "set infra:network.subnetLayout: equal-split (the layout they were made with)" in text
+    assert run.resources == []
+    kept = run_program(with_changes({"infra:network.subnetLayout": "equal-split"}), world=World(subnets=EQUAL_SPLIT_2))
+    assert sorted(subnet_cidrs(kept).values()) == sorted(EQUAL_SPLIT_2)
+
+
+def test_per_az_stacks_may_add_an_az_but_equal_split_ones_may_not() -> None:
+    grown = run_program(with_changes({"infra:network.azCount": 3}), world=World(subnets=PER_AZ_2))
+    assert set(PER_AZ_2) <= set(subnet_cidrs(grown).values())
+    config = with_changes({"infra:network.subnetLayout": "equal-split", "infra:network.azCount": 3})
+    text, _ = refused(config, world=World(subnets=EQUAL_SPLIT_2))
+    assert "subnets cannot move in place" in text and "keep the azCount and layout they were made with" in text
+
+
+def test_a_new_vpc_cidr_is_not_a_subnet_layout_question() -> None:
+    """The VPC is replaced then (flagged by `make plan`), so its old subnets do not constrain the new plan."""
+    run = run_program(with_changes({"infra:network.cidr": "10.1.0.0/16"}), world=World(subnets=EQUAL_SPLIT_2))
+    assert sorted(subnet_cidrs(run).values())[0] == "10.1.0.0/19"

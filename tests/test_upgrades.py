@@ -153,3 +153,15 @@ def test_node_count_change_touches_only_the_node_group() -> None:
     before = run_program(with_changes({}), world=world)
     after = run_program(with_changes({"infra:cluster.nodes.desired": 3}), world=world)
     assert diff(before, after) == {"aws:eks/nodeGroup:NodeGroup cluster-nodes": {"scalingConfig"}}
+
+
+def test_a_bare_major_whose_default_minor_is_no_upgrade_target_is_refused() -> None:
+    """RDS takes "17" as 17's default minor; from a newer 16 minor that may not be a valid target."""
+    world = running(db="16.9", pg_major_targets={"16.9": ["17.4", "17.5"]}, pg_default_minor={"17": "17.2"})
+    with pytest.raises(ConfigError) as err:
+        run_program(with_changes({"infra:database.engineVersion": "17"}), world=world)
+    assert "RDS would move 16.9 to 17.2, which is not an upgrade target of 16.9; allowed: one of 17.4, 17.5" in str(
+        err.value
+    )
+    ok = run_program(with_changes({"infra:database.engineVersion": "17.4"}), world=world)
+    assert ok.one("aws:rds/instance:Instance").inputs["engineVersion"] == "17.4"

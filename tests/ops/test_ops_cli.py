@@ -118,7 +118,7 @@ def test_upgrade_check_prints_the_table_and_exits_1_on_a_fail(
 
     def run(out: dict[str, Any], target: str | None, deps: Any) -> list[CheckResult]:
         seen.update(out=out, target=target)
-        return [CheckResult("target version", status, "1.35 → 1.36")]
+        return [CheckResult("target version", status, "1.35 → 1.36")]  # type: ignore[arg-type]
 
     monkeypatch.setattr(stack, "read_outputs", lambda name: {"region": "us-west-2", "kubeconfig": "{}"})
     monkeypatch.setattr(cli, "make_client", lambda service, out: service)
@@ -139,7 +139,12 @@ def test_snapshot_verb_checks_credentials_then_snapshots(
     calls: list[Any] = []
     monkeypatch.setattr(stack, "read_outputs", lambda name: {"region": "us-west-2", "dbIdentifier": "infra-foo"})
     monkeypatch.setattr(cli, "make_client", lambda service, out: service)
-    monkeypatch.setattr(aws, "caller_identity", lambda sts: calls.append(("identity", sts)) or "arn")
+
+    def identity(sts: Any) -> str:
+        calls.append(("identity", sts))
+        return "arn"
+
+    monkeypatch.setattr(aws, "caller_identity", identity)
 
     def take(out: Any, name: str, rds: Any, **kw: Any) -> str:
         calls.append(("take", name, rds, kw["wait"], kw["timeout"]))

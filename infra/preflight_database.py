@@ -1,0 +1,164 @@
+"""Deploy-time database checks: the running instance's upgrade path, and the data a new instance starts from.
+
+Pure checks over what RDS answers (so tests give them RDS's answers, refusals included), and the lookups.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi_aws as aws
+
+from infra.config import StackConfig
+
+# The provider's texts when a snapshot lookup finds nothing: by snapshot id (DBSnapshotNotFoundFault) and by
+# instance id (an empty list).
+COMPONENT = "database"  # the Database component's name in __main__.py: its children's URNs start with it
+LOG_EXPORTS = ("postgresql", "upgrade")
+
+
+def log_group_resource(component: str, log: str) -> str:
+    return f"{component}-logs-{log}"
+
+
+def rds_log_group(identifier: str, log: str) -> str:
+    return f"/aws/rds/instance/{identifier}/{log}"
+
+
+def adopt_log_group_problem(cfg: StackConfig, log: str) -> str:
+    """RDS made this log group before the stack owned it and writes to it all the time: adopt it into the stack
+    (deleting it would race RDS re-creating it)."""
+    group = rds_log_group(cfg.cluster_name, log)
+    parent = f"urn:pulumi:{cfg.stack}::{cfg.project}::infra:index:Database::{COMPONENT}"
+    return (
+        f"log group {group}: created by RDS itself before this stack owned it; adopt it, then `pulumi up` again:"
+        f" pulumi import -s {cfg.stack} --yes aws:cloudwatch/logGroup:LogGroup {log_group_resource(COMPONENT, log)}"
+        f" {group} --parent '{COMPONENT}={parent}'"
+    )
+
+
+SNAPSHOT_NOT_FOUND = ("couldn't find resource", "Your query returned no results")
+
+
+@dataclass(frozen=True)
+class DatabaseFacts:
+    running_version: str | None  # None: the instance does not exist yet
+    major_upgrade: bool  # the config asks for a newer PostgreSQL major than the instance runs
+    restore_snapshot: str | None  # the snapshot a NEW instance starts from (restoreFrom snapshot/stack)
+
+
+def _parts(version: str) -> tuple[int, ...]:
+    return tuple(int(n) for n in version.split("."))
+
+
+def postgres_problem(wanted: str, running: str, major_targets: list[str], default_minor: str | None) -> str | None:
+    """A downgrade, a major jump RDS has no one-step path for (DescribeDBEngineVersions ValidUpgradeTarget), or a
+    bare major whose default minor is not one of those targets (RDS would refuse the modification)."""
+    key = f"infra:database.engineVersion: {wanted}"
+    want, have = _parts(wanted), _parts(running)
+    if want[0] < have[0] or (want[0] == have[0] and want < have[: len(want)]):
+        return f"{key} — the database runs {running}; RDS never downgrades: allowed: {have[0]} or newer"
+    if want[0] == have[0]:
+        return None
+    same_major = sorted((t for t in major_targets if _parts(t)[0] == want[0]), key=_parts)
+    if not same_major:
+        majors = ", ".join(str(m) for m in sorted({_parts(t)[0] for t in major_targets})) or "none listed"
+        return f"{key} — the database runs {running}; RDS upgrades it in one step only to major {majors}"
+    target = wanted if len(want) > 1 else default_minor
+    if target is not None and target not in same_major:
+        return (
+            f"{key} — RDS would move {running} to {target}, which is not an upgrade target of {running}; allowed:"
+            f" one of {', '.join(same_major)}"
+        )
+    return None
+
+
+def restore_problems(key: str, cfg: StackConfig, snapshot: Any) -> list[str]:
+    """A snapshot RDS could not restore into this stack's instance."""
+    d, sid, problems = cfg.database, snapshot.id, []
+    if snapshot.status != "available":
+        problems.append(f"{key}: snapshot {sid} is {snapshot.status}, not available yet; wait for it, then `up` again")
+    if _parts(d.engine_version) < _parts(str(snapshot.engine_version))[: len(_parts(d.engine_version))]:
+        problems.append(
+            f"infra:database.engineVersion: {d.engine_version} — older than {key}'s snapshot {sid} (PostgreSQL"
+            f" {snapshot.engine_version}); allowed: {_parts(str(snapshot.engine_version))[0]} or newer"
+        )
+    if snapshot.allocated_storage and snapshot.allocated_storage > d.storage_gb:
+        problems.append(
+            f"infra:database.storageGb: {d.storage_gb} — smaller than {key}'s snapshot {sid}"
+            f" ({snapshot.allocated_storage} GB; RDS cannot shrink storage); allowed:"
+            f" {snapshot.allocated_storage} or more"
+        )
+    if snapshot.encrypted is False:
+        problems.append(
+            f"{key}: snapshot {sid} is not encrypted and this stack's storage is; copy it encrypted first:"
+            f" aws rds copy-db-snapshot --source-db-snapshot-identifier {sid}"
+            f" --target-db-snapshot-identifier {sid}-encrypted --kms-key-id alias/aws/rds"
+        )
+    return problems
+
+
+def find_snapshot(key: str, what: str, lookup: Callable[[], Any]) -> tuple[Any | None, str | None]:
+    try:
+        return lookup(), None
+    except Exception as err:
+        if not any(text in str(err) for text in SNAPSHOT_NOT_FOUND):
+            raise
+        return None, f"{key}: no DB snapshot {what} — allowed: a snapshot that exists in this account and region"
+
+
+def _instance_exists(identifier: str) -> bool:
+    found = aws.rds.get_instances(filters=[{"name": "db-instance-id", "values": [identifier]}])
+    return identifier in (found.instance_identifiers or [])
+
+
+def _restore(cfg: StackConfig) -> tuple[str | None, list[str]]:
+    r = cfg.database.restore_from
+    if r is None:
+        return None, []
+    if r.point_in_time is not None:
+        source = r.point_in_time.source
+        if _instance_exists(source):
+            return None, []
+        return None, [
+            f"infra:database.restoreFrom.pointInTime.source: {source} — no such DB instance in this account and"
+            " region (a deleted instance's data: restore its final snapshot with restoreFrom.snapshot instead)"
+        ]
+    if r.stack:
+        key, source = "infra:database.restoreFrom.stack", f"{cfg.project}-{r.stack}"
+        snapshot, problem = find_snapshot(
+            f"{key}: {r.stack}",
+            f"of instance {source} (take one: python -m infra.ops snapshot {r.stack})",
+            lambda: aws.rds.get_snapshot(db_instance_identifier=source, most_recent=True),
+        )
+    else:
+        key, sid = "infra:database.restoreFrom.snapshot", str(r.snapshot)
+        # Automated snapshots (rds:<instance>-<time>) are found only when asked for by type.
+        kind = "automated" if sid.startswith("rds:") or ":snapshot:rds:" in sid else None
+        snapshot, problem = find_snapshot(
+            f"{key}: {sid}",
+            "of that name",
+            lambda: aws.rds.get_snapshot(db_snapshot_identifier=sid, snapshot_type=kind),
+        )
+    if snapshot is None:
+        return None, [problem] if problem else []
+    return str(snapshot.db_snapshot_arn or snapshot.id), restore_problems(key, cfg, snapshot)
+
+
+def check(cfg: StackConfig) -> tuple[DatabaseFacts, list[str]]:
+    identifier = cfg.cluster_name
+    if not _instance_exists(identifier):  # restoreFrom is read only when the instance is created
+        snapshot, problems = _restore(cfg)
+        return DatabaseFacts(None, False, snapshot), problems
+    running = str(aws.rds.get_instance(db_instance_identifier=identifier).engine_version)
+    wanted = cfg.database.engine_version
+    major_upgrade = _parts(wanted)[0] > _parts(running)[0]
+    # include_all: the running minor may no longer be offered for new instances.
+    info = aws.rds.get_engine_version(engine="postgres", version=running, include_all=True)
+    default = None
+    if major_upgrade and len(_parts(wanted)) == 1:
+        default = str(aws.rds.get_engine_version(engine="postgres", version=wanted, default_only=True).version)
+    problem = postgres_problem(wanted, running, list(info.valid_major_targets or []), default)
+    return DatabaseFacts(running, major_upgrade, None), [problem] if problem else []
