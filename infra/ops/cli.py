@@ -14,6 +14,7 @@ from infra.ops.errors import OpsError, one_line
 from infra.ops.waiting import Clock
 
 if TYPE_CHECKING:
+    from infra.ops.checks import CheckResult
     from infra.ops.kube import Kube
 
 # Verb modules are imported inside the commands: kubernetes, boto3 and pulumi take seconds
@@ -71,13 +72,27 @@ def cmd_verify(args: argparse.Namespace) -> int:
     out = stack.read_outputs(args.stack)
     caller_identity(make_client("sts", out))  # missing or expired credentials: one line naming the fix
     eks = make_client("eks", out)
-    probes = verify_ops.build_probes(out, make_kube(out), eks, http_probe.fetcher(context), context)
+    kube = make_kube(out)
+    probes = verify_ops.build_probes(
+        out, kube, eks, http_probe.fetcher(context), context, login=lambda: database_login(out, kube)
+    )
     results = verify_ops.run_checks(probes, wait=args.wait, interval=args.interval, clock=REAL_CLOCK, out=say)
     say(verify_ops.report(results))
     failing = [r.name for r in results if not r.ok]
     if failing:
         raise OpsError(f"{len(failing)} check(s) failed: {', '.join(failing)}")
     return 0
+
+
+LOGIN_TIMEOUT = 90.0  # the Job's pull, CSI mount and psql; Kubernetes itself stops it after 120 s
+
+
+def database_login(out: dict[str, Any], kube: "Kube") -> "CheckResult":
+    """The `database login` row: the RDS CA bundle (fetched from AWS) as the Job's ConfigMap, then the Job."""
+    from infra.ops import db_login, rds_ca
+
+    rds_ca.ensure_configmap(kube.core, outputs.text(out, "helloworldNamespace"), rds_ca.fetch_bundle(), kube.timeout)
+    return db_login.check_login(out, db_login.batch_api(kube.core), kube.core, timeout=LOGIN_TIMEOUT, clock=REAL_CLOCK)
 
 
 def watch_url(target: str) -> str:

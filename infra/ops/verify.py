@@ -32,9 +32,15 @@ class Probe:
 
 
 def build_probes(
-    out: Mapping[str, Any], kube: ClusterReader, eks: Any, fetch: Fetch, context: ssl.SSLContext
+    out: Mapping[str, Any],
+    kube: ClusterReader,
+    eks: Any,
+    fetch: Fetch,
+    context: ssl.SSLContext,
+    login: Callable[[], CheckResult] | None = None,
 ) -> list[Probe]:
-    """One probe per check; each fetches fresh data so --wait can re-run it. `context` verifies the certificate."""
+    """One probe per check; each fetches fresh data so --wait can re-run it. `context` verifies the certificate;
+    `login` runs the database login Job (a real psql login over verified TLS with the app's credentials)."""
     cluster = outputs.text(out, "clusterName")
     nodegroup = outputs.text(out, "nodeGroupName")
     namespace = outputs.text(out, "helloworldNamespace")
@@ -72,6 +78,7 @@ def build_probes(
         Probe("certificate", certificate),
         Probe("GET /", lambda: checks.greeting(url, fetch(url, HTTP_TIMEOUT), greeting)),
         Probe("GET /dbz", lambda: checks.database(url + "/dbz", fetch(url + "/dbz", HTTP_TIMEOUT))),
+        *([Probe("database login", login)] if login else []),
     ]
 
 

@@ -21,14 +21,14 @@ class FakeConfigMaps:
         self.exists = exists
         self.calls: list[tuple[str, str, dict[str, str], Any]] = []
 
-    def create_namespaced_config_map(self, namespace: str, body: Any, **kwargs: Any) -> None:
-        self.calls.append(("create", namespace, body.data, kwargs["_request_timeout"]))
+    def create_namespaced_config_map(self, namespace: str, body: Any, *, _request_timeout: Any) -> None:
+        self.calls.append(("create", namespace, body.data, _request_timeout))
         if self.exists:
             raise ApiException(status=409, reason="AlreadyExists")
 
-    def replace_namespaced_config_map(self, name: str, namespace: str, body: Any, **kwargs: Any) -> None:
+    def replace_namespaced_config_map(self, name: str, namespace: str, body: Any, *, _request_timeout: Any) -> None:
         assert name == "rds-ca-bundle"
-        self.calls.append(("replace", namespace, body.data, kwargs["_request_timeout"]))
+        self.calls.append(("replace", namespace, body.data, _request_timeout))
 
 
 def test_configmap_is_created_with_the_key_the_job_mounts() -> None:
@@ -46,7 +46,7 @@ def test_an_existing_configmap_is_replaced_with_the_current_bundle() -> None:
 
 def test_other_api_errors_are_not_swallowed() -> None:
     class Forbidden(FakeConfigMaps):
-        def create_namespaced_config_map(self, namespace: str, body: Any, **kwargs: Any) -> None:
+        def create_namespaced_config_map(self, namespace: str, body: Any, *, _request_timeout: Any) -> None:
             raise ApiException(status=403, reason="Forbidden")
 
     with pytest.raises(ApiException):

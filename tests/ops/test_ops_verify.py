@@ -210,14 +210,23 @@ def outputs(url: str) -> dict[str, Any]:
     }
 
 
+LOGIN_PASS = CheckResult("database login", "PASS", "select 1 as app over verified TLS")
+
+
 def run_verify_verb(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], url: str, *args: str, nodes: int = 2
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    url: str,
+    *args: str,
+    nodes: int = 2,
+    login: CheckResult = LOGIN_PASS,
 ) -> tuple[int, dict[str, tuple[str, str]], str]:
     """`verify foo ARGS` with fake cluster/EKS/STS and the app at url: exit code, {check: (status, detail)}, stderr."""
     for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(stack, "read_outputs", lambda name: outputs(url))
     monkeypatch.setattr(cli, "make_kube", lambda out: FakeKube(nodes))
+    monkeypatch.setattr(cli, "database_login", lambda out, kube: login)
     clients = {"eks": FakeEks(), "sts": FakeSts()}
     monkeypatch.setattr(cli, "make_client", lambda service, out: clients[service])
     code = cli.main(["verify", "foo", *args])
@@ -246,3 +255,38 @@ def test_verify_verb_prints_table_and_exit_code(
     if code:
         assert err.startswith("error: 1 check(s) failed: ")
         assert err.count("\n") == 1
+
+
+def test_database_login_is_a_row_and_its_failure_fails_verify(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with app() as url:
+        code, rows, _ = run_verify_verb(monkeypatch, capsys, url)
+        assert code == 0 and rows["database login"] == ("PASS", "select 1 as app over verified TLS")
+        failed = CheckResult("database login", "FAIL", "FATAL: password authentication failed")
+        code, rows, err = run_verify_verb(monkeypatch, capsys, url, login=failed)
+    assert code == 1 and rows["database login"][0] == "FAIL"
+    assert err.startswith("error: 1 check(s) failed: database login")
+
+
+def test_database_login_puts_the_ca_bundle_in_place_before_the_job(monkeypatch: pytest.MonkeyPatch) -> None:
+    from infra.ops import db_login, rds_ca
+
+    events: list[Any] = []
+    kube = type("K", (), {"core": "core-api", "timeout": (5.0, 20.0)})()
+    monkeypatch.setattr(rds_ca, "fetch_bundle", lambda: "PEM")
+    monkeypatch.setattr(
+        rds_ca, "ensure_configmap", lambda api, ns, pem, t: events.append(("configmap", api, ns, pem, t))
+    )
+    monkeypatch.setattr(db_login, "batch_api", lambda core: "batch-api")
+
+    def check(out: Any, jobs: Any, core: Any, *, timeout: float, clock: Any) -> CheckResult:
+        events.append(("job", jobs, core, timeout))
+        return LOGIN_PASS
+
+    monkeypatch.setattr(db_login, "check_login", check)
+    assert cli.database_login(outputs("https://foo.cloud.weave.works"), kube) is LOGIN_PASS
+    assert events == [
+        ("configmap", "core-api", "helloworld", "PEM", (5.0, 20.0)),
+        ("job", "batch-api", "core-api", 90.0),
+    ]

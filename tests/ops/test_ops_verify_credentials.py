@@ -28,7 +28,9 @@ def run_verify(monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str
 def test_expired_session_is_one_line_naming_the_fix(
     monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    sts = boto3.session.Session(region_name="us-west-2").client("sts")
+    # Stubbed answers still get signed: static keys, so botocore looks for no credentials (instance metadata...).
+    session = boto3.session.Session(region_name="us-west-2", aws_access_key_id="x", aws_secret_access_key="x")
+    sts = session.client("sts")
     stub = Stubber(sts)
     message = "The security token included in the request is expired"
     stub.add_client_error("get_caller_identity", "ExpiredToken", message, http_status_code=403)
