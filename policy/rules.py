@@ -371,9 +371,7 @@ def _no_wildcard_resources(args: ResourceValidationArgs) -> Iterable[str]:
         listed = resources if _is_list(resources) else [resources]
         wild = [r for r in listed if isinstance(r, str) and "*" in r]
         if wild:
-            yield (
-                f"IAM policy '{args.name}' statement {i} allows resources {wild}: name the exact ARNs."
-            )
+            yield (f"IAM policy '{args.name}' statement {i} allows resources {wild}: name the exact ARNs.")
 
 
 # ---------------------------------------------------------------- the pack's policies
