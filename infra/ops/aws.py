@@ -201,10 +201,7 @@ def cluster_status(eks: Any, name: str) -> str | None:
 
 def snapshot_status(rds: Any, identifier: str) -> str | None:
     """The DB snapshot's status, or None when there is no such snapshot."""
-    try:
-        found = rds.describe_db_snapshots(DBSnapshotIdentifier=identifier)["DBSnapshots"]
-    except ClientError as err:
-        if error_code(err) == "DBSnapshotNotFound":
-            return None
-        raise
-    return str(found[0]["Status"]) if found else None
+    from infra.ops import db_snapshot  # it imports this module
+
+    found = db_snapshot.describe(rds, identifier)
+    return found.status if found else None

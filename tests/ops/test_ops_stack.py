@@ -58,14 +58,15 @@ STANDIN = textwrap.dedent(
         print(json.dumps([{"kind": "destroy", "startTime": "2026-11-27T21:00:00.000Z", "message": "",
                            "environment": {}, "config": {}, "result": "succeeded", "version": 7}]))
     elif argv[:1] == ["destroy"]:
-        print(f"Destroying ({name}):", flush=True)
         mode = (home / "destroy").read_text() if (home / "destroy").exists() else "ok"
+        cancelled = []
+        if mode == "slow":  # the engine handles SIGINT from its start: set before the first line a test waits for
+            signal.signal(signal.SIGINT, lambda *_: cancelled.append(time.monotonic()))
+        print(f"Destroying ({name}):", flush=True)
         if mode == "violation":
             print((home / "violation.txt").read_text())
             fail("error: update failed")
         if mode == "slow":  # like the engine: the first SIGINT cancels, and cancelling takes a while
-            cancelled = []
-            signal.signal(signal.SIGINT, lambda *_: cancelled.append(time.monotonic()))
             deadline = time.monotonic() + 5
             while not cancelled and time.monotonic() < deadline:
                 time.sleep(0.01)
