@@ -71,10 +71,11 @@ class Dns(pulumi.ComponentResource):
             type=option.resource_record_type,
             records=[option.resource_record_value],
             ttl=TTL,
-            allow_overwrite=True,  # the same CNAME for the same name, e.g. after a destroy and up
-            # ACM uses one validation record per name and account: two stacks serving one name during a move share
-            # it, so destroying one must not take it (the other's certificate could not renew). It stays behind.
-            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
+            # ACM uses one validation record per name and account, so two stacks serving one name during a move
+            # share it: each may (re)write it. It goes with the stack; after a move the survivor puts it back
+            # (README, "Move an environment").
+            allow_overwrite=True,
+            opts=child,
         )
         validation = aws.acm.CertificateValidation(
             f"{name}-cert",

@@ -73,9 +73,12 @@ def test_certificate_for_the_name_validated_by_dns(foo: Run) -> None:
     assert validation_record.inputs["type"] == "CNAME"
     assert validation_record.inputs["records"] == ["_9b8e7f6a.xlfgrmvvlj.acm-validations.aws."]
     assert validation_record.inputs["zoneId"] == "ZEXISTING"
-    # Shared by every stack serving the name (one validation record per name and account): never deleted.
-    assert validation_record.retain_on_delete is True
-    assert foo.one("aws:acm/certificate:Certificate").retain_on_delete is False
+    # It goes with the stack (teardown leaves nothing behind); another stack on the same name may rewrite it.
+    assert validation_record.inputs["allowOverwrite"] is True
+    assert (
+        validation_record.retain_on_delete is False
+        and foo.one("aws:acm/certificate:Certificate").retain_on_delete is False
+    )
     validation = foo.one("aws:acm/certificateValidation:CertificateValidation").inputs
     assert validation["certificateArn"] == CERT_ARN
     assert validation["validationRecordFqdns"] == ["_3f2a9c1d.foo.cloud.weave.works"]
