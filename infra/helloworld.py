@@ -258,8 +258,8 @@ class HelloWorld(pulumi.ComponentResource):
         )
         # Least privilege on the network too (enforced once the VPC CNI's network policy agent is on): HTTP in
         # from anywhere (the ELB reaches pods through node ports), out only to DNS, PostgreSQL in the VPC and the
-        # Pod Identity agent (for an AWS SDK in the app). Fetching the secret over HTTPS is the CSI provider's job,
-        # on the node's network (hostNetwork), where pod NetworkPolicies do not apply.
+        # Pod Identity agent (for an AWS SDK in the app). Fetching the secret over HTTPS is the CSI provider's job:
+        # its pods run in kube-system, which no NetworkPolicy selects, so nothing here blocks them.
         k8s.networking.v1.NetworkPolicy(
             f"{name}-netpol",
             metadata={**meta, "name": "helloworld", "labels": selector_labels()},

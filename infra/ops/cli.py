@@ -139,7 +139,12 @@ def cmd_swap_node(args: argparse.Namespace) -> int:
         clock=REAL_CLOCK,
         out=say,
     )
-    swap_ops.swap_node(out, args.node, timeout=args.timeout, deps=deps, force=args.force)
+    # SIGTERM (`timeout`, a CI job cancelled) runs the same undo and size restore as Ctrl-C.
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        swap_ops.swap_node(out, args.node, timeout=args.timeout, deps=deps, force=args.force)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     return 0
 
 
@@ -152,7 +157,7 @@ def cmd_destroy(args: argparse.Namespace) -> int:
     out = stack.read_outputs(args.stack)
     facts = state.facts(stack.read_state(args.stack))
     destroy_ops.refuse_protected(args.stack, facts)
-    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    region = env_region()
     target = destroy_ops.Target.locate(args.stack, stack.project_name(), out, facts, default_region=region)
     say(f"stack {args.stack}: cluster {target.cluster}, VPC {target.vpc_id or 'unknown'}, region {target.region}")
     located = {**out, "region": target.region}
@@ -206,12 +211,21 @@ def cmd_upgrade_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def env_region() -> str | None:
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+
+
 def cmd_snapshot(args: argparse.Namespace) -> int:
     from infra.ops import db_snapshot
     from infra.ops.aws import caller_identity
     from infra.ops.table import render
 
-    out = stack.read_outputs(args.stack)
+    out = dict(stack.read_outputs(args.stack))
+    if not out.get("region"):  # a destroyed stack has no outputs; its snapshots are still there
+        region = env_region()
+        if not region:
+            raise OpsError(f"stack {args.stack!r} has no outputs (destroyed?): set AWS_REGION to its region")
+        out["region"] = region
     caller_identity(make_client("sts", out))  # missing or expired credentials: one line naming the fix
     rds = make_client("rds", out)
     if args.list:  # the identifier is always <project>-<stack>, so this works after a destroy too

@@ -204,12 +204,21 @@ def destroy(
         _sweep(target, clients, dry_run=False, clock=clock, say=say)
         destroyer(False)
     _sweep(target, clients, dry_run=False, clock=clock, say=say)
+    # The destroy is done: a row that cannot be checked (a permission, throttling) is a WARN, never the end of the
+    # report.
     return [
-        leftovers_check(target, clients),
-        snapshot_check(target, clients.rds),
-        cluster_check(target, clients.eks),
-        log_groups_check(target, clients),
+        _guarded("leftovers", lambda: leftovers_check(target, clients)),
+        _guarded("final DB snapshot", lambda: snapshot_check(target, clients.rds)),
+        _guarded("cluster and pods", lambda: cluster_check(target, clients.eks)),
+        _guarded("log groups", lambda: log_groups_check(target, clients)),
     ]
+
+
+def _guarded(name: str, check: Callable[[], CheckResult]) -> CheckResult:
+    try:
+        return check()
+    except Exception as err:
+        return CheckResult(name, "WARN", f"could not check: {one_line(err)}")
 
 
 def require_confirmation(stack: str, *, yes: bool, interactive: bool, ask: Callable[[str], str]) -> None:

@@ -33,8 +33,14 @@ def fetch_bundle(url: str = BUNDLE_URL, timeout: float = 20.0, context: ssl.SSLC
             text = str(answer.read().decode("ascii"))
     except (OSError, UnicodeDecodeError) as err:
         raise OpsError(f"cannot fetch the RDS CA bundle from {url}: {err}") from err
-    if PEM_BEGIN not in text:
-        raise OpsError(f"{url} did not answer with PEM certificates; the database login check needs AWS's RDS CAs")
+    try:
+        if PEM_BEGIN not in text:
+            raise ssl.SSLError("no PEM certificate")
+        ssl.create_default_context().load_verify_locations(cadata=text)  # parses every certificate in it
+    except ssl.SSLError as err:
+        raise OpsError(
+            f"{url} did not answer with PEM certificates ({err}); the database login check needs AWS's RDS CAs"
+        ) from err
     return text
 
 

@@ -45,7 +45,14 @@ class ForwardingCommand(auto.PulumiCommand):
         chunks: dict[str, list[str]] = {"out": [], "err": []}
         interrupts: list[int] = []
         with subprocess.Popen(
-            argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd, env=env, encoding="utf-8", process_group=0
+            argv,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=cwd,
+            env=env,
+            encoding="utf-8",
+            errors="replace",  # one bad byte must not stop the reader (pulumi would then block on a full pipe)
+            process_group=0,
         ) as process:
             readers = [
                 threading.Thread(target=_consume, args=(process.stdout, on_output, chunks["out"]), daemon=True),
@@ -58,16 +65,18 @@ class ForwardingCommand(auto.PulumiCommand):
                 interrupts.append(signum)
                 process.send_signal(signal.SIGINT)
 
-            # Signal handlers can only be set from the main thread; elsewhere the default behaviour stays.
+            # Signal handlers can only be set from the main thread; elsewhere the default behaviour stays. A CI
+            # cancel, `timeout` or a closed terminal (SIGTERM, SIGHUP) would otherwise kill only this process, and
+            # pulumi would die on its next write without saving its checkpoint: pass them on as a cancel too.
             in_main = threading.current_thread() is threading.main_thread()
-            previous = signal.signal(signal.SIGINT, forward) if in_main else None
+            previous = {sig: signal.signal(sig, forward) for sig in FORWARDED} if in_main else {}
             try:
                 for reader in readers:
                     reader.join()
                 process.wait()
             finally:
-                if in_main:
-                    signal.signal(signal.SIGINT, signal.default_int_handler if previous is None else previous)
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
         result = auto.CommandResult(
             stdout="\n".join(chunks["out"]), stderr="\n".join(chunks["err"]), code=process.returncode
         )
@@ -86,6 +95,9 @@ def _consume(stream: IO[str] | None, callback: auto.OnOutput | None, chunks: lis
             callback(stripped)
         chunks.append(stripped)
     stream.close()
+
+
+FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 class Workspace(auto.LocalWorkspace):

@@ -153,3 +153,28 @@ def test_snapshot_verb_checks_credentials_then_snapshots(
     monkeypatch.setattr(db_snapshot, "take_snapshot", take)
     assert cli.main(["snapshot", "foo", "--wait"]) == 0
     assert calls == [("identity", "sts"), ("take", "foo", "rds", True, 3600.0)]
+
+
+def test_snapshot_list_works_after_a_destroy_with_the_region_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from datetime import UTC, datetime
+
+    from infra.ops import aws, db_snapshot
+
+    seen: dict[str, Any] = {}
+    monkeypatch.setattr(stack, "read_outputs", lambda name: {})  # destroyed: no outputs
+    monkeypatch.setattr(cli, "make_client", lambda service, out: seen.setdefault(service, out["region"]))
+    monkeypatch.setattr(aws, "caller_identity", lambda sts: "arn")
+    found = [db_snapshot.Snapshot("infra-foo-final-1a2b3c4d", datetime(2026, 11, 27, 21, 0, tzinfo=UTC), "available")]
+    monkeypatch.setattr(
+        db_snapshot, "available_snapshots", lambda rds, instance: found if instance == "infra-foo" else []
+    )
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    assert cli.main(["snapshot", "foo", "--list"]) == 1
+    assert "set AWS_REGION" in capsys.readouterr().err
+    monkeypatch.setenv("AWS_REGION", "us-west-2")
+    assert cli.main(["snapshot", "foo", "--list"]) == 0
+    assert seen["rds"] == "us-west-2"
+    assert "infra-foo-final-1a2b3c4d  2026-11-27 21:00" in capsys.readouterr().out

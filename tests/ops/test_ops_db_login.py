@@ -97,7 +97,7 @@ def test_job_is_the_official_postgres_client_under_pod_security_restricted() -> 
     pod = pod_spec()
     (container,) = pod["containers"]
     repository, _, tag = container["image"].partition(":")
-    assert repository == "postgres"  # Docker's official image
+    assert repository == "public.ecr.aws/docker/library/postgres"  # Docker's official image, via AWS's mirror
     assert tag.split("-")[0].isdigit() and tag.endswith("-alpine")  # a pinned major; alpine's postgres user is 70
     assert container["command"][:2] == ["sh", "-c"]  # not the image's server entrypoint
     sc = container["securityContext"]

@@ -4,6 +4,7 @@ Each test has its own moto account (nothing another test made is visible) and th
 so the cluster, the database and their log groups are all named infra-foo.
 """
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -374,3 +375,22 @@ def test_an_interrupted_destroy_exits_130(monkeypatch: pytest.MonkeyPatch, capsy
     monkeypatch.setattr(cli, "cmd_destroy", lambda args: stack.destroy("foo", print))
     assert cli.main(["destroy", "foo", "--yes"]) == 130
     assert capsys.readouterr().err == "error: pulumi destroy of stack 'foo' was interrupted\n"
+
+
+def test_a_row_that_cannot_be_checked_is_a_warning_not_the_end_of_the_report(world: World) -> None:
+    """After a successful destroy, an AccessDenied on one check must not lose the other rows."""
+    from botocore.exceptions import ClientError
+
+    class NoDescribe:
+        def describe_cluster(self, **kwargs: Any) -> None:
+            raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "DescribeCluster")
+
+    clients = dataclasses.replace(world.clients, eks=NoDescribe())
+    world.take_snapshot()
+    rows = ops.destroy(world.target(), Destroyer(), clients, clock=ticking(), say=lambda _: None)
+    by_name = {r.name: r for r in rows}
+    assert list(by_name) == ["leftovers", "final DB snapshot", "cluster and pods", "log groups"]
+    assert by_name["cluster and pods"].status == "WARN"
+    assert by_name["cluster and pods"].detail.startswith("could not check: ")
+    assert "AccessDeniedException" in by_name["cluster and pods"].detail
+    assert by_name["final DB snapshot"].status == "PASS"

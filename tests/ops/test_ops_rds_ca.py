@@ -13,7 +13,34 @@ from kubernetes.client.exceptions import ApiException
 from infra.ops import rds_ca
 from infra.ops.errors import OpsError
 
-PEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+
+def _self_signed() -> str:
+    """A real (throwaway) CA certificate, as AWS's bundle holds: the fetch parses what it gets."""
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Test RDS Root CA")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    return cert.public_bytes(serialization.Encoding.PEM).decode()
+
+
+PEM = _self_signed()
 
 
 class FakeConfigMaps:
@@ -81,9 +108,16 @@ def test_fetch_returns_pem(server: tuple[str, list[bytes]]) -> None:
     assert rds_ca.fetch_bundle(url, timeout=5) == PEM
 
 
-def test_fetch_refuses_what_is_not_a_certificate(server: tuple[str, list[bytes]]) -> None:
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"<html>Sign in to the hotel wifi</html>",
+        b"-----BEGIN CERTIFICATE-----\nnot base64 at all\n-----END CERTIFICATE-----\n",
+    ],
+)
+def test_fetch_refuses_what_is_not_a_certificate(server: tuple[str, list[bytes]], body: bytes) -> None:
     url, answers = server
-    answers.append(b"<html>Sign in to the hotel wifi</html>")
+    answers.append(body)
     with pytest.raises(OpsError, match="did not answer with PEM certificates"):
         rds_ca.fetch_bundle(url, timeout=5)
 

@@ -208,7 +208,15 @@ except stack.StackError as err:
 """
 
 
-def test_ctrl_c_is_passed_to_pulumi_which_finishes_cancelling(pulumi: Pulumi) -> None:
+@pytest.mark.parametrize(
+    "send",
+    [
+        pytest.param(lambda pid: os.killpg(pid, signal.SIGINT), id="ctrl-c"),  # a terminal: the foreground group
+        pytest.param(lambda pid: os.kill(pid, signal.SIGTERM), id="sigterm"),  # `timeout`, a CI cancel
+        pytest.param(lambda pid: os.kill(pid, signal.SIGHUP), id="sighup"),  # the terminal closed
+    ],
+)
+def test_ctrl_c_is_passed_to_pulumi_which_finishes_cancelling(pulumi: Pulumi, send: Any) -> None:
     home = pulumi.add_stack("foo", {})
     (home / "destroy").write_text("slow")
     child = subprocess.Popen(
@@ -222,7 +230,7 @@ def test_ctrl_c_is_passed_to_pulumi_which_finishes_cancelling(pulumi: Pulumi) ->
     try:
         assert child.stdout is not None
         assert child.stdout.readline() == "Destroying (foo):\n"  # pulumi is running
-        os.killpg(child.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole foreground group
+        send(child.pid)
         out, err = child.communicate(timeout=30)
     finally:
         child.kill()
