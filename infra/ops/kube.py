@@ -63,6 +63,16 @@ def pod_from_api(obj: client.V1Pod) -> Pod:
     )
 
 
+def api_client(kubeconfig: dict[str, Any]) -> client.ApiClient:
+    """A client for the stack's cluster, in memory (the kubeconfig never touches disk; its user runs `aws eks
+    get-token`), without transport retries: callers set timeouts and do their own retrying."""
+    settings = client.Configuration()
+    settings.retries = NO_RETRIES
+    return config.new_client_from_config_dict(
+        config_dict=kubeconfig, persist_config=False, client_configuration=settings
+    )
+
+
 class Kube:
     def __init__(
         self, core: client.CoreV1Api, apps: client.AppsV1Api, *, timeout: tuple[float, float] = TIMEOUT
@@ -73,12 +83,7 @@ class Kube:
 
     @classmethod
     def from_kubeconfig(cls, kubeconfig: dict[str, Any], *, timeout: tuple[float, float] = TIMEOUT) -> "Kube":
-        # In memory: the kubeconfig never touches disk; its exec user runs `aws eks get-token`.
-        settings = client.Configuration()
-        settings.retries = NO_RETRIES
-        api = config.new_client_from_config_dict(
-            config_dict=kubeconfig, persist_config=False, client_configuration=settings
-        )
+        api = api_client(kubeconfig)
         return cls(client.CoreV1Api(api), client.AppsV1Api(api), timeout=timeout)
 
     def _call(self, method: Callable[..., T], *args: Any, **kwargs: Any) -> T:

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from kubernetes import client, config
+from kubernetes import client
 
 from infra.ops.errors import OpsError
 
@@ -52,8 +52,9 @@ class KubeBudgets:
 
     @classmethod
     def from_kubeconfig(cls, kubeconfig: dict[str, Any]) -> "KubeBudgets":
-        api = config.new_client_from_config_dict(config_dict=kubeconfig, persist_config=False)
-        return cls(client.PolicyV1Api(api))
+        from infra.ops.kube import api_client  # the same no-retry client as every other verb
+
+        return cls(client.PolicyV1Api(api_client(kubeconfig)))
 
     def disruption_budgets(self) -> list[Budget]:
         found: list[Budget] = []
