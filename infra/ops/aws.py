@@ -189,6 +189,20 @@ def elb_routes_to(elb: Any, name: str, instance: str) -> tuple[bool, str]:
     return False, "not listed"
 
 
+def elb_in_service(elb: Any, name: str) -> set[str]:
+    """The registered instances the classic ELB sends new requests to.
+
+    A new instance is OutOfService ("Instance registration is still in progress.") until its health
+    checks pass; a deregistering one stays InService while draining but takes no new requests.
+    """
+    found = elb.describe_instance_health(LoadBalancerName=name)  # no Instances: every registered one
+    return {
+        str(state["InstanceId"])
+        for state in found.get("InstanceStates", [])
+        if state.get("State") == "InService" and "deregistration" not in str(state.get("Description") or "")
+    }
+
+
 def cluster_status(eks: Any, name: str) -> str | None:
     """The EKS cluster's status, or None once it no longer exists."""
     try:

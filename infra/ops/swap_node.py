@@ -8,15 +8,19 @@ timeout there the same command can be run again.
 With no other Ready node to take the pods (a one-node group, or the others NotReady), the
 node group first grows by one through EKS and the old instance is terminated with the desired
 capacity decremented, so the new node is the replacement; the original sizes are restored
-afterwards, also when a step fails.
+afterwards, also when a step fails. Before the old node leaves the ELB, another instance of
+the group must be InService there (a new node is only after its health checks pass).
+
+A failure or interrupt before the terminate uncordons the node and puts it back in the ELB
+before the sizes are restored; SIGTERM counts as an interrupt (see cli.cmd_swap_node).
 """
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from infra.ops import aws, checks, drain, outputs
-from infra.ops.errors import OpsError
+from infra.ops.errors import OpsError, one_line
 from infra.ops.kube_model import (
     EXCLUDE_FROM_LB_LABEL,
     ClusterOps,
@@ -31,9 +35,17 @@ POLL_SECONDS = 10.0
 SERVICE = "helloworld"
 
 
+class SwapCluster(ClusterOps, Protocol):
+    """Also what undoes step 1 after a failure."""
+
+    def uncordon(self, node: str) -> None: ...
+
+    def unlabel_node(self, node: str, key: str) -> None: ...
+
+
 @dataclass(frozen=True)
 class SwapDeps:
-    kube: ClusterOps
+    kube: SwapCluster
     eks: Any
     autoscaling: Any
     elb: Any
@@ -59,6 +71,7 @@ def swap_node(out: Mapping[str, Any], node_ref: str, *, timeout: float, deps: Sw
     plan = drain.plan_evictions(kube.pods(node=node.name))
     if plan.refused and not force:
         raise OpsError(drain.refusal_message(plan.refused))
+    lb = run.service_elb()
     say(f"replacing node {node.name} (instance {instance} in ASG {asg}, desired {group.desired})")
 
     # Only the node group's own nodes count: other groups may be tainted or sized for other work.
@@ -67,7 +80,8 @@ def swap_node(out: Mapping[str, Any], node_ref: str, *, timeout: float, deps: Sw
     try:
         if surge:
             resize.grow(node.name)
-        run.drain_and_terminate(node, instance, plan, group, decrement=surge)
+        run.wait_elb_serving_others(lb, node)
+        run.drain_and_terminate(node, instance, lb, plan, group, decrement=surge)
         run.wait_replacement(node, group.desired)
     except BaseException:
         resize.restore(quiet=True)  # the first error is the one to report
@@ -108,8 +122,38 @@ class _Run:
     def say(self, line: str) -> None:
         self.deps.out(line)
 
+    def service_elb(self) -> str | None:
+        """The Service's classic ELB; None when it has no hostname yet or is another kind of load balancer."""
+        hostname = self.deps.kube.service_hostname(SERVICE, self.namespace) or self.endpoint
+        return aws.classic_elb_named_by_host(self.deps.elb, hostname) if hostname else None
+
+    def wait_elb_serving_others(self, lb: str | None, leaving: Node) -> None:
+        """Taking the node out of the ELB while no other node is InService there would answer 503."""
+        if lb is None:
+            self.say("  skipped ELB check: the Service's load balancer is not a classic ELB")
+            return
+        name, kube = lb, self.deps.kube
+
+        def others_in_service() -> tuple[bool, str]:
+            others = {
+                aws.instance_id(n.provider_id)
+                for n in nodegroup_members(kube.nodes(), self.nodegroup)
+                if n.name != leaving.name
+            }
+            serving = sorted(others & aws.elb_in_service(self.deps.elb, name))
+            return bool(serving), f"{len(serving)} other node(s) of the group InService: {', '.join(serving)}"
+
+        self.wait(f"another node of the group InService in ELB {name}", others_in_service)
+
     def drain_and_terminate(
-        self, node: Node, instance: str, plan: drain.EvictionPlan, group: aws.NodeGroup, *, decrement: bool
+        self,
+        node: Node,
+        instance: str,
+        lb: str | None,
+        plan: drain.EvictionPlan,
+        group: aws.NodeGroup,
+        *,
+        decrement: bool,
     ) -> None:
         kube, say = self.deps.kube, self.say
         say("1/6 cordon and exclude from external load balancers")
@@ -128,21 +172,31 @@ class _Run:
             self.wait("pods to leave", lambda: drain.drained(kube.pods(node=node.name), node_ready=node.ready))
 
             say("4/6 wait for the Service's ELB to stop sending requests to the instance")
-            self.wait_elb_release(kube.service_hostname(SERVICE, self.namespace) or self.endpoint, instance)
+            self.wait_elb_release(lb, instance)
 
             kept = "decremented: the new node replaces it" if decrement else "kept"
             say(f"5/6 terminate {instance} (desired capacity {kept})")
             aws.terminate_in_asg(self.deps.autoscaling, instance, group.asg_names, decrement=decrement)
-        except BaseException:  # Ctrl-C too: the node stays cordoned and out of the ELB until undone
-            say(f"stopped with {node.name} cordoned and excluded from load balancers; to undo:")
-            for command in undo_commands(node.name):
-                say(f"  {command}")
+        except BaseException:  # Ctrl-C and SIGTERM too: the node is still running, so it can serve again
+            self.undo_step_1(node.name)
             raise
 
-    def wait_elb_release(self, hostname: str, instance: str) -> None:
+    def undo_step_1(self, node: str) -> None:
+        """Uncordon the node and put it back in the ELB, before any resize lets the ASG pick an instance."""
+        kube, say = self.deps.kube, self.say
+        try:
+            kube.uncordon(node)
+            kube.unlabel_node(node, EXCLUDE_FROM_LB_LABEL)
+        except BaseException as err:  # a second Ctrl-C too: the operator still needs the commands
+            say(f"stopped with {node} cordoned and excluded from load balancers ({one_line(err)}); to undo:")
+            for command in undo_commands(node):
+                say(f"  {command}")
+            return
+        say(f"stopped: uncordoned {node} and removed its label {EXCLUDE_FROM_LB_LABEL} (it rejoins the ELB)")
+
+    def wait_elb_release(self, elb_name: str | None, instance: str) -> None:
         """Terminating a node the ELB still sends traffic to (draining included) would fail requests."""
         elb = self.deps.elb
-        elb_name = aws.classic_elb_named_by_host(elb, hostname) if hostname else None
         if elb_name is None:
             self.say("  skipped: the Service's load balancer is not a classic ELB")
             return
@@ -198,7 +252,9 @@ class _Resize:
         try:
             now = aws.describe_nodegroup(run.deps.eks, run.cluster, run.nodegroup).scaling
             if now != self.original:
-                run.say(f"restore node group {run.nodegroup} to {self.original}")
+                # Both the old and the new node may still run: AWS, not swap-node, picks the one to go.
+                picks = "; the ASG picks which instance to remove" if now.desired > self.original.desired else ""
+                run.say(f"restore node group {run.nodegroup} to {self.original}{picks}")
                 self._apply(self.original)
         except Exception:
             run.say(f"could not restore node group {run.nodegroup} to {self.original}; run:")

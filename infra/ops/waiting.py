@@ -3,7 +3,16 @@
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from botocore.exceptions import ClientError
+
+from infra.ops.aws import error_code
 from infra.ops.errors import OpsError, one_line
+
+# AWS errors no retry can fix: a missing permission, or a request AWS rejects as malformed.
+# Throttling and 5xx answers stay transient.
+PERMANENT_AWS_ERRORS = frozenset(
+    {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "ValidationError", "InvalidParameterException"}
+)
 
 Probe = Callable[[], tuple[bool, str]]
 
@@ -44,6 +53,9 @@ def wait_for(
     while True:
         try:
             done, detail = probe()
+        except ClientError as err:
+            _raise_if_permanent(err, what)
+            done, detail = False, one_line(err)
         except Exception as err:  # API hiccups during node churn are expected: keep polling
             done, detail = False, one_line(err)
         now = clock.now()
@@ -56,3 +68,10 @@ def wait_for(
             out(f"  waiting for {what}: {detail} ({deadline - now:.0f}s left)")
             last_detail, last_print = detail, now
         clock.sleep(min(interval, deadline - now))
+
+
+def _raise_if_permanent(err: ClientError, what: str) -> None:
+    code = error_code(err)
+    if code in PERMANENT_AWS_ERRORS:
+        message = " ".join(str(err.response.get("Error", {}).get("Message") or "").split())
+        raise OpsError(f"{err.operation_name} answered {code} while waiting for {what}: {message}") from err

@@ -4,12 +4,18 @@ The fakes are slow where the real world is: evicted pods take 60 s to leave, the
 instance for three polls after the service controller deregisters it (DescribeLoadBalancers no
 longer lists it by then), the workload is ready only some polls after the new node joins. The
 log records when each of those ends and when the terminate call comes, so a missing wait shows.
+A node that joins is registered with the ELB by the service controller and passes its health
+checks two polls later.
 """
 
+import os
+import signal
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import boto3
 import pytest
+from botocore.stub import Stubber
 from moto_env import MOTO_AMI, REGION, moto_account, unique, vpc_with_subnet
 
 from infra.ops import aws, cli, stack
@@ -23,6 +29,7 @@ __all__ = ["moto_account"]  # a fixture: pytest finds it here by name
 EXCLUDE = "node.kubernetes.io/exclude-from-external-load-balancers"
 POD_LEAVES_AFTER = 60.0  # seconds from eviction until the kubelet has stopped the pod
 ELB_DRAIN_POLLS = 3  # DescribeInstanceHealth says "deregistration in progress" this often
+ELB_HEALTH_POLLS = 2  # a newly registered instance is OutOfService this often before its health checks pass
 
 
 @dataclass
@@ -102,13 +109,16 @@ class FakeElb:
 
     After a deregistration the instance drains for `drain_polls` polls ("InService",
     "Instance deregistration currently in progress."), then is OutOfService. moto instead
-    says "Unknown" for an instance that is not registered.
+    says "Unknown" for an instance that is not registered. A registered instance is
+    OutOfService for `health_polls` polls ("Instance registration is still in progress.").
     """
 
     moto: Any
     world: World
     drain_polls: int = ELB_DRAIN_POLLS
+    health_polls: int = ELB_HEALTH_POLLS
     draining: dict[str, int] = field(default_factory=dict)
+    registering: dict[str, int] = field(default_factory=dict)
 
     def get_paginator(self, name: str) -> Any:
         return self.moto.get_paginator(name)
@@ -117,11 +127,23 @@ class FakeElb:
         self.moto.deregister_instances_from_load_balancer(LoadBalancerName=name, Instances=[{"InstanceId": instance}])
         self.draining[instance] = self.drain_polls
 
-    def describe_instance_health(self, LoadBalancerName: str, Instances: list[dict[str, str]]) -> dict[str, Any]:  # noqa: N803
+    def register(self, name: str, instance: str) -> None:
+        self.moto.register_instances_with_load_balancer(LoadBalancerName=name, Instances=[{"InstanceId": instance}])
+        self.registering[instance] = self.health_polls
+
+    def describe_instance_health(self, LoadBalancerName: str, Instances: list[dict[str, str]] = []) -> dict[str, Any]:  # noqa: B006, N803
         states = self.moto.describe_instance_health(LoadBalancerName=LoadBalancerName, Instances=Instances)
         answer = []
         for state in states["InstanceStates"]:
             instance = state["InstanceId"]
+            if instance in self.registering:
+                self.registering[instance] -= 1
+                if self.registering[instance] >= 0:
+                    state = {**state, "State": "OutOfService", "ReasonCode": "ELB"}
+                    state["Description"] = "Instance registration is still in progress."
+                else:
+                    del self.registering[instance]
+                    self.world.log.append(f"elb in service {instance}")
             if self.draining.get(instance):
                 self.draining[instance] -= 1
                 state = {**state, "State": "InService", "Description": "Instance deregistration currently in progress."}
@@ -149,6 +171,8 @@ class FakeKube:
     join_new: bool = True  # False: a replacement instance never registers as a node
     not_ready: set[str] = field(default_factory=set)  # instance ids whose kubelet is unreachable
     workload_polls: int = 0
+    undo_fails: bool = False
+    registered: set[str] = field(default_factory=set)  # by the service controller, into the ELB
 
     def nodes(self) -> list[Node]:
         ours, theirs = self.cloud.instances(), self.cloud.instances(self.cloud.other_asg)
@@ -156,6 +180,9 @@ class FakeKube:
         joined = [i for i in groups if i in self.seen]
         if self.join_new:
             self.seen |= set(groups)
+        for instance in set(joined) - self.registered:
+            self.elb.register(self.cloud.elb_name, instance)
+            self.registered.add(instance)
         return [
             Node(
                 node_name(i),
@@ -180,6 +207,14 @@ class FakeKube:
         self.world.log.append(f"label {node} {key}={value}")
         # The service controller reacts to the label by deregistering the node from the ELB.
         self.elb.deregister(self.cloud.elb_name, instance_of(node))
+
+    def uncordon(self, node: str) -> None:
+        if self.undo_fails:
+            raise OpsError("HTTP 403 Forbidden")
+        self.world.log.append(f"uncordon {node}")
+
+    def unlabel_node(self, node: str, key: str) -> None:
+        self.world.log.append(f"unlabel {node} {key}")
 
     def evict(self, pod: Pod) -> str:
         if pod.name.startswith("helloworld") and self.pdb_blocks:
@@ -271,11 +306,12 @@ def setup(cloud: Cloud) -> tuple[FakeKube, SwapDeps, list[str], World]:
     world = World()
     elb = FakeElb(cloud.elb, world)
     kube = FakeKube(cloud, world, elb)
-    kube.nodes()  # every current instance has joined
-    for instance in cloud.instances():
+    kube.nodes()  # every current instance has joined, and is InService in the ELB (other groups' too)
+    for instance in cloud.instances() + cloud.instances(cloud.other_asg):
         cloud.elb.register_instances_with_load_balancer(
             LoadBalancerName=cloud.elb_name, Instances=[{"InstanceId": instance}]
         )
+        kube.registered.add(instance)
     lines: list[str] = []
     deps = SwapDeps(
         kube,
@@ -369,16 +405,17 @@ def test_last_node_grows_the_group_first_and_restores_its_sizes(lone_cloud: Clou
 
     swap_node(OUTPUTS, name, timeout=600, deps=deps)
 
-    assert world.log[:2] == ["resize min=1 max=2 desired=2", f"cordon {name}"]  # grown before the cordon
+    (new,) = cloud.instances()
+    assert new != old
+    # Grown, and the new node serving through the ELB (health checks passed), before the old one leaves it.
+    assert world.log[:3] == ["resize min=1 max=2 desired=2", f"elb in service {new}", f"cordon {name}"]
     assert f"terminate {old} decrement=True pods=kube-proxy-x" in world.log  # the surge node replaces it
     assert world.log[-2:] == ["workload 3/3 ready", "resize min=1 max=1 desired=1"]
     assert cloud.sizes() == (1, 1, 1)
-    (new,) = cloud.instances()
-    assert new != old
     assert lines[-1] == f"done: {name} replaced"
 
 
-def test_failure_after_growing_restores_sizes_and_prints_the_undo_commands(lone_cloud: Cloud) -> None:
+def test_failure_after_growing_undoes_the_cordon_before_restoring_sizes(lone_cloud: Cloud) -> None:
     cloud = lone_cloud
     kube, deps, lines, world = setup(cloud)
     (old,) = cloud.instances()
@@ -390,24 +427,54 @@ def test_failure_after_growing_restores_sizes_and_prints_the_undo_commands(lone_
         swap_node(OUTPUTS, name, timeout=120, deps=deps)
 
     assert not any(entry.startswith("terminate") for entry in world.log)
-    assert world.log[-1] == "resize min=1 max=1 desired=1"
+    # The old node serves again before shrinking lets the ASG remove either node.
+    assert world.log[-3:] == [f"uncordon {name}", f"unlabel {name} {EXCLUDE}", "resize min=1 max=1 desired=1"]
     assert cloud.sizes() == (1, 1, 1)
-    undo = lines.index(f"stopped with {name} cordoned and excluded from load balancers; to undo:")
+    assert f"stopped: uncordoned {name} and removed its label {EXCLUDE} (it rejoins the ELB)" in lines
+    assert "restore node group ng to min 1, max 1, desired 1; the ASG picks which instance to remove" in lines
+    assert not any("kubectl" in ln for ln in lines)
+
+
+def test_failed_undo_prints_the_undo_commands_and_still_restores_sizes(lone_cloud: Cloud) -> None:
+    cloud = lone_cloud
+    kube, deps, lines, world = setup(cloud)
+    (old,) = cloud.instances()
+    name = node_name(old)
+    app_pods(kube, old)
+    kube.pdb_blocks = 10**6
+    kube.undo_fails = True  # e.g. the API server unreachable
+
+    with pytest.raises(OpsError, match="PodDisruptionBudget"):
+        swap_node(OUTPUTS, name, timeout=120, deps=deps)
+
+    undo = lines.index(f"stopped with {name} cordoned and excluded from load balancers (HTTP 403 Forbidden); to undo:")
     assert lines[undo + 1 : undo + 3] == [
         f"  kubectl uncordon {name}",
         f"  kubectl label node {name} node.kubernetes.io/exclude-from-external-load-balancers-",
     ]
+    assert world.log[-1] == "resize min=1 max=1 desired=1"
+    assert cloud.sizes() == (1, 1, 1)
+
+
+def test_no_other_node_in_service_in_the_elb_stops_before_the_cordon(cloud: Cloud) -> None:
+    kube, deps, _, world = setup(cloud)
+    old, keep = cloud.instances()
+    kube.elb.registering[keep] = 10**6  # the other node's health checks keep failing
+
+    with pytest.raises(OpsError, match="timed out after 60s waiting for another node of the group InService in ELB"):
+        swap_node(OUTPUTS, node_name(old), timeout=60, deps=deps)
+    assert world.log == []  # nothing cordoned or labelled: the old node keeps serving
 
 
 def test_elb_that_never_finishes_draining_stops_before_the_terminate(cloud: Cloud) -> None:
-    kube, deps, lines, world = setup(cloud)
+    kube, deps, _, world = setup(cloud)
     old, _ = cloud.instances()
     kube.elb.drain_polls = 10**6  # connection draining that outlasts the timeout
 
     with pytest.raises(OpsError, match=f"timed out after 60s waiting for ELB .* to take {old} out of service"):
         swap_node(OUTPUTS, node_name(old), timeout=60, deps=deps)
     assert not any(entry.startswith("terminate") for entry in world.log)
-    assert f"  kubectl uncordon {node_name(old)}" in lines
+    assert world.log[-2:] == [f"uncordon {node_name(old)}", f"unlabel {node_name(old)} {EXCLUDE}"]
     assert old in cloud.instances()
 
 
@@ -453,3 +520,65 @@ def test_swap_node_verb_passes_force_and_reports_errors_in_one_line(
     monkeypatch.setattr(stack, "read_outputs", lambda name: {**OUTPUTS, "helloworldWorkload": "job/x"})
     assert cli.main(["swap-node", "foo", "n1"]) == 1
     assert capsys.readouterr().err == "error: workload 'job/x' should look like rc/NAME or deployment/NAME\n"
+
+
+def test_sigterm_during_swap_node_undoes_the_cordon_and_restores_sizes(
+    lone_cloud: Cloud, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cloud = lone_cloud
+    kube, deps, _, world = setup(cloud)
+    (old,) = cloud.instances()
+    name = node_name(old)
+    app_pods(kube, old)
+    monkeypatch.setattr(stack, "read_outputs", lambda name: OUTPUTS)
+    monkeypatch.setattr(cli, "make_kube", lambda out: kube)
+    clients = {"eks": deps.eks, "autoscaling": deps.autoscaling, "elb": deps.elb}
+    monkeypatch.setattr(cli, "make_client", lambda service, out: clients[service])
+    monkeypatch.setattr(cli, "REAL_CLOCK", deps.clock)
+    ignored: list[int] = []
+
+    def outer(signum: int, frame: object) -> None:  # the caller's handler, to be given back afterwards
+        ignored.append(signum)
+
+    saved = signal.signal(signal.SIGTERM, outer)
+
+    def evict_then_sigterm(pod: Pod) -> str:  # e.g. `timeout` expiring while pods move
+        os.kill(os.getpid(), signal.SIGTERM)
+        return "evicted"
+
+    monkeypatch.setattr(kube, "evict", evict_then_sigterm)
+    try:
+        assert cli.main(["swap-node", "foo", name]) == 130
+        handler_after = signal.getsignal(signal.SIGTERM)
+    finally:
+        signal.signal(signal.SIGTERM, saved)
+
+    assert ignored == [] and handler_after is outer
+    assert world.log[-3:] == [f"uncordon {name}", f"unlabel {name} {EXCLUDE}", "resize min=1 max=1 desired=1"]
+    assert not any(entry.startswith("terminate") for entry in world.log)
+    assert cloud.sizes() == (1, 1, 1)
+    assert capsys.readouterr().err == "error: interrupted\n"
+
+
+def test_elb_in_service_leaves_out_registering_and_draining_instances() -> None:
+    elb = boto3.session.Session(
+        region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing"
+    ).client("elb")
+    states = [
+        {"InstanceId": "i-0a", "State": "InService", "ReasonCode": "N/A", "Description": "N/A"},
+        {
+            "InstanceId": "i-0b",
+            "State": "InService",
+            "ReasonCode": "N/A",
+            "Description": "Instance deregistration currently in progress.",
+        },
+        {
+            "InstanceId": "i-0c",
+            "State": "OutOfService",
+            "ReasonCode": "ELB",
+            "Description": "Instance registration is still in progress.",
+        },
+    ]
+    with Stubber(elb) as stubber:
+        stubber.add_response("describe_instance_health", {"InstanceStates": states}, {"LoadBalancerName": "svc"})
+        assert aws.elb_in_service(elb, "svc") == {"i-0a"}

@@ -1,0 +1,88 @@
+"""wait_for and AWS errors: a refusal no retry can fix stops at once; throttling and 5xx are retried.
+
+The errors come from botocore's Stubber on a real EKS client, so they are ClientErrors exactly as
+boto3 raises them (code and operation name from the request that failed).
+"""
+
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from infra.ops.errors import OpsError
+from infra.ops.waiting import Clock, wait_for
+
+UPDATE = {"name": "foo", "updateId": "u-1", "nodegroupName": "ng"}
+
+
+@pytest.fixture
+def eks() -> Iterator[tuple[Any, Stubber]]:
+    session = boto3.session.Session(
+        region_name="us-west-2", aws_access_key_id="testing", aws_secret_access_key="testing"
+    )
+    client = session.client("eks")
+    with Stubber(client) as stubber:
+        yield client, stubber
+
+
+class FakeTime:
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+    def clock(self) -> Clock:
+        return Clock(lambda: self.now, self.sleep)
+
+
+def wait_update(client: Any, time: FakeTime, lines: list[str]) -> str:
+    def finished() -> tuple[bool, str]:
+        status = str(client.describe_update(**UPDATE)["update"]["status"])
+        return status != "InProgress", status
+
+    return wait_for("EKS update u-1", finished, timeout=600, interval=10, clock=time.clock(), out=lines.append)
+
+
+@pytest.mark.parametrize(
+    "code",
+    ["AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "ValidationError", "InvalidParameterException"],
+)
+def test_errors_no_retry_can_fix_stop_the_wait_at_once(eks: tuple[Any, Stubber], code: str) -> None:
+    client, stubber = eks
+    stubber.add_client_error(
+        "describe_update",
+        service_error_code=code,
+        service_message="User: arn:aws:iam::123456789012:user/ops is not authorized\nto perform: eks:DescribeUpdate",
+        http_status_code=403 if code.startswith(("Access", "Unauthorized")) else 400,
+        expected_params=UPDATE,
+    )
+    time, lines = FakeTime(), list[str]()
+
+    with pytest.raises(OpsError) as raised:
+        wait_update(client, time, lines)
+
+    assert str(raised.value) == (
+        f"DescribeUpdate answered {code} while waiting for EKS update u-1: "
+        "User: arn:aws:iam::123456789012:user/ops is not authorized to perform: eks:DescribeUpdate"
+    )
+    assert time.sleeps == []  # not one retry
+    stubber.assert_no_pending_responses()
+
+
+def test_throttling_and_server_errors_are_retried_until_the_answer(eks: tuple[Any, Stubber]) -> None:
+    client, stubber = eks
+    stubber.add_client_error("describe_update", service_error_code="ThrottlingException", http_status_code=400)
+    stubber.add_client_error("describe_update", service_error_code="ServerException", http_status_code=500)
+    stubber.add_response("describe_update", {"update": {"id": "u-1", "status": "Successful"}}, UPDATE)
+    time, lines = FakeTime(), list[str]()
+
+    assert wait_update(client, time, lines) == "Successful"
+
+    assert time.sleeps == [10, 10]
+    assert any("ThrottlingException" in ln for ln in lines) and any("ServerException" in ln for ln in lines)
+    stubber.assert_no_pending_responses()
