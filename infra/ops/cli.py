@@ -1,11 +1,12 @@
 """`python -m infra.ops VERB ...`: argument parsing, wiring real clients, one-line errors."""
 
 import argparse
+import contextlib
 import os
 import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -105,6 +106,16 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+@contextlib.contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """For the block's duration SIGTERM is Ctrl-C, so the verb's own cleanup runs; the old handler comes back."""
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def cmd_watch(args: argparse.Namespace) -> int:
     from infra.ops import http_probe, tls
     from infra.ops import watch as watch_ops
@@ -112,8 +123,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
     fetch = http_probe.fetcher(tls.client_context(args.ca_file))
 
     # `timeout 600 python -m infra.ops watch ...` sends SIGTERM: still print the summary.
-    previous = signal.signal(signal.SIGTERM, _interrupt)
-    try:
+    with terminate_as_interrupt():
         stats = watch_ops.watch(
             watch_url(args.target),
             interval=args.interval,
@@ -122,8 +132,6 @@ def cmd_watch(args: argparse.Namespace) -> int:
             fetch=fetch,
             out=say,
         )
-    finally:
-        signal.signal(signal.SIGTERM, previous)
     return 1 if stats.failures else 0
 
 
@@ -140,11 +148,8 @@ def cmd_swap_node(args: argparse.Namespace) -> int:
         out=say,
     )
     # SIGTERM (`timeout`, a CI job cancelled) runs the same undo and size restore as Ctrl-C.
-    previous = signal.signal(signal.SIGTERM, _interrupt)
-    try:
+    with terminate_as_interrupt():
         swap_ops.swap_node(out, args.node, timeout=args.timeout, deps=deps, force=args.force)
-    finally:
-        signal.signal(signal.SIGTERM, previous)
     return 0
 
 

@@ -129,6 +129,13 @@ class Kube:
         body = {"metadata": {"labels": {key: value}}}
         self._call(self.core.patch_node, node, body, _content_type=_MERGE_PATCH)
 
+    def uncordon(self, node: str) -> None:
+        self._call(self.core.patch_node, node, {"spec": {"unschedulable": False}}, _content_type=_MERGE_PATCH)
+
+    def unlabel_node(self, node: str, key: str) -> None:
+        body = {"metadata": {"labels": {key: None}}}  # null removes the key in a JSON merge patch (RFC 7386)
+        self._call(self.core.patch_node, node, body, _content_type=_MERGE_PATCH)
+
     def evict(self, pod: Pod) -> EvictOutcome:
         """Ask the Eviction API (which honours PodDisruptionBudgets) to remove one pod."""
         body = client.V1Eviction(

@@ -150,7 +150,9 @@ def test_workloads_service_and_node_patches() -> None:
     assert k.service_hostname("helloworld", "helloworld") == "abc-123.us-west-2.elb.amazonaws.com"
     k.cordon("n1")
     k.label_node("n1", "node.kubernetes.io/exclude-from-external-load-balancers", "true")
-    assert core.timeouts == [(5.0, 20.0)] * 4  # connect and read seconds, on every call
+    k.uncordon("n1")
+    k.unlabel_node("n1", "node.kubernetes.io/exclude-from-external-load-balancers")
+    assert core.timeouts == [(5.0, 20.0)] * 6  # connect and read seconds, on every call
     merge = "application/merge-patch+json"  # not the generated client's default JSON Patch
     assert core.calls == [
         ("patch_node", ("n1", {"spec": {"unschedulable": True}}, merge)),
@@ -161,6 +163,11 @@ def test_workloads_service_and_node_patches() -> None:
                 {"metadata": {"labels": {"node.kubernetes.io/exclude-from-external-load-balancers": "true"}}},
                 merge,
             ),
+        ),
+        ("patch_node", ("n1", {"spec": {"unschedulable": False}}, merge)),
+        (
+            "patch_node",
+            ("n1", {"metadata": {"labels": {"node.kubernetes.io/exclude-from-external-load-balancers": None}}}, merge),
         ),
     ]
 
