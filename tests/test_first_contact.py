@@ -450,3 +450,21 @@ def test_a_new_vpc_cidr_is_not_a_subnet_layout_question() -> None:
     """The VPC is replaced then (flagged by `make plan`), so its old subnets do not constrain the new plan."""
     run = run_program(with_changes({"infra:network.cidr": "10.1.0.0/16"}), world=World(subnets=EQUAL_SPLIT_2))
     assert sorted(subnet_cidrs(run).values())[0] == "10.1.0.0/19"
+
+
+def test_a_new_vpc_cidr_is_flagged_as_replacing_the_vpc_and_the_database_refuses() -> None:
+    """`make plan` flags it against the reviewed graph; a durable database's `protect` stops the replacement."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from tools import snapshot
+
+    committed = snapshot.capture("foo")
+    changed = snapshot.capture("foo", with_changes({"infra:network.cidr": "10.1.0.0/16"}))
+    messages = snapshot.replaced_by_inputs(committed, changed)
+    assert any(
+        m.startswith("aws:ec2/vpc:Vpc ") and "cidrBlock '10.0.0.0/16' → '10.1.0.0/16' cannot change in place" in m
+        for m in messages
+    ), messages
+    durable = run_program(with_changes({"infra:database.ephemeral": False, "infra:network.cidr": "10.1.0.0/16"}))
+    assert durable.one("aws:rds/instance:Instance").protect is True
