@@ -21,6 +21,7 @@ from urllib.parse import parse_qs, urlparse
 import kubernetes_validate
 import pytest
 import yaml
+from fakes import FakeClock, kubeconfig
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
@@ -276,18 +277,6 @@ class FakeCore:
         return client.CoreV1EventList(items=self.events)
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.t = 0.0
-
-    def sleep(self, seconds: float) -> None:
-        self.t += seconds
-
-    @property
-    def clock(self) -> Clock:
-        return Clock(lambda: self.t, self.sleep)
-
-
 RUNNING = client.V1JobStatus(active=1)
 SUCCEEDED = client.V1JobStatus(succeeded=1, conditions=[client.V1JobCondition(type="Complete", status="True")])
 FAILED = client.V1JobStatus(
@@ -461,17 +450,6 @@ def api_server(job_states: list[dict[str, Any]]) -> Iterator[tuple[str, list[tup
     finally:
         server.shutdown()
         server.server_close()
-
-
-def kubeconfig(server: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [{"name": "c", "cluster": {"server": server}}],
-        "users": [{"name": "u", "user": {"token": "t0k"}}],
-        "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}],
-        "current-context": "c",
-    }
 
 
 def test_real_client_creates_polls_and_deletes_with_background_propagation(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 from botocore.stub import Stubber
+from fakes import FakeClock
 from moto_env import REGION, moto_account, own_account
 
 from infra.ops import aws
 from infra.ops.db_snapshot import available_snapshots, snapshot_name, take_snapshot
 from infra.ops.errors import OpsError
-from infra.ops.waiting import Clock
 
 __all__ = ["moto_account", "own_account"]  # fixtures: pytest finds them here by name
 
@@ -22,22 +22,6 @@ AT = datetime(2026, 11, 27, 22, 15, 30, tzinfo=UTC)
 NAME = "infra-foo-20261127-221530"
 PASTE = "pulumi config set --path database.restoreFrom.snapshot infra-foo-20261127-221530 -s NEWSTACK"
 OUT = {"dbIdentifier": "infra-foo"}
-
-
-class FakeClock:
-    """Sleeps pass instantly; every sleep is recorded."""
-
-    def __init__(self) -> None:
-        self.t = 0.0
-        self.sleeps: list[float] = []
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.t += seconds
-
-    @property
-    def clock(self) -> Clock:
-        return Clock(lambda: self.t, self.sleep)
 
 
 def snap(

@@ -3,28 +3,14 @@
 from dataclasses import replace
 
 import pytest
+from fakes import FakeClock
 from hypothesis import given
 from hypothesis import strategies as st
 
 from infra.ops import drain
 from infra.ops.errors import OpsError
 from infra.ops.kube_model import Node, Pod
-from infra.ops.waiting import Backoff, Clock, wait_for
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.t = 0.0
-        self.sleeps: list[float] = []
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.t += seconds
-
-    @property
-    def clock(self) -> Clock:
-        return Clock(lambda: self.t, self.sleep)
-
+from infra.ops.waiting import Backoff, wait_for
 
 APP = Pod("helloworld-1.0.0-abcde", "helloworld", node="n1", owner_kinds=("ReplicationController",))
 DNS = Pod("coredns-1", "kube-system", node="n1", owner_kinds=("ReplicaSet",))

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from fakes import kubeconfig
 
 from infra.ops import cli, rds_ca, stack
 from infra.ops.errors import OpsError
@@ -52,17 +53,6 @@ def silent_server() -> Iterator[Silent]:
         for conn in server.accepted:  # a client still waiting (a broken timeout) gets EOF and ends
             conn.close()
         listener.close()
-
-
-def kubeconfig(server: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [{"name": "c", "cluster": {"server": server}}],
-        "users": [{"name": "u", "user": {"token": "t0k"}}],
-        "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}],
-        "current-context": "c",
-    }
 
 
 def bounded(call: Any, limit: float = 3.0) -> tuple[Any, float]:

@@ -8,12 +8,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from fakes import FakeClock
 
 from infra.ops import checks, cli, stack, verify
 from infra.ops.checks import CheckResult
 from infra.ops.http_probe import Answer
 from infra.ops.kube_model import NODEGROUP_LABEL, Node, Pod, WorkloadRef, WorkloadStatus
-from infra.ops.waiting import Clock
 
 RC = WorkloadRef("rc", "helloworld-1.0.0")
 
@@ -70,18 +70,6 @@ def test_crashing_probe_is_a_failed_check() -> None:
     assert verify.Probe("nodes", boom)() == CheckResult("nodes", "FAIL", "RuntimeError: Unauthorized")
 
 
-class Ticker:
-    def __init__(self) -> None:
-        self.t = 0.0
-
-    def sleep(self, seconds: float) -> None:
-        self.t += seconds
-
-    @property
-    def clock(self) -> Clock:
-        return Clock(lambda: self.t, self.sleep)
-
-
 def test_wait_reruns_only_failing_checks_until_they_pass() -> None:
     runs = {"a": 0, "b": 0}
 
@@ -93,7 +81,7 @@ def test_wait_reruns_only_failing_checks_until_they_pass() -> None:
         runs["b"] += 1
         return checks.nodes_ready([Node("n", True)] * min(runs["b"], 3), 3)
 
-    ticker, lines = Ticker(), list[str]()
+    ticker, lines = FakeClock(), list[str]()
     results = verify.run_checks(
         [verify.Probe("a", a), verify.Probe("nodes", b)], wait=600, interval=10, clock=ticker.clock, out=lines.append
     )
@@ -103,7 +91,7 @@ def test_wait_reruns_only_failing_checks_until_they_pass() -> None:
 
 
 def test_wait_gives_up_at_the_deadline() -> None:
-    ticker = Ticker()
+    ticker = FakeClock()
     probe = verify.Probe("nodes", lambda: checks.nodes_ready([], 2))
     results = verify.run_checks([probe], wait=25, interval=10, clock=ticker.clock, out=lambda _: None)
     assert results[0].status == "FAIL" and ticker.t == 25
@@ -123,7 +111,9 @@ def test_a_round_runs_its_checks_at_once() -> None:
 
         return verify.Probe(me, run)
 
-    results = verify.run_checks([probe("a", "b"), probe("b", "a")], wait=0, interval=1, clock=Ticker().clock, out=print)
+    results = verify.run_checks(
+        [probe("a", "b"), probe("b", "a")], wait=0, interval=1, clock=FakeClock().clock, out=print
+    )
     assert [r.detail for r in results] == ["ran alongside", "ran alongside"]
 
 

@@ -15,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from fakes import FakeClock
 
 from infra.ops import cli, http_probe
 from infra.ops.http_probe import Answer
@@ -59,28 +60,13 @@ def serve(state: State) -> Iterator[tuple[str, ThreadingHTTPServer]]:
         server.server_close()
 
 
-class FakeClock:
-    """Time only moves when watch sleeps (or a fake request takes time)."""
-
-    def __init__(self) -> None:
-        self.t = 100.0
-        self.sleeps: list[float] = []
-
-    def now(self) -> float:
-        return self.t
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.t += seconds
-
-
 def wall() -> datetime:
     return datetime(2030, 1, 1, 12, 0, 0)
 
 
 def test_upgrade_transition_is_reported_once_with_no_failures() -> None:
     state = State()
-    clock = FakeClock()
+    clock = FakeClock(start=100.0)
     lines: list[str] = []
 
     def sleep(seconds: float) -> None:
@@ -220,7 +206,7 @@ def test_non_2xx_and_timeouts_are_failures() -> None:
 
 
 def test_slow_requests_skip_missed_slots_and_duration_is_respected() -> None:
-    clock = FakeClock()
+    clock = FakeClock(start=100.0)
     started: list[float] = []
 
     def slow_fetch(url: str, timeout: float) -> Answer:
@@ -243,7 +229,7 @@ def test_slow_requests_skip_missed_slots_and_duration_is_respected() -> None:
 
 
 def test_interval_schedule_without_drift() -> None:
-    clock = FakeClock()
+    clock = FakeClock(start=100.0)
     stats = watch(
         "http://x",
         interval=0.25,
@@ -259,7 +245,7 @@ def test_interval_schedule_without_drift() -> None:
 
 
 def test_ctrl_c_prints_summary() -> None:
-    clock = FakeClock()
+    clock = FakeClock(start=100.0)
     lines: list[str] = []
 
     def sleep(seconds: float) -> None:
