@@ -190,7 +190,7 @@ class Cluster(pulumi.ComponentResource):
         # After the nodes: CoreDNS is a Deployment and the pod identity agent a DaemonSet that only become ACTIVE
         # on nodes; on destroy they go first.
         after_nodes = [addon("coredns", [self.node_group]), addon("eks-pod-identity-agent", [self.node_group])]
-        self.addons = {a: v for a, v in facts.addon_versions.items()}
+        self.addons = dict(facts.addon_versions)
         self.ready = after_nodes  # what "the cluster can run pods with DNS" waits for
 
         self.kubeconfig = pulumi.Output.secret(

@@ -19,10 +19,15 @@ TAG_SEPARATOR = "_"
 
 
 def _ignored(relative: str, patterns: list[str]) -> bool:
+    """Docker's .dockerignore rule: a pattern is matched segment by segment from the context's root (`*` never
+    crosses a `/`), and excluding a directory excludes everything under it. Matching differently would let the
+    hash and pulumi-docker's own context check disagree, and a re-push of one tag would fail (immutable tags)."""
     parts = relative.split("/")
     for pattern in patterns:
-        stem = pattern.rstrip("/")
-        if fnmatch.fnmatch(relative, stem) or fnmatch.fnmatch(parts[-1], stem) or parts[0] == stem:
+        wanted = pattern.strip("/").split("/")
+        if len(wanted) <= len(parts) and all(
+            fnmatch.fnmatchcase(part, want) for part, want in zip(parts, wanted, strict=False)
+        ):
             return True
     return False
 

@@ -42,9 +42,7 @@ class EksVersion:
 @dataclass(frozen=True)
 class DeployFacts:
     zones: list[str]
-    deployer_arn: str  # the IAM role (path included) or user behind the current credentials
-    creator_arn: str  # the principal EKS gave the bootstrap admin entry
-    running_version: str | None  # None: the cluster does not exist yet
+    creator_arn: str  # the principal EKS gave the bootstrap admin entry ("" when unknown)
     image_tag: str  # `<version>_<source hash>`: one tag, one image
     addon_versions: dict[str, str]  # EKS add-on name -> version for the configured Kubernetes version
     db_major_upgrade: bool  # the running instance is on an older PostgreSQL major than the config asks
@@ -181,10 +179,6 @@ def leftover_log_group_problem(name: str, region: str, reason: str) -> str:
     )
 
 
-def _warn(message: str) -> None:
-    pulumi.log.warn(message)
-
-
 def _deployer(caller: Any) -> str:
     """The role ARN (with its path) behind an assumed-role session, or the user ARN."""
     if ":assumed-role/" not in caller.arn:
@@ -250,8 +244,10 @@ def check(cfg: StackConfig, *, image_tag: str) -> DeployFacts:
 
     offered = parse_versions(aws.eks.get_cluster_versions(cluster_type="eks", include_all=True).cluster_versions or [])
     today = dt.datetime.now(dt.UTC).date()
-    found, warnings = version_problems(cfg.cluster.version, cfg.cluster.support_type, offered, today, running_version)
-    problems += found
+    version_found, warnings = version_problems(
+        cfg.cluster.version, cfg.cluster.support_type, offered, today, running_version
+    )
+    problems += version_found
 
     if cfg.dns is not None and not cfg.dns.create_zone:
         zone = cfg.dns.zone_name
@@ -268,7 +264,7 @@ def check(cfg: StackConfig, *, image_tag: str) -> DeployFacts:
             problems += [problem] if problem else []
 
     addons: dict[str, str] = {}
-    if not found:  # EKS answers add-on versions only for a Kubernetes version it offers
+    if not version_found:  # EKS answers add-on versions only for a Kubernetes version it offers
         for field, addon in ADDON_NAMES.items():
             latest = str(
                 aws.eks.get_addon_version(
@@ -280,19 +276,17 @@ def check(cfg: StackConfig, *, image_tag: str) -> DeployFacts:
             problems += [problem] if problem else []
             addons[addon] = pinned or latest
 
-    database, found = preflight_database.check(cfg)
-    problems += found
+    database, database_found = preflight_database.check(cfg)
+    problems += database_found
 
     problems += _log_group_problems(cfg, cluster_running=running is not None, db_running=database.running_version)
     if problems:
         raise ConfigError(problems)
     for warning in warnings:
-        _warn(warning)
+        pulumi.log.warn(warning)
     return DeployFacts(
         zones=names[: cfg.network.az_count],
-        deployer_arn=deployer,
         creator_arn=creator,
-        running_version=running_version,
         image_tag=image_tag,
         addon_versions=addons,
         db_major_upgrade=database.major_upgrade,

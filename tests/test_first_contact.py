@@ -270,11 +270,11 @@ def test_subnets_by_index_survive_2_3_2_azs() -> None:
     assert subnet_cidrs(run_program(with_changes({"infra:network.azCount": 2}))) == two
 
 
-def test_six_azs_fit_without_overlap() -> None:
+def test_four_azs_in_the_program_and_six_in_the_plan_never_overlap() -> None:
     import ipaddress
 
-    six = subnet_cidrs(run_program(with_changes({"infra:network.azCount": 4})))
-    nets = [ipaddress.ip_network(c) for c in six.values()]
+    four = subnet_cidrs(run_program(with_changes({"infra:network.azCount": 4})))
+    nets = [ipaddress.ip_network(c) for c in four.values()]
     assert not any(a.overlaps(b) for i, a in enumerate(nets) for b in nets[i + 1 :])
     from infra.config import plan_subnets
 
@@ -332,6 +332,13 @@ def test_source_hash_follows_what_the_build_reads(tmp_path: Path) -> None:
     (app / "bin").mkdir()
     (app / "bin" / "helloworld").write_bytes(b"\x7fELF")
     assert image_source.source_hash(app, args, "linux/amd64") == base
+    # Docker matches patterns from the context's root: a test file in a subdirectory IS sent to the build.
+    (app / "pkg").mkdir()
+    (app / "pkg" / "x_test.go").write_text("package pkg\n")
+    nested = image_source.source_hash(app, args, "linux/amd64")
+    assert nested != base
+    (app / "pkg" / "x_test.go").unlink()
+    (app / "pkg").rmdir()
     assert image_source.source_hash(app, {**args, "GREETING": "Foo bar"}, "linux/amd64") != base
     assert image_source.source_hash(app, args, "linux/arm64") != base
     (app / "Dockerfile").write_text("FROM scratch\nUSER 1\n")
