@@ -2,16 +2,16 @@
 
 import pulumi
 
-from infra import preflight_database
-from infra.app_identity import AppIdentity
+from infra import db_pods, preflight_database
+from infra.app_identity import AppIdentity, connect_policy, read_secret_policy
 from infra.cluster import Cluster
 from infra.config import load_config
 from infra.database import Database
+from infra.db_credentials import DatabaseAccess, DatabaseFacts
 from infra.dns import Dns
-from infra.helloworld import DatabaseAccess, DatabaseFacts, HelloWorld, PublicName, image_tag
+from infra.helloworld import HelloWorld, PublicName, image_tag
 from infra.network import Network
 from infra.preflight import check
-from infra.secrets_store import SecretsStoreCsi
 
 # Validate everything before the first resource exists: the config's shape, then against the account.
 cfg = load_config()
@@ -20,9 +20,24 @@ facts = check(cfg, image_tag=image_tag(cfg))
 network = Network("network", cfg, facts.zones)
 cluster = Cluster("cluster", cfg, network, facts)
 database = Database(preflight_database.COMPONENT, cfg, network, facts)
-database.allow_from("database-from-cluster", cluster.security_group_id)
-csi = SecretsStoreCsi("secrets-store", cfg, cluster.provider, nodes=[cluster.node_group, *cluster.ready])
-identity = AppIdentity("helloworld-identity", cfg, cluster.cluster.name, database.secret_arn)
+from_cluster = database.allow_from("database-from-cluster", cluster.security_group_id)
+# The app's pods log in as their own role with IAM tokens; only the Job that creates that role reads the master secret.
+app_identity = AppIdentity(
+    "helloworld-identity",
+    cfg,
+    cluster.cluster.name,
+    db_pods.APP_SERVICE_ACCOUNT,
+    f"log in to the database as {db_pods.APP_USER}",
+    connect_policy(database.arn, database.resource_id, db_pods.APP_USER),
+)
+admin_identity = AppIdentity(
+    "db-admin-identity",
+    cfg,
+    cluster.cluster.name,
+    db_pods.ADMIN_SERVICE_ACCOUNT,
+    "read the database's master secret",
+    database.secret_arn.apply(read_secret_policy),
+)
 # Before the app: the certificate needs only the zone, so ACM issues it while EKS is being created.
 dns = Dns("dns", cfg, cfg.dns) if cfg.dns else None
 app = HelloWorld(
@@ -34,11 +49,11 @@ app = HelloWorld(
         host=database.host,
         port=database.port,
         name=cfg.database.db_name,
-        username=cfg.database.username,
         secret_arn=database.secret_arn,
+        resource_id=database.resource_id,
     ),
-    tag=facts.image_tag,
-    access=DatabaseAccess(csi=csi.release, association=identity.association),
+    image=facts.image,
+    access=DatabaseAccess(associations=[app_identity.association, admin_identity.association], reachable=from_cluster),
     public=PublicName(dns.fqdn, dns.certificate_arn) if dns else None,
 )
 if dns:

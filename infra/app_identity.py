@@ -1,8 +1,8 @@
-"""AppIdentity component: the app's AWS identity through EKS Pod Identity, allowed to read exactly one secret.
+"""AppIdentity component: one ServiceAccount's AWS identity through EKS Pod Identity, with one inline policy.
 
-The IAM role is trusted only by EKS Pod Identity; its one policy reads the database's RDS-managed secret and nothing
-else. The association binds it to the app's ServiceAccount; the Secrets Store CSI provider (on the node) uses it to
-fetch the secret and mount username/password as files in the pod.
+The IAM role is trusted only by EKS Pod Identity; the association binds it to a ServiceAccount. The stack has two:
+the app's pods (`rds-db:connect` as exactly `helloworld_app` on exactly this instance) and the role bootstrap Job
+(`secretsmanager:GetSecretValue` on exactly the master secret). Nothing else can read the master secret.
 """
 
 from __future__ import annotations
@@ -13,9 +13,6 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.config import StackConfig
-
-SERVICE_ACCOUNT = "helloworld"
-SECRET_ACTIONS = ("secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret")
 
 
 def pod_identity_trust() -> str:
@@ -33,19 +30,26 @@ def pod_identity_trust() -> str:
     )
 
 
+def _allow(sid: str, action: str, resource: str) -> str:
+    statement = {"Sid": sid, "Effect": "Allow", "Action": action, "Resource": resource}
+    return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+
+
 def read_secret_policy(secret_arn: str) -> str:
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Sid": "ReadTheDatabaseSecret",
-                    "Effect": "Allow",
-                    "Action": list(SECRET_ACTIONS),
-                    "Resource": secret_arn,
-                }
-            ],
-        }
+    return _allow("ReadTheMasterSecret", "secretsmanager:GetSecretValue", secret_arn)
+
+
+def dbuser_arn(instance_arn: str, resource_id: str, user: str) -> str:
+    """`arn:<partition>:rds-db:<region>:<account>:dbuser:<DbiResourceId>/<user>` (RDS user guide, "Creating and
+    using an IAM policy for IAM database access"); partition, region and account from the instance's own ARN."""
+    _, partition, _, region, account, *_ = instance_arn.split(":")
+    return f"arn:{partition}:rds-db:{region}:{account}:dbuser:{resource_id}/{user}"
+
+
+def connect_policy(instance_arn: pulumi.Input[str], resource_id: pulumi.Input[str], user: str) -> pulumi.Output[str]:
+    """`rds-db:connect` as exactly `user` on exactly this instance."""
+    return pulumi.Output.all(instance_arn, resource_id).apply(
+        lambda known: _allow("LogInAsTheAppUser", "rds-db:connect", dbuser_arn(known[0], known[1], user))
     )
 
 
@@ -57,31 +61,29 @@ class AppIdentity(pulumi.ComponentResource):
         name: str,
         cfg: StackConfig,
         cluster_name: pulumi.Input[str],
-        secret_arn: pulumi.Input[str],
+        service_account: str,
+        purpose: str,
+        policy: pulumi.Input[str],
         opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__("infra:index:AppIdentity", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
+        tags = cfg.tags(f"{service_account}-pods")
         role = aws.iam.Role(
             f"{name}-role",
             assume_role_policy=pod_identity_trust(),
-            description=f"{cfg.cluster_name} helloworld pods: read the database secret",
-            tags=cfg.tags("helloworld-pods"),
+            description=f"{cfg.cluster_name} {service_account} pods: {purpose}",
+            tags=tags,
             opts=child,
         )
-        policy = aws.iam.RolePolicy(
-            f"{name}-read-db-secret",
-            role=role.name,
-            policy=pulumi.Output.from_input(secret_arn).apply(read_secret_policy),
-            opts=child,
-        )
+        allowed = aws.iam.RolePolicy(f"{name}-policy", role=role.name, policy=policy, opts=child)
         self.association = aws.eks.PodIdentityAssociation(
             f"{name}-association",
             cluster_name=cluster_name,
             namespace=cfg.helloworld.namespace,
-            service_account=SERVICE_ACCOUNT,
+            service_account=service_account,
             role_arn=role.arn,
-            tags=cfg.tags("helloworld-pods"),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),  # pods get a role that can already read
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[allowed]),  # pods get a role already allowed
         )
         self.register_outputs({"roleArn": role.arn})

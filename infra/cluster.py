@@ -76,7 +76,9 @@ class Cluster(pulumi.ComponentResource):
             version=c.version,
             role_arn=cluster_role.arn,
             vpc_config={
-                "subnet_ids": network.public_subnet_ids + network.private_subnet_ids,
+                # A running cluster keeps the AZs it was created in (EKS refuses others); new AZs serve nodes and
+                # load balancers only.
+                "subnet_ids": network.subnet_ids_in(facts.control_plane_zones),
                 "endpoint_public_access": True,
                 "endpoint_private_access": True,
                 "public_access_cidrs": c.public_access_cidrs,
@@ -86,6 +88,9 @@ class Cluster(pulumi.ComponentResource):
             access_config={"authentication_mode": "API", "bootstrap_cluster_creator_admin_permissions": True},
             # STANDARD: never billed for extended support without saying so in config (EKS defaults to EXTENDED).
             upgrade_policy={"support_type": c.support_type},
+            # A durable stack's cluster cannot be deleted by mistake: turning this off is the reviewed first step of
+            # its teardown (docs: tear down a durable stack), as for the database.
+            deletion_protection=not cfg.database.ephemeral,
             # Who got EKS's bootstrap admin entry: read back on later runs (whoever runs them), so that principal
             # is never given a second, conflicting entry.
             tags=cfg.tags("eks", creator_tag(facts.creator_arn)),

@@ -19,6 +19,9 @@ from typing import Any
 
 import pulumi
 
+from infra import contract
+from infra.db_pods import APP_USER
+
 PROJECT_NAMESPACE = "infra"
 SECTIONS = ("network", "cluster", "helloworld", "database", "dns")
 # Top-level keys that are not objects: secrets set with `pulumi config set --secret`.
@@ -164,7 +167,13 @@ class RestoreFromConfig:
 class DatabaseConfig:
     """RDS PostgreSQL. Safe by default: protected, deletion-protected, final snapshot."""
 
-    engine_version: str = "16"
+    # A major ("18": RDS picks its default minor, and minors upgrade automatically) or a pinned minor ("18.1":
+    # automatic minor upgrades off). "18": the newest major RDS offers in standard support in 2026-12. Whether RDS
+    # offers a major, and its support dates, are checked at deploy time (DescribeDBMajorEngineVersions).
+    engine_version: str = "18"
+    # STANDARD: created with RDS Extended Support disabled (never billed for it; RDS upgrades the major itself when
+    # standard support ends). EXTENDED: opt in to stay on a major past standard support, billed per vCPU-hour.
+    support_type: str = "STANDARD"
     instance_class: str = "db.t4g.micro"
     storage_gb: int = 20
     multi_az: bool = False
@@ -179,6 +188,12 @@ class DatabaseConfig:
     apply_immediately: bool = False
     max_storage_gb: int | None = None  # storage autoscaling up to this size (>= storageGb); unset: off
     restore_from: RestoreFromConfig | None = None
+
+    @property
+    def pins_minor(self) -> bool:
+        """A minor such as "16.4", not just "16": once RDS moved the instance to 16.5, every later `up` would be a
+        downgrade, so a pin turns automatic minor upgrades off."""
+        return "." in self.engine_version
 
 
 @dataclass(frozen=True)
@@ -213,7 +228,7 @@ class StackConfig:
 
     @property
     def cluster_name(self) -> str:
-        return f"{self.project}-{self.stack}"
+        return contract.cluster_name(self.project, self.stack)
 
     def tags(self, name: str, extra: dict[str, str] | None = None) -> dict[str, str]:
         """Name, project and stack on every AWS resource, so a console or a sweep can find them."""
@@ -466,11 +481,15 @@ def _check_helloworld(h: HelloWorldConfig, dockerhub_token_set: bool, problems: 
 
 def _check_database(d: DatabaseConfig, problems: list[str]) -> None:
     p = "infra:database"
-    m = PG_VERSION.match(d.engine_version)
-    if not m or not 13 <= int(m.group(1)) <= 17:
+    # Which majors RDS offers, and whether they are in standard support, is RDS's answer at deploy time.
+    if not PG_VERSION.match(d.engine_version):
         problems.append(
-            f"{p}.engineVersion: {d.engine_version!r} — allowed: a PostgreSQL major 13..17, optionally with minor"
-            " (e.g. '16' or '16.4')"
+            f"{p}.engineVersion: {d.engine_version!r} — allowed: a PostgreSQL major, optionally with a minor (e.g."
+            " '18' or '18.1'); which majors RDS offers is checked at deploy time"
+        )
+    if d.support_type not in ("STANDARD", "EXTENDED"):
+        problems.append(
+            f"{p}.supportType: {d.support_type!r} — allowed: 'STANDARD' (no RDS Extended Support billing) or 'EXTENDED'"
         )
     if not re.match(r"^db\.[a-z0-9]+\.[a-z0-9]+$", d.instance_class):
         problems.append(f"{p}.instanceClass: {d.instance_class!r} — allowed: an RDS class such as 'db.t4g.micro'")
@@ -486,6 +505,11 @@ def _check_database(d: DatabaseConfig, problems: list[str]) -> None:
                 f"{p}.{key}: {value!r} — allowed: lowercase letter then letters, digits or _ (max 63),"
                 " not a reserved name"
             )
+    if d.username == APP_USER:
+        problems.append(
+            f"{p}.username: {d.username!r} — allowed: any name but {APP_USER!r}, the app's own IAM-authenticated role"
+            " (the master user must stay a separate role)"
+        )
     if d.max_storage_gb is not None and not d.storage_gb < d.max_storage_gb <= RDS_MAX_GB:
         problems.append(
             f"{p}.maxStorageGb: {d.max_storage_gb} — allowed: more than storageGb ({d.storage_gb}) up to {RDS_MAX_GB},"

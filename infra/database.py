@@ -23,6 +23,12 @@ from infra.preflight import DeployFacts
 from infra.preflight_database import LOG_EXPORTS, log_group_resource, rds_log_group
 
 PORT = 5432
+# database.supportType -> the instance's EngineLifecycleSupport (botocore rds CreateDBInstance; unset, RDS enrols the
+# instance in paid Extended Support when its major leaves standard support).
+ENGINE_LIFECYCLE_SUPPORT = {
+    "STANDARD": "open-source-rds-extended-support-disabled",
+    "EXTENDED": "open-source-rds-extended-support",
+}
 # RDS Performance Insights is not offered on the smallest burstable classes (RDS user guide, "Supported DB engines,
 # Regions and instance classes for Performance Insights"); elsewhere its 7-day retention is free.
 NO_PERFORMANCE_INSIGHTS = re.compile(r"^db\.t\d+[a-z]*\.(micro|small)$")
@@ -32,6 +38,8 @@ class Database(pulumi.ComponentResource):
     host: pulumi.Output[str]
     port: pulumi.Output[int]
     secret_arn: pulumi.Output[str]
+    arn: pulumi.Output[str]
+    resource_id: pulumi.Output[str]  # DbiResourceId: IAM database authentication's policies name it
     identifier: str
     final_snapshot_identifier: pulumi.Output[str]
 
@@ -110,7 +118,9 @@ class Database(pulumi.ComponentResource):
             delete_automated_backups=d.ephemeral,
             performance_insights_enabled=insights,
             performance_insights_retention_period=7 if insights else None,
-            auto_minor_version_upgrade=True,
+            # A pinned minor ("16.4") holds: RDS moving it to 16.5 would make every later `up` a downgrade.
+            auto_minor_version_upgrade=not d.pins_minor,
+            engine_lifecycle_support=ENGINE_LIFECYCLE_SUPPORT[d.support_type],
             # A major bump in config upgrades this instance in place (same identifier, same data); the parameter
             # group of the new family is created first (create-before-delete) and the old one deleted after.
             allow_major_version_upgrade=True,
@@ -126,13 +136,16 @@ class Database(pulumi.ComponentResource):
                 protect=not d.ephemeral,
                 depends_on=log_groups,
                 # Where the data came from matters only at creation: changing or removing restoreFrom later must
-                # never replace the database (terraform-aws-rds #270).
-                ignore_changes=["snapshotIdentifier", "restoreToPointInTime"],
+                # never replace the database (terraform-aws-rds #270). RDS sets Extended Support enrolment only when
+                # it creates or restores an instance (RDS user guide; terraform-provider-aws #40870: a later change
+                # is ignored by RDS and would show as a diff on every `up`).
+                ignore_changes=["snapshotIdentifier", "restoreToPointInTime", "engineLifecycleSupport"],
             ),
         )
         self.host = instance.address
         self.port = instance.port
         self.secret_arn = instance.master_user_secrets.apply(lambda s: (s[0].secret_arn or "") if s else "")
+        self.arn, self.resource_id = instance.arn, instance.resource_id
         self.register_outputs({"host": self.host, "port": self.port, "secretArn": self.secret_arn})
 
     def allow_from(self, name: str, source_security_group_id: pulumi.Input[str]) -> aws.vpc.SecurityGroupIngressRule:

@@ -1,62 +1,42 @@
-"""The app's database credentials as files: its ServiceAccount, the SecretProviderClass that mounts the RDS-managed
-secret's username and password (read-only, rotated with it), and the NetworkPolicy of the `database login` check.
+"""The Kubernetes side of the app's database access: no credentials in pods, only where and as whom to log in.
 
-Part of the HelloWorld component (its children); the AWS side (role, policy, association) is infra/app_identity.py.
+The app's pods run as the ServiceAccount `helloworld`, whose Pod Identity role may `rds-db:connect` as
+`helloworld_app` only (infra/app_identity.py); they get DB_HOST, DB_PORT, DB_NAME and DB_USER from the Secret
+`helloworld-db` and make a 15-minute IAM auth token when they connect. Here: that ServiceAccount, the NetworkPolicy of
+`verify`'s `database login` Job, and the Job that creates the role (infra/db_app_user.py).
+
+Part of the HelloWorld component (its children); the AWS side (roles, policies, associations) is infra/app_identity.py.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_kubernetes as k8s
-import yaml
 
-from infra.app_identity import SERVICE_ACCOUNT
-
-PROVIDER_CLASS = "helloworld-db"
-CSI_DRIVER = "secrets-store.csi.k8s.io"
-MOUNT_PATH = "/mnt/db"  # files: username, password
-VOLUME = "db-credentials"
-POD_IDENTITY_AGENT = "169.254.170.23/32"  # EKS Pod Identity agent's link-local address (IPv4), port 80
-DB_LOGIN_LABELS = {"app": "helloworld-dblogin"}  # the verify Job's pods: not selected by the app's Service or PDB
+from infra import db_app_user, db_pods
 
 
-def provider_objects(secret_arn: str) -> str:
-    """ASCP's `objects` parameter: the secret by ARN, its JSON keys as two files."""
-    return yaml.safe_dump(
-        [
-            {
-                "objectName": secret_arn,
-                "objectType": "secretsmanager",
-                "jmesPath": [
-                    {"path": "username", "objectAlias": "username"},
-                    {"path": "password", "objectAlias": "password"},
-                ],
-            }
-        ],
-        sort_keys=False,
-    )
+@dataclass(frozen=True)
+class DatabaseFacts:
+    """How the app reaches the database, and what the role bootstrap needs (the master secret's ARN, the
+    instance's DbiResourceId). No password: the app logs in with IAM tokens."""
+
+    host: pulumi.Input[str]
+    port: pulumi.Input[int]
+    name: str
+    secret_arn: pulumi.Input[str]
+    resource_id: pulumi.Input[str]
 
 
-def pod_volume() -> dict[str, Any]:
-    return {
-        "name": VOLUME,
-        "csi": {"driver": CSI_DRIVER, "readOnly": True, "volumeAttributes": {"secretProviderClass": PROVIDER_CLASS}},
-    }
+@dataclass(frozen=True)
+class DatabaseAccess:
+    """What must exist before a pod logs in: the Pod Identity associations (app and bootstrap) and the database's
+    ingress rule from the cluster."""
 
-
-def container_mount() -> dict[str, Any]:
-    return {"name": VOLUME, "mountPath": MOUNT_PATH, "readOnly": True}
-
-
-def container_env() -> list[dict[str, str]]:
-    """Where the files are. Apps read them on every new connection: RDS rotates the password and the driver
-    rewrites the files; an environment variable would keep the old one until the pod restarts."""
-    return [
-        {"name": "DB_USERNAME_FILE", "value": f"{MOUNT_PATH}/username"},
-        {"name": "DB_PASSWORD_FILE", "value": f"{MOUNT_PATH}/password"},
-    ]
+    associations: list[pulumi.Resource]
+    reachable: pulumi.Resource
 
 
 def create(
@@ -64,46 +44,46 @@ def create(
     namespace: pulumi.Input[str],
     region: str,
     vpc_cidr: str,
-    secret_arn: pulumi.Input[str],
-    csi: pulumi.Resource,
+    database: DatabaseFacts,
+    access: DatabaseAccess,
+    nodes: list[pulumi.Resource],
     opts: pulumi.ResourceOptions,
 ) -> list[pulumi.Resource]:
-    """The Kubernetes objects the app's pods need before they can start."""
+    """The Kubernetes objects the app's pods need before they start: their ServiceAccount and their role."""
     account = k8s.core.v1.ServiceAccount(
         f"{name}-sa",
-        metadata={"namespace": namespace, "name": SERVICE_ACCOUNT, "labels": {"app": "helloworld"}},
-        automount_service_account_token=False,  # the app never calls the Kubernetes API; the CSI driver asks itself
+        metadata={"namespace": namespace, "name": db_pods.APP_SERVICE_ACCOUNT, "labels": {"app": "helloworld"}},
+        automount_service_account_token=False,  # the app never calls the Kubernetes API
         opts=opts,
-    )
-    provider_class = k8s.apiextensions.CustomResource(
-        f"{name}-db-files",
-        api_version="secrets-store.csi.x-k8s.io/v1",
-        kind="SecretProviderClass",
-        metadata={"namespace": namespace, "name": PROVIDER_CLASS, "labels": {"app": "helloworld"}},
-        spec={
-            "provider": "aws",
-            "parameters": {
-                "objects": pulumi.Output.from_input(secret_arn).apply(provider_objects),
-                "usePodIdentity": "true",
-                "region": region,
-            },
-        },
-        opts=pulumi.ResourceOptions.merge(
-            opts, pulumi.ResourceOptions(depends_on=[csi])
-        ),  # its CRD comes with the chart
     )
     login_policy = k8s.networking.v1.NetworkPolicy(
         f"{name}-dblogin-netpol",
-        metadata={"namespace": namespace, "name": "helloworld-dblogin", "labels": DB_LOGIN_LABELS},
+        metadata={"namespace": namespace, "name": "helloworld-dblogin", "labels": db_pods.DB_LOGIN_LABELS},
         spec={
-            "podSelector": {"matchLabels": DB_LOGIN_LABELS},
+            "podSelector": {"matchLabels": db_pods.DB_LOGIN_LABELS},
             "policyTypes": ["Ingress", "Egress"],
             "ingress": [],
             "egress": [
                 {"ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]},
                 {"to": [{"ipBlock": {"cidr": vpc_cidr}}], "ports": [{"protocol": "TCP", "port": 5432}]},
+                # the token is signed locally with the role's credentials: the agent is the only AWS endpoint
+                {
+                    "to": [{"ipBlock": {"cidr": db_pods.POD_IDENTITY_AGENT}}],
+                    "ports": [{"protocol": "TCP", "port": 80}],
+                },
             ],
         },
         opts=opts,
     )
-    return [account, provider_class, login_policy]
+    spec = db_app_user.job_spec(
+        region,
+        database.secret_arn,
+        database.host,
+        pulumi.Output.from_input(database.port).apply(str),
+        database.name,
+        database.resource_id,
+    )
+    role = db_app_user.create(
+        name, namespace, vpc_cidr, spec, needs=[*nodes, *access.associations, access.reachable], opts=opts
+    )
+    return [account, login_policy, role]

@@ -19,10 +19,11 @@ import pulumi_aws as aws
 import pulumi_docker as docker
 import pulumi_kubernetes as k8s
 
-from infra import db_credentials, image_source
-from infra.app_identity import SERVICE_ACCOUNT
+from infra import db_credentials, image_source, preflight_image
 from infra.config import HelloWorldConfig, StackConfig
-from infra.preflight import ecr_repository_name
+from infra.db_credentials import DatabaseAccess, DatabaseFacts
+from infra.db_pods import APP_SERVICE_ACCOUNT, APP_USER, HARDENED_CONTAINER, POD_IDENTITY_AGENT
+from infra.preflight_image import ImageFacts, ecr_repository_name
 
 APP_DIR = "apps/helloworld"  # relative to the project, where `pulumi up` runs
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -40,6 +41,14 @@ KEEP_LAST_20_IMAGES = {
     "action": {"type": "expire"},
 }
 AWAIT_TIMEOUT = "900"  # pulumi.com/timeoutSeconds: a new version must be available within 15 minutes
+# The ELB's health check (cloud-provider-aws: defaults interval 10 s, unhealthy threshold 6, timeout 5, healthy 2;
+# ELB's minimums: interval 5, thresholds 2, timeout 2 and below the interval). With externalTrafficPolicy Local it
+# asks kube-proxy's healthCheckNodePort, which fails once the node has no ready helloworld pod: a drained node
+# leaves the ELB within interval x unhealthy threshold = 10 s, while its last pod still serves its preStop pause.
+HEALTH_CHECK_INTERVAL_SECONDS = 5
+HEALTH_CHECK_TIMEOUT_SECONDS = 2
+UNHEALTHY_THRESHOLD = 2
+HEALTHY_THRESHOLD = 2
 
 
 def selector_labels() -> dict[str, str]:
@@ -77,23 +86,15 @@ def tls_annotations(certificate_arn: pulumi.Input[str]) -> dict[str, pulumi.Inpu
     }
 
 
-@dataclass(frozen=True)
-class DatabaseAccess:
-    """What the pods' credential files need: the CSI driver installed and the Pod Identity association."""
-
-    csi: pulumi.Resource
-    association: pulumi.Resource
-
-
-@dataclass(frozen=True)
-class DatabaseFacts:
-    """How the app reaches the database; the password stays in Secrets Manager."""
-
-    host: pulumi.Input[str]
-    port: pulumi.Input[int]
-    name: str
-    username: str
-    secret_arn: pulumi.Input[str]
+def health_check_annotations() -> dict[str, str]:
+    """The names the AWS cloud provider reads (pkg/providers/v1/aws.go, ServiceAnnotationLoadBalancerHC*)."""
+    prefix = "service.beta.kubernetes.io/aws-load-balancer-healthcheck-"
+    return {
+        f"{prefix}interval": str(HEALTH_CHECK_INTERVAL_SECONDS),
+        f"{prefix}timeout": str(HEALTH_CHECK_TIMEOUT_SECONDS),
+        f"{prefix}unhealthy-threshold": str(UNHEALTHY_THRESHOLD),
+        f"{prefix}healthy-threshold": str(HEALTHY_THRESHOLD),
+    }
 
 
 def build_args(h: HelloWorldConfig) -> dict[str, str]:
@@ -110,23 +111,40 @@ def image_tag(cfg: StackConfig) -> str:
     With a ReplicationController the pod template counts too: an RC patched in place never replaces its pods, so
     any template change must come with a new version (a new RC)."""
     h = cfg.helloworld
-    template = pod_spec("<image>", https_redirect(cfg)) if h.workload == "ReplicationController" else None
+    template = (
+        pod_spec("<image>", pod_labels(h.version), https_redirect(cfg))
+        if h.workload == "ReplicationController"
+        else None
+    )
     return image_source.image_tag(
         h.version, image_source.source_hash(PROJECT_DIR / APP_DIR, build_args(h), PLATFORM, extra=template)
     )
 
 
-def pod_spec(image: pulumi.Input[str], https_redirect: bool = False) -> dict[str, Any]:
-    """The app's pods: locked down, probed, draining on shutdown, database credentials as read-only files."""
+def pod_spec(image: pulumi.Input[str], labels: dict[str, str], https_redirect: bool = False) -> dict[str, Any]:
+    """The app's pods: locked down, probed, draining on shutdown, no database credentials (IAM auth tokens), spread
+    over nodes."""
     probe = {"httpGet": {"path": "/healthz", "port": "http"}}
     db_env = [
         {"name": env, "valueFrom": {"secretKeyRef": {"name": DB_SECRET_NAME, "key": key}}}
-        for env, key in (("DB_HOST", "host"), ("DB_PORT", "port"))
+        for env, key in (("DB_HOST", "host"), ("DB_PORT", "port"), ("DB_NAME", "dbname"), ("DB_USER", "username"))
     ]
     return {
-        "serviceAccountName": SERVICE_ACCOUNT,  # Pod Identity: may read the database secret, nothing else
+        "serviceAccountName": APP_SERVICE_ACCOUNT,  # Pod Identity: may log in to the database as DB_USER, nothing else
         "automountServiceAccountToken": False,  # the app never calls the Kubernetes API
         "terminationGracePeriodSeconds": GRACE_SECONDS,
+        # With externalTrafficPolicy Local the ELB serves only nodes with a ready pod: one pod per node where there
+        # are enough nodes, so a node roll takes one pod's share. Preferred, not required: a full or missing node
+        # must never leave a pod Pending (an RC rollout or a drain would wait on it). Cordoned nodes do not count.
+        "topologySpreadConstraints": [
+            {
+                "maxSkew": 1,
+                "topologyKey": "kubernetes.io/hostname",
+                "whenUnsatisfiable": "ScheduleAnyway",
+                "nodeTaintsPolicy": "Honor",
+                "labelSelector": {"matchLabels": labels},
+            }
+        ],
         "securityContext": {
             "runAsNonRoot": True,
             "runAsUser": UID,
@@ -144,26 +162,18 @@ def pod_spec(image: pulumi.Input[str], https_redirect: bool = False) -> dict[str
                     {"name": "SHUTDOWN_TIMEOUT", "value": str(SHUTDOWN_SECONDS)},
                     {"name": "HTTPS_REDIRECT", "value": "true" if https_redirect else "false"},
                     *db_env,
-                    *db_credentials.container_env(),
                 ],
-                "volumeMounts": [db_credentials.container_mount()],
                 "readinessProbe": {**probe, "periodSeconds": 2, "failureThreshold": 2},
                 "livenessProbe": {**probe, "initialDelaySeconds": 3, "periodSeconds": 10, "failureThreshold": 3},
                 "resources": {
                     "requests": {"cpu": "50m", "memory": "32Mi"},
                     "limits": {"cpu": "250m", "memory": "64Mi"},
                 },
-                "securityContext": {
-                    "runAsNonRoot": True,
-                    "allowPrivilegeEscalation": False,
-                    "readOnlyRootFilesystem": True,
-                    "capabilities": {"drop": ["ALL"]},
-                },
+                "securityContext": HARDENED_CONTAINER,
                 # The image has no shell, so the pause is the kubelet's own sleep action (Kubernetes >= 1.30).
                 "lifecycle": {"preStop": {"sleep": {"seconds": PRESTOP_SECONDS}}},
             }
         ],
-        "volumes": [db_credentials.pod_volume()],
     }
 
 
@@ -179,14 +189,14 @@ class HelloWorld(pulumi.ComponentResource):
         provider: k8s.Provider,
         nodes: list[pulumi.Resource],
         database: DatabaseFacts,
-        tag: str,
+        image: ImageFacts,
         access: DatabaseAccess,
         public: PublicName | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__("infra:index:HelloWorld", name, None, opts)
         h = cfg.helloworld
-        self.image_ref = self._image(name, cfg, tag)
+        self.image_ref = self._image(name, cfg, image)
         k8s_opts = pulumi.ResourceOptions(parent=self, provider=provider)
 
         ns = k8s.core.v1.Namespace(
@@ -201,22 +211,21 @@ class HelloWorld(pulumi.ComponentResource):
                 "host": database.host,
                 "port": pulumi.Output.from_input(database.port).apply(str),
                 "dbname": database.name,
-                "username": database.username,
-                "passwordSecretArn": database.secret_arn,
+                "username": APP_USER,
             },
             opts=k8s_opts,
         )
         needed = db_credentials.create(
-            name, ns.metadata.name, cfg.region, cfg.network.cidr, database.secret_arn, access.csi, k8s_opts
+            name, ns.metadata.name, cfg.region, cfg.network.cidr, database, access, nodes, k8s_opts
         )
-        # Pods need nodes to become available, and to start: the DB secret, the credentials' files and the
-        # AWS identity the CSI provider fetches them with.
+        # Pods need nodes to become available, and to start: the DB secret, their ServiceAccount, their database role
+        # and the AWS identity they sign IAM auth tokens with.
         workload_opts = pulumi.ResourceOptions.merge(
-            k8s_opts, pulumi.ResourceOptions(depends_on=[*nodes, db_secret, *needed, access.association])
+            k8s_opts, pulumi.ResourceOptions(depends_on=[*nodes, db_secret, *needed, *access.associations])
         )
         labels = pod_labels(h.version)
         tls = https_redirect(cfg)
-        template = {"metadata": {"labels": labels}, "spec": pod_spec(self.image_ref, https_redirect=tls)}
+        template = {"metadata": {"labels": labels}, "spec": pod_spec(self.image_ref, labels, https_redirect=tls)}
         annotations = {"pulumi.com/timeoutSeconds": AWAIT_TIMEOUT}
         if h.workload == "ReplicationController":
             rc_name = f"helloworld-{h.version}"
@@ -258,8 +267,7 @@ class HelloWorld(pulumi.ComponentResource):
         )
         # Least privilege on the network too (enforced once the VPC CNI's network policy agent is on): HTTP in
         # from anywhere (the ELB reaches pods through node ports), out only to DNS, PostgreSQL in the VPC and the
-        # Pod Identity agent (for an AWS SDK in the app). Fetching the secret over HTTPS is the CSI provider's job:
-        # its pods run in kube-system, which no NetworkPolicy selects, so nothing here blocks them.
+        # Pod Identity agent (credentials to sign IAM auth tokens with: signing is local, no AWS endpoint needed).
         k8s.networking.v1.NetworkPolicy(
             f"{name}-netpol",
             metadata={**meta, "name": "helloworld", "labels": selector_labels()},
@@ -271,7 +279,7 @@ class HelloWorld(pulumi.ComponentResource):
                     {"ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]},
                     {"to": [{"ipBlock": {"cidr": cfg.network.cidr}}], "ports": [{"protocol": "TCP", "port": 5432}]},
                     {
-                        "to": [{"ipBlock": {"cidr": db_credentials.POD_IDENTITY_AGENT}}],
+                        "to": [{"ipBlock": {"cidr": POD_IDENTITY_AGENT}}],
                         "ports": [{"protocol": "TCP", "port": 80}],
                     },
                 ],
@@ -289,12 +297,16 @@ class HelloWorld(pulumi.ComponentResource):
                     "service.beta.kubernetes.io/aws-load-balancer-connection-draining-enabled": "true",
                     "service.beta.kubernetes.io/aws-load-balancer-connection-draining-timeout": str(GRACE_SECONDS),
                     "service.beta.kubernetes.io/aws-load-balancer-cross-zone-load-balancing-enabled": "true",
+                    **health_check_annotations(),
                     **({PUBLIC_NAME_ANNOTATION: public.fqdn} if public else {}),
                     **(tls_annotations(public.certificate_arn) if public and public.certificate_arn else {}),
                 },
             },
             spec={
                 "type": "LoadBalancer",
+                # The ELB health-checks each node's healthCheckNodePort (kube-proxy: 200 only while the node has a
+                # ready local endpoint), so a node being drained leaves it in seconds, not after 6 x 10 s.
+                "externalTrafficPolicy": "Local",
                 "selector": selector_labels(),
                 "ports": [
                     {"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"},
@@ -306,8 +318,9 @@ class HelloWorld(pulumi.ComponentResource):
         self.endpoint = service.status.apply(_ingress_hostname)
         self.register_outputs({"endpoint": self.endpoint, "image": self.image_ref, "workload": self.workload})
 
-    def _image(self, name: str, cfg: StackConfig, tag: str) -> pulumi.Output[str]:
-        """Build apps/helloworld for linux/amd64 and push it; returns the pushed digest reference."""
+    def _image(self, name: str, cfg: StackConfig, image: ImageFacts) -> pulumi.Output[str]:
+        """`<repository>@<digest>`: the digest the registry already holds for this tag (nothing is built or pushed,
+        e.g. on a rollback or a no-change `up`), else that of a fresh build of apps/helloworld for linux/amd64."""
         h = cfg.helloworld
         child = pulumi.ResourceOptions(parent=self)
         if h.registry == "dockerhub":
@@ -315,6 +328,19 @@ class HelloWorld(pulumi.ComponentResource):
             registry = docker.RegistryArgs(
                 server="docker.io", username=h.dockerhub_username, password=cfg.dockerhub_token
             )
+            # Docker Hub cannot list tags to this program: ask for this one, with the token (private repositories).
+            lookup = docker.Provider(
+                f"{name}-dockerhub",
+                registry_auth=[
+                    docker.ProviderRegistryAuthArgs(
+                        address=preflight_image.DOCKERHUB_REGISTRY,
+                        username=h.dockerhub_username,
+                        password=cfg.dockerhub_token,
+                    )
+                ],
+                opts=child,
+            )
+            pushed = preflight_image.dockerhub_digest(f"{h.dockerhub_username}/helloworld:{image.tag}", lookup)
         else:
             repo = aws.ecr.Repository(
                 f"{name}-repo",
@@ -331,14 +357,19 @@ class HelloWorld(pulumi.ComponentResource):
                 policy=json.dumps({"rules": [KEEP_LAST_20_IMAGES]}),
                 opts=child,
             )
-            token = aws.ecr.get_authorization_token_output(registry_id=repo.registry_id)
             repository = repo.repository_url
+            token = aws.ecr.get_authorization_token_output(registry_id=repo.registry_id)
             registry = docker.RegistryArgs(
                 server=repo.repository_url, username=token.user_name, password=pulumi.Output.secret(token.password)
             )
-        image = docker.Image(
+            pushed = image.pushed_digest
+        if pushed:
+            # No Image in the graph: one left in state from an earlier build is dropped, and pulumi-docker's Delete
+            # does nothing, so the pushed image stays in the registry.
+            return pulumi.Output.concat(repository, "@", pushed)
+        built = docker.Image(
             f"{name}-image",
-            image_name=pulumi.Output.concat(repository, ":", tag),
+            image_name=pulumi.Output.concat(repository, ":", image.tag),
             build=docker.DockerBuildArgs(
                 context=APP_DIR,
                 dockerfile=f"{APP_DIR}/Dockerfile",
@@ -348,7 +379,7 @@ class HelloWorld(pulumi.ComponentResource):
             registry=registry,
             opts=child,
         )
-        return image.repo_digest
+        return built.repo_digest
 
 
 def _ingress_hostname(status: Any) -> str:

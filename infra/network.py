@@ -10,6 +10,7 @@ from infra.config import StackConfig, plan_subnets
 
 class Network(pulumi.ComponentResource):
     vpc_id: pulumi.Output[str]
+    zones: list[str]  # the AZ of each public/private subnet pair, in the same order as the id lists
     public_subnet_ids: list[pulumi.Output[str]]
     private_subnet_ids: list[pulumi.Output[str]]
 
@@ -85,6 +86,7 @@ class Network(pulumi.ComponentResource):
             private.append(priv)
 
         self.vpc_id = vpc.id
+        self.zones = list(zones)
         self.public_subnet_ids = [s.id for s in public]
         self.private_subnet_ids = [s.id for s in private]
         self.register_outputs(
@@ -94,3 +96,12 @@ class Network(pulumi.ComponentResource):
                 "privateSubnetIds": self.private_subnet_ids,
             }
         )
+
+    def subnet_ids_in(self, zones: list[str]) -> list[pulumi.Output[str]]:
+        """The public and private subnets of these AZs (the control plane's: EKS keeps it in its creation AZs)."""
+        pairs = [
+            (pub, priv)
+            for zone, pub, priv in zip(self.zones, self.public_subnet_ids, self.private_subnet_ids, strict=True)
+            if zone in zones
+        ]
+        return [pub for pub, _ in pairs] + [priv for _, priv in pairs]

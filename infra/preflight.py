@@ -18,14 +18,11 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from infra import image_source, preflight_database, preflight_network
+from infra import preflight_database, preflight_image, preflight_network
 from infra.config import ADDON_NAMES, K8S_VERSION, ConfigError, StackConfig, camel
 
 STANDARD_USD_PER_HOUR, EXTENDED_USD_PER_HOUR = 0.10, 0.60
 WARN_DAYS = 30
-# AZs (by ID, the same in every account) where EKS cannot create a cluster's network interfaces (EKS user guide,
-# "Create a cluster": CreateCluster fails with UnsupportedAvailabilityZoneException).
-EKS_UNSUPPORTED_AZ_IDS = frozenset({"use1-az3", "usw1-az2", "cac1-az3"})
 CREATOR_TAG = "infra/cluster-creator"  # who holds EKS's bootstrap admin entry; set once, at creation
 # The provider's text for a zone lookup that matched nothing (pulumi-aws >= 6.38, and the older wording).
 ZONE_NOT_FOUND = ("no matching Route 53 Hosted Zone found", "no matching Route53Zone found")
@@ -41,9 +38,10 @@ class EksVersion:
 
 @dataclass(frozen=True)
 class DeployFacts:
-    zones: list[str]
+    zones: list[str]  # AZ of each subnet pair, in plan order
+    control_plane_zones: list[str]  # the AZs whose subnets EKS's control plane gets (a running one: its own)
     creator_arn: str  # the principal EKS gave the bootstrap admin entry ("" when unknown)
-    image_tag: str  # `<version>_<source hash>`: one tag, one image
+    image: preflight_image.ImageFacts  # this build's tag, and its digest when the registry already holds it
     addon_versions: dict[str, str]  # EKS add-on name -> version for the configured Kubernetes version
     db_major_upgrade: bool  # the running instance is on an older PostgreSQL major than the config asks
     restore_snapshot: str | None = None  # the snapshot a NEW instance starts from (restoreFrom snapshot/stack)
@@ -160,18 +158,6 @@ def zone_problem(zone: str, account_id: str, lookup: Callable[[], object]) -> st
     return None
 
 
-def image_problem(version: str, tag: str, repository: str, pushed: list[str]) -> str | None:
-    others = image_source.conflicting_tags(version, tag, pushed)
-    if not others:
-        return None
-    return (
-        f"infra:helloworld.version: {version} — already built from other sources ({repository} has"
-        f" {', '.join(others)}; this build is {tag}: apps/helloworld, the greeting or the pod template changed). Pods"
-        f" never move to a new image or template under an unchanged version: bump infra:helloworld.version (e.g. to"
-        f" the next patch)"
-    )
-
-
 def leftover_log_group_problem(name: str, region: str, reason: str) -> str:
     return (
         f"log group {name}: {reason}, so creating it would fail (ResourceAlreadyExistsException); delete it, then"
@@ -190,13 +176,21 @@ def _running_cluster(name: str) -> Any | None:
     return aws.eks.get_cluster(name=name) if name in (aws.eks.get_clusters().names or []) else None
 
 
+def _ours(cfg: StackConfig, log_group: str) -> bool:
+    """A group this stack created carries its project and stack tags; one AWS re-created has no tags."""
+    tags = aws.cloudwatch.get_log_group(name=log_group).tags or {}
+    return tags.get("project") == cfg.project and tags.get("stack") == cfg.stack
+
+
 def _log_group_problems(cfg: StackConfig, cluster_running: bool, db_running: str | None) -> list[str]:
     """Log groups AWS made itself where the stack will create its own: left from a teardown (delete), or written by
     a running instance of a stack deployed before the program owned them (adopt)."""
     problems = []
     eks_group = f"/aws/eks/{cfg.cluster_name}/cluster"
-    if not cluster_running and eks_group in (
-        aws.cloudwatch.get_log_groups(log_group_name_prefix=eks_group).log_group_names or []
+    if (
+        not cluster_running
+        and eks_group in (aws.cloudwatch.get_log_groups(log_group_name_prefix=eks_group).log_group_names or [])
+        and not _ours(cfg, eks_group)  # e.g. made by a first `up` whose CreateCluster then failed: in our state
     ):
         reason = "left from a deleted cluster (EKS re-creates it while a cluster is being deleted)"
         problems.append(leftover_log_group_problem(eks_group, cfg.region, reason))
@@ -204,8 +198,8 @@ def _log_group_problems(cfg: StackConfig, cluster_running: bool, db_running: str
     found = set(aws.cloudwatch.get_log_groups(log_group_name_prefix=prefix).log_group_names or [])
     for log in preflight_database.LOG_EXPORTS:
         group = preflight_database.rds_log_group(cfg.cluster_name, log)
-        if group not in found or "stack" in (aws.cloudwatch.get_log_group(name=group).tags or {}):
-            continue  # absent, or ours (they carry the stack tag)
+        if group not in found or _ours(cfg, group):
+            continue  # absent, or this stack's own
         if db_running:
             problems.append(preflight_database.adopt_log_group_problem(cfg, log))
         else:
@@ -217,20 +211,20 @@ def check(cfg: StackConfig, *, image_tag: str) -> DeployFacts:
     """Look everything up, raise one ConfigError naming every problem, log warnings; return the facts."""
     problems: list[str] = []
     azs = aws.get_availability_zones(state="available")
-    names = sorted(n for n, zid in zip(azs.names, azs.zone_ids, strict=True) if zid not in EKS_UNSUPPORTED_AZ_IDS)
-    if len(names) < cfg.network.az_count:
-        problems.append(
-            f"infra:network.azCount: {cfg.network.az_count} — allowed: at most {len(names)} in this region (AZs EKS"
-            " can place a control plane in)"
-        )
-
-    problem = preflight_network.subnet_problem(cfg.network, preflight_network.existing_subnets(cfg))
+    existing = preflight_network.existing_subnets(cfg)
+    problem = preflight_network.subnet_problem(cfg.network, set(existing))
+    problems += [problem] if problem else []
+    available = preflight_network.eks_usable_zones(azs.names, azs.zone_ids)
+    zones, problem = preflight_network.plan_zones(cfg.network, existing, available)
     problems += [problem] if problem else []
 
     caller = aws.get_caller_identity()
     deployer = _deployer(caller)
     running = _running_cluster(cfg.cluster_name)
     running_version = str(running.version) if running is not None else None
+    created_in = preflight_network.zones_of_subnets(running.vpc_config.subnet_ids or []) if running else set()
+    control_plane, problem = preflight_network.control_plane_zones(zones, created_in or None)
+    problems += [problem] if problem and zones else []
     # The creator is known when the cluster is created here, or from the tag written then. A cluster made by an
     # earlier version has no tag: its creator is unknown, so no admin is skipped and no tag is guessed.
     creator = deployer if running is None else str((running.tags or {}).get(CREATOR_TAG) or "")
@@ -254,14 +248,10 @@ def check(cfg: StackConfig, *, image_tag: str) -> DeployFacts:
         problem = zone_problem(zone, caller.account_id, lambda: aws.route53.get_zone(name=zone, private_zone=False))
         problems += [problem] if problem else []
 
+    image = preflight_image.ImageFacts(image_tag)  # Docker Hub: looked up by the component, with its token
     if cfg.helloworld.registry == "ecr":
-        repository = ecr_repository_name(cfg)
-        if repository in (aws.ecr.get_repositories().names or []):
-            pushed = [
-                i.image_tag for i in aws.ecr.get_images(repository_name=repository).image_ids or [] if i.image_tag
-            ]
-            problem = image_problem(cfg.helloworld.version, image_tag, repository, pushed)
-            problems += [problem] if problem else []
+        image, image_found = preflight_image.check_ecr(cfg, image_tag)
+        problems += image_found
 
     addons: dict[str, str] = {}
     if not version_found:  # EKS answers add-on versions only for a Kubernetes version it offers
@@ -285,15 +275,11 @@ def check(cfg: StackConfig, *, image_tag: str) -> DeployFacts:
     for warning in warnings:
         pulumi.log.warn(warning)
     return DeployFacts(
-        zones=names[: cfg.network.az_count],
+        zones=zones,
+        control_plane_zones=control_plane,
         creator_arn=creator,
-        image_tag=image_tag,
+        image=image,
         addon_versions=addons,
         db_major_upgrade=database.major_upgrade,
         restore_snapshot=database.restore_snapshot,
     )
-
-
-def ecr_repository_name(cfg: StackConfig) -> str:
-    """Known before anything exists, so the image check above can find it."""
-    return f"{cfg.cluster_name}/helloworld"

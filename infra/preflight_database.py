@@ -5,12 +5,16 @@ Pure checks over what RDS answers (so tests give them RDS's answers, refusals in
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import datetime as dt
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import boto3
+import pulumi
 import pulumi_aws as aws
 
+from infra import contract, preflight
 from infra.config import StackConfig
 
 # The provider's texts when a snapshot lookup finds nothing: by snapshot id (DBSnapshotNotFoundFault) and by
@@ -75,16 +79,30 @@ def postgres_problem(wanted: str, running: str, major_targets: list[str], defaul
     return None
 
 
+def restore_version_problem(wanted: str, source: str, source_version: str) -> str | None:
+    """RestoreDBInstanceFromDBSnapshot and RestoreDBInstanceToPointInTime take no engine version: the instance comes
+    up at the data's own version, so a config on another major would give it a parameter group of the wrong family
+    (refused by RDS), and a pinned minor older than the data's would be refused as a downgrade on the next `up`."""
+    want, have = _parts(wanted), _parts(source_version)
+    key = f"infra:database.engineVersion: {wanted}"
+    if want[0] != have[0]:
+        return (
+            f"{key} — {'older' if want < have else 'newer'} than {source} (PostgreSQL {source_version}), and RDS"
+            f" restores data at its own version (a postgres{want[0]} parameter group does not fit it); allowed:"
+            f" {have[0]}: restore at {have[0]}, then upgrade in place with engineVersion {want[0]} in a later `up`"
+        )
+    if want < have[: len(want)]:
+        return f"{key} — older than {source} (PostgreSQL {source_version}); allowed: {have[0]} or {source_version}"
+    return None
+
+
 def restore_problems(key: str, cfg: StackConfig, snapshot: Any) -> list[str]:
     """A snapshot RDS could not restore into this stack's instance."""
     d, sid, problems = cfg.database, snapshot.id, []
     if snapshot.status != "available":
         problems.append(f"{key}: snapshot {sid} is {snapshot.status}, not available yet; wait for it, then `up` again")
-    if _parts(d.engine_version) < _parts(str(snapshot.engine_version))[: len(_parts(d.engine_version))]:
-        problems.append(
-            f"infra:database.engineVersion: {d.engine_version} — older than {key}'s snapshot {sid} (PostgreSQL"
-            f" {snapshot.engine_version}); allowed: {_parts(str(snapshot.engine_version))[0]} or newer"
-        )
+    problem = restore_version_problem(d.engine_version, f"{key}'s snapshot {sid}", str(snapshot.engine_version))
+    problems += [problem] if problem else []
     if snapshot.allocated_storage and snapshot.allocated_storage > d.storage_gb:
         problems.append(
             f"infra:database.storageGb: {d.storage_gb} — smaller than {key}'s snapshot {sid}"
@@ -121,13 +139,17 @@ def _restore(cfg: StackConfig) -> tuple[str | None, list[str]]:
     if r.point_in_time is not None:
         source = r.point_in_time.source
         if _instance_exists(source):
-            return None, []
+            version = str(aws.rds.get_instance(db_instance_identifier=source).engine_version)
+            problem = restore_version_problem(
+                cfg.database.engine_version, f"infra:database.restoreFrom.pointInTime.source {source}", version
+            )
+            return None, [problem] if problem else []
         return None, [
             f"infra:database.restoreFrom.pointInTime.source: {source} — no such DB instance in this account and"
             " region (a deleted instance's data: restore its final snapshot with restoreFrom.snapshot instead)"
         ]
     if r.stack:
-        key, source = "infra:database.restoreFrom.stack", f"{cfg.project}-{r.stack}"
+        key, source = "infra:database.restoreFrom.stack", contract.cluster_name(cfg.project, r.stack)
         snapshot, problem = find_snapshot(
             f"{key}: {r.stack}",
             f"of instance {source} (take one: python -m infra.ops snapshot {r.stack})",
@@ -147,14 +169,90 @@ def _restore(cfg: StackConfig) -> tuple[str | None, list[str]]:
     return str(snapshot.db_snapshot_arn or snapshot.id), restore_problems(key, cfg, snapshot)
 
 
+STANDARD_SUPPORT, EXTENDED_SUPPORT = "open-source-rds-standard-support", "open-source-rds-extended-support"
+# RDS Extended Support for PostgreSQL, on top of the instance (its Multi-AZ standby too); us-east-1 prices.
+EXTENDED_SUPPORT_COST = (
+    "$0.100 per vCPU-hour in its years 1-2 and $0.200 in year 3, on top of the instance"
+    " (us-east-1; aws.amazon.com/rds/postgresql/pricing)"
+)
+
+
+@dataclass(frozen=True)
+class PostgresMajor:
+    major: str
+    end_of_standard: dt.date | None
+    end_of_extended: dt.date | None
+
+
+def rds_client(region: str) -> Any:
+    """pulumi-aws has no data source for DescribeDBMajorEngineVersions (7.51.1), so the program asks RDS itself:
+    with the provider's `aws:profile` when the stack sets one, else the default AWS credential chain. The answer is
+    RDS's public catalogue for the region, the same whichever account asks (`aws:assumeRoles` is not applied)."""
+    return boto3.Session(profile_name=pulumi.Config("aws").get("profile")).client("rds", region_name=region)
+
+
+def postgres_majors(region: str) -> list[PostgresMajor]:
+    """DescribeDBMajorEngineVersions: every PostgreSQL major RDS offers in the region, with its support dates."""
+    pages = rds_client(region).get_paginator("describe_db_major_engine_versions").paginate(Engine="postgres")
+    return [_major(row) for page in pages for row in page.get("DBMajorEngineVersions", [])]
+
+
+def _major(row: dict[str, Any]) -> PostgresMajor:
+    ends = {c["LifecycleSupportName"]: c["LifecycleSupportEndDate"].date() for c in row["SupportedEngineLifecycles"]}
+    return PostgresMajor(row["MajorEngineVersion"], ends.get(STANDARD_SUPPORT), ends.get(EXTENDED_SUPPORT))
+
+
+def lifecycle_problems(
+    version: str, support_type: str, offered: Iterable[PostgresMajor], today: dt.date
+) -> tuple[list[str], list[str]]:
+    """(problems, warnings) for `database.engineVersion`'s major against RDS's support dates, as the EKS check does
+    for `cluster.version`: past standard support needs the opt-in, and the end of standard support is warned of."""
+    key = f"infra:database.engineVersion: {version}"
+    majors = sorted(offered, key=lambda m: _parts(m.major))
+    usable = [m.major for m in majors if (m.end_of_extended or m.end_of_standard or today) > today]
+    standard = [m.major for m in majors if m.end_of_standard and m.end_of_standard > today]
+    newest = f"the newest RDS offers in standard support is {standard[-1]}" if standard else "none in standard support"
+    info = next((m for m in majors if m.major == str(_parts(version)[0])), None)
+    if info is None or info.major not in usable:
+        why = "not offered by RDS in this region" if info is None else f"past RDS support since {info.end_of_extended}"
+        return [f"{key} — {why}; allowed: one of {', '.join(usable) or 'none'} ({newest})"], []
+    if info.major not in standard:
+        ends = f" until {info.end_of_extended}" if info.end_of_extended else ""
+        if support_type != "EXTENDED":
+            return [
+                f"{key} — PostgreSQL {info.major} left RDS standard support on {info.end_of_standard}; RDS Extended"
+                f" Support{ends} bills {EXTENDED_SUPPORT_COST}; allowed: a major in standard support ({newest}), or"
+                " opt in with infra:database.supportType: EXTENDED"
+            ], []
+        return [], [f"{key} is in RDS Extended Support{ends}: {EXTENDED_SUPPORT_COST}; {newest}"]
+    end = info.end_of_standard
+    if end is None or (end - today).days > preflight.WARN_DAYS:
+        return [], []
+    then = (
+        "RDS then upgrades an instance created with supportType STANDARD to a newer major itself"
+        if support_type == "STANDARD"
+        else f"Extended Support then bills {EXTENDED_SUPPORT_COST}"
+    )
+    warning = f"{key}: RDS standard support for PostgreSQL {info.major} ends {end}; {then}; plan the upgrade ({newest})"
+    return [], [warning]
+
+
 def check(cfg: StackConfig) -> tuple[DatabaseFacts, list[str]]:
     identifier = cfg.cluster_name
+    today = dt.datetime.now(dt.UTC).date()
+    lifecycle, warnings = lifecycle_problems(
+        cfg.database.engine_version, cfg.database.support_type, postgres_majors(cfg.region), today
+    )
+    for warning in warnings:
+        pulumi.log.warn(warning)
     if not _instance_exists(identifier):  # restoreFrom is read only when the instance is created
         snapshot, problems = _restore(cfg)
-        return DatabaseFacts(None, False, snapshot), problems
+        return DatabaseFacts(None, False, snapshot), lifecycle + problems
     running = str(aws.rds.get_instance(db_instance_identifier=identifier).engine_version)
     wanted = cfg.database.engine_version
     major_upgrade = _parts(wanted)[0] > _parts(running)[0]
+    if lifecycle:  # a major RDS does not offer has no upgrade path to look up
+        return DatabaseFacts(running, major_upgrade, None), lifecycle
     # include_all: the running minor may no longer be offered for new instances.
     info = aws.rds.get_engine_version(engine="postgres", version=running, include_all=True)
     default = None

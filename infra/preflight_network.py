@@ -1,17 +1,27 @@
-"""Deploy-time network check: the subnets a running stack has must be the ones its subnet plan makes.
+"""Deploy-time network facts: which AZs the subnets use, and which the control plane may use.
 
-Subnet CIDRs cannot change in place: a different plan replaces every subnet, the new ones overlap the old and
-creation fails (and the node group and the database's subnet group would have to move). Stacks deployed before
-the per-AZ plan have the equal-split one; this says which `subnetLayout` keeps theirs.
+Decided from what already runs, never from today's list alone:
+- Subnet CIDRs and AZs cannot change in place (either replaces the subnet, and the new one overlaps the old). A
+  running stack's subnets must be the ones its plan makes (stacks deployed before the per-AZ plan have the
+  equal-split one; this says which `subnetLayout` keeps theirs), and each keeps the AZ it is in, even when that
+  AZ is impaired today: only a new VPC, or a newly added AZ, picks from the currently available list.
+- EKS accepts control-plane subnets only in the AZs the cluster was created with (EKS user guide, network
+  requirements; aws/containers-roadmap #170, #2258): a running cluster keeps its AZs; new AZs serve nodes and load
+  balancers only.
 """
 
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Mapping, Sequence
 
 import pulumi_aws as aws
 
 from infra.config import MAX_AZS, SUBNET_LAYOUTS, NetworkConfig, StackConfig, plan_subnets
+
+# AZs (by ID, the same in every account) where EKS cannot create a cluster's network interfaces (EKS user guide,
+# "Create a cluster": CreateCluster fails with UnsupportedAvailabilityZoneException).
+EKS_UNSUPPORTED_AZ_IDS = frozenset({"use1-az3", "usw1-az2", "cac1-az3"})
 
 
 def _plan(n: NetworkConfig, layout: str, az_count: int) -> set[str]:
@@ -51,10 +61,63 @@ def subnet_problem(n: NetworkConfig, existing: set[str]) -> str | None:
     )
 
 
-def existing_subnets(cfg: StackConfig) -> set[str]:
-    """The CIDRs of the stack's subnets, if its VPC exists (found by the tags the program gives it)."""
+def _index(n: NetworkConfig, cidr: str) -> int | None:
+    """Which AZ of the plan (0, 1, ...) a subnet serves, or None when the plan does not make it."""
+    count = MAX_AZS if n.subnet_layout == "per-az" else n.az_count
+    for cidrs in plan_subnets(n.cidr, count, n.subnet_layout):
+        if cidr in cidrs:
+            return cidrs.index(cidr)
+    return None
+
+
+def plan_zones(n: NetworkConfig, existing: Mapping[str, str], available: Sequence[str]) -> tuple[list[str], str | None]:
+    """(AZ of plan index 0..azCount-1, problem). An index that has a subnet keeps that subnet's AZ; the others take
+    the first available AZs no index uses."""
+    kept: dict[int, str] = {}
+    for cidr, zone in existing.items():
+        index = _index(n, cidr)
+        if index is not None and index < n.az_count:
+            kept[index] = zone
+    others = [zone for zone in available if zone not in kept.values()]
+    zones = [kept.get(i) or (others.pop(0) if others else "") for i in range(n.az_count)]
+    if all(zones):
+        return zones, None
+    usable = sorted(set(kept.values())) + [zone for zone in available if zone not in kept.values()]
+    return [], (
+        f"infra:network.azCount: {n.az_count} — allowed: at most {len(usable)} in this region (AZs EKS can place a"
+        f" control plane in, available now or already holding the stack's subnets: {', '.join(usable) or 'none'})"
+    )
+
+
+def eks_usable_zones(names: Sequence[str], zone_ids: Sequence[str]) -> list[str]:
+    return sorted(name for name, zid in zip(names, zone_ids, strict=True) if zid not in EKS_UNSUPPORTED_AZ_IDS)
+
+
+def control_plane_zones(zones: Sequence[str], created_in: set[str] | None) -> tuple[list[str], str | None]:
+    """The AZs whose subnets the control plane gets: all of them for a new cluster; for a running one only those it
+    was created in (EKS refuses others), and at least two of them."""
+    if created_in is None:
+        return list(zones), None
+    kept = [zone for zone in zones if zone in created_in]
+    if len(kept) >= 2:
+        return kept, None
+    return [], (
+        f"infra:network.azCount: the running cluster's control plane is in {', '.join(sorted(created_in))}; this"
+        f" network keeps subnets only in {', '.join(kept) or 'none'} of them, and EKS needs two (it accepts no"
+        " other AZs for a cluster's control plane): keep those AZs' subnets"
+    )
+
+
+def existing_subnets(cfg: StackConfig) -> dict[str, str]:
+    """CIDR -> AZ of the stack's subnets, if its VPC exists (found by the tags the program gives it)."""
     vpcs = aws.ec2.get_vpcs(tags={"Name": f"{cfg.cluster_name}-vpc", "stack": cfg.stack}).ids or []
     if len(vpcs) != 1:
-        return set()
+        return {}
     ids = aws.ec2.get_subnets(filters=[{"name": "vpc-id", "values": vpcs}], tags={"stack": cfg.stack}).ids or []
-    return {str(aws.ec2.get_subnet(id=subnet).cidr_block) for subnet in ids}
+    found = (aws.ec2.get_subnet(id=subnet) for subnet in ids)
+    return {str(s.cidr_block): str(s.availability_zone) for s in found}
+
+
+def zones_of_subnets(subnet_ids: Sequence[str]) -> set[str]:
+    """The AZs of a running cluster's control-plane subnets: the AZs it was created in."""
+    return {str(aws.ec2.get_subnet(id=subnet).availability_zone) for subnet in subnet_ids}

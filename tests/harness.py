@@ -7,22 +7,30 @@ dependencies, provider, options and the inputs exactly as the engine would recei
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import dataclasses
 import datetime as dt
 import hashlib
 import json
 import logging
 import runpy
+import unittest.mock
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import botocore.session
 import grpc
 import pulumi
 import yaml
+from botocore.stub import Stubber
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc, settings
 from pulumi.runtime.sync_await import _sync_await
+
+from infra import preflight_database
 
 ROOT = Path(__file__).resolve().parent.parent
 MAIN = ROOT / "__main__.py"
@@ -95,6 +103,51 @@ def eks_versions() -> list[dict[str, Any]]:
     ]
 
 
+def rds_postgres_majors() -> list[dict[str, Any]]:
+    """What DescribeDBMajorEngineVersions (Engine postgres) says, shaped like RDS's calendar on 2026-12-05: 13 in
+    Extended Support since 2026-02-28, 14's standard support ending 2027-02-28, 18 the newest."""
+    today = dt.datetime.now(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    rows = [("13", -280, 816), ("14", 85, 1181), ("15", 451, 1547), ("16", 816, 1912), ("17", 1181, 2277)]
+    rows.append(("18", 1546, 2642))
+    return [
+        {
+            "Engine": "postgres",
+            "MajorEngineVersion": major,
+            "SupportedEngineLifecycles": [
+                {
+                    "LifecycleSupportName": "open-source-rds-standard-support",
+                    "LifecycleSupportStartDate": today + dt.timedelta(days=standard - 5 * 365),
+                    "LifecycleSupportEndDate": today + dt.timedelta(days=standard),
+                },
+                {
+                    "LifecycleSupportName": "open-source-rds-extended-support",
+                    "LifecycleSupportStartDate": today + dt.timedelta(days=standard + 1),
+                    "LifecycleSupportEndDate": today + dt.timedelta(days=extended),
+                },
+            ],
+        }
+        for major, standard, extended in rows
+    ]
+
+
+_BOTOCORE = botocore.session.get_session()  # one session: its loader parses the RDS model once per test process
+
+
+@contextlib.contextmanager
+def rds_answers(world: World) -> Iterator[None]:
+    """The program asks RDS through boto3 (no provider invoke exists): answer from `world` with a Stubber, which
+    checks the request and the answer against RDS's own API model."""
+    client = _BOTOCORE.create_client(
+        "rds", region_name="us-west-2", aws_access_key_id="testing", aws_secret_access_key="testing"
+    )
+    stubber = Stubber(client)
+    stubber.add_response(
+        "describe_db_major_engine_versions", {"DBMajorEngineVersions": world.pg_majors}, {"Engine": "postgres"}
+    )
+    with stubber, unittest.mock.patch.object(preflight_database, "rds_client", lambda region: client):
+        yield
+
+
 class InvokeRefused(grpc.RpcError):
     """A provider's invoke failure as the engine reports it (the SDK reads code() and details())."""
 
@@ -118,9 +171,14 @@ class World:
     zone_ids: tuple[str, ...] = ("usw2-az1", "usw2-az2", "usw2-az3", "usw2-az4")
     deployer_role_arn: str = f"arn:aws:iam::{ACCOUNT}:role/deployer"
     hosted_zones: tuple[str, ...] = ("cloud.weave.works",)
-    subnets: tuple[str, ...] = ()  # CIDRs of the stack's existing subnets (none: a new VPC)
-    clusters: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> {"version": .., "tags": {..}}
+    subnets: tuple[str, ...] = ()  # CIDRs of the stack's existing subnets (none: a new VPC), ids subnet-0, -1...
+    # AZ of each existing subnet by CIDR; unlisted ones alternate us-west-2a, us-west-2b in `subnets` order.
+    subnet_azs: dict[str, str] = field(default_factory=dict)
+    zone_states: dict[str, str] = field(default_factory=dict)  # AZ name -> state other than "available"
+    # name -> {"version": .., "tags": {..}, "vpcConfig": {"subnetIds": [ids of `subnets`]}}
+    clusters: dict[str, dict[str, Any]] = field(default_factory=dict)
     ecr_tags: dict[str, list[str]] = field(default_factory=dict)  # repository -> pushed tags
+    dockerhub_tags: dict[str, list[str]] = field(default_factory=dict)  # "user/repo" -> pushed tags
     log_groups: dict[str, dict[str, str]] = field(default_factory=dict)  # name -> tags
     versions: list[dict[str, Any]] = field(default_factory=eks_versions)
     db_instances: dict[str, str] = field(default_factory=dict)  # identifier -> running engine version
@@ -131,6 +189,12 @@ class World:
         default_factory=lambda: {"15.8": ["16.4", "17.2"], "16.4": ["17.2"], "17.2": []}
     )
     pg_default_minor: dict[str, str] = field(default_factory=lambda: {"16": "16.4", "17": "17.2"})
+    pg_majors: list[dict[str, Any]] = field(default_factory=rds_postgres_majors)  # DescribeDBMajorEngineVersions
+
+
+def registry_digest(tag: str) -> str:
+    """The digest a registry holds for a pushed tag: what the push returned, and what a lookup answers later."""
+    return "sha256:" + hashlib.sha256(tag.encode()).hexdigest()
 
 
 def addon_version(addon: str, kubernetes: str) -> str:
@@ -150,13 +214,17 @@ class InfraMocks(pulumi.runtime.Mocks):
     def __init__(self, world: World | None = None) -> None:
         super().__init__()
         self.world = world or World()
+        self.subnet_zones: dict[str, str] = {}  # subnet id -> AZ, as registered in this run
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         state = dict(args.inputs)
         name, typ = args.name, args.typ
         rid = f"{name}-id"
         state.setdefault("arn", _arn(typ.split(":")[1].split("/")[0], name))
+        if typ == "aws:ec2/subnet:Subnet":
+            self.subnet_zones[rid] = state.get("availabilityZone", "")
         if typ == "aws:eks/cluster:Cluster":
+            self._refuse_new_control_plane_azs(state)
             state.update(
                 endpoint=f"https://{name}.gr7.us-west-2.eks.amazonaws.com",
                 certificateAuthority={"data": "Y2VydGlmaWNhdGU="},
@@ -172,6 +240,8 @@ class InfraMocks(pulumi.runtime.Mocks):
                 address=f"{state['identifier']}.abc.us-west-2.rds.amazonaws.com",
                 port=5432,
                 masterUserSecrets=[{"secretArn": _arn("secretsmanager", f"secret:rds!db-{name}")}],
+                arn=_arn("rds", f"db:{state['identifier']}"),
+                resourceId="db-ABCDEFGHIJKLMNOPQRSTUVWXY2",  # DbiResourceId's shape: db- and 26 characters
             )
             rid = state["identifier"]
         elif typ == "aws:ecr/repository:Repository":
@@ -182,9 +252,14 @@ class InfraMocks(pulumi.runtime.Mocks):
                 repositoryUrl=f"{ACCOUNT}.dkr.ecr.us-west-2.amazonaws.com/{repo_name}",
             )
         elif typ == "docker:index/image:Image":
-            # The digest changes with what is built (tag and build args), as a real push's would.
-            digest = hashlib.sha256(json.dumps(args.inputs, sort_keys=True, default=str).encode()).hexdigest()
-            state["repoDigest"] = f"{state['imageName'].rsplit(':', 1)[0]}@sha256:{digest}"
+            repository, tag = state["imageName"].rsplit(":", 1)
+            held = self.world.ecr_tags.get(repository.partition("/")[2], [])
+            if ".dkr.ecr." in repository and tag in held:  # what `docker push` prints for an IMMUTABLE repository
+                raise InvokeRefused(
+                    f"tag invalid: The image tag '{tag}' already exists in the '{repository.partition('/')[2]}'"
+                    " repository and cannot be overwritten because the repository is immutable."
+                )
+            state["repoDigest"] = f"{repository}@{registry_digest(tag)}"
         elif typ == "aws:route53/zone:Zone":
             state.update(zoneId="ZCREATED", nameServers=[f"ns-{i}.awsdns-{i}.org" for i in range(1, 5)])
         elif typ == "aws:acm/certificate:Certificate":
@@ -209,6 +284,27 @@ class InfraMocks(pulumi.runtime.Mocks):
         elif typ in NAMED_BY_ID:
             state.setdefault("name", rid)
         return rid, state
+
+    def _state(self, zone: str) -> str:
+        return self.world.zone_states.get(zone, "available")
+
+    def _refuse_new_control_plane_azs(self, state: dict[str, Any]) -> None:
+        """UpdateClusterConfig: EKS takes control-plane subnets only in the AZs the cluster was created with (EKS
+        user guide, network requirements). The exception is EKS's; its exact wording is not published, so ours."""
+        running = self.world.clusters.get(state["name"])
+        created = running and running.get("vpcConfig", {}).get("subnetIds")
+        if not created:
+            return  # a new cluster, or one whose subnets the world does not say
+        world = self.world
+        created_in = {
+            world.subnet_azs.get(cidr, ZONES[i % 2]) for i, cidr in enumerate(world.subnets) if f"subnet-{i}" in created
+        }
+        wanted = {self.subnet_zones[s] for s in state["vpcConfig"]["subnetIds"]}
+        if not wanted <= created_in:
+            raise InvokeRefused(
+                f"updating EKS Cluster ({state['name']}) VPC configuration: InvalidParameterException: subnets in"
+                f" {', '.join(sorted(wanted - created_in))}, an Availability Zone the cluster was not created in"
+            )
 
     def _snapshot(self, query: dict[str, Any]) -> dict[str, Any]:
         """DescribeDBSnapshots as the provider's data source filters it (most_recent: newest; none: its error)."""
@@ -239,8 +335,10 @@ class InfraMocks(pulumi.runtime.Mocks):
         if token == "aws:ec2/getSubnets:getSubnets":
             return {"ids": [f"subnet-{i}" for i in range(len(w.subnets))], "id": "us-west-2"}, []
         if token == "aws:ec2/getSubnet:getSubnet":
-            cidr = w.subnets[int(args.args["id"].split("-")[1])]
-            return {"id": args.args["id"], "cidrBlock": cidr, "vpcId": "vpc-existing"}, []
+            index = int(args.args["id"].split("-")[1])
+            cidr = w.subnets[index]
+            zone = w.subnet_azs.get(cidr, ZONES[index % 2])
+            return {"id": args.args["id"], "cidrBlock": cidr, "vpcId": "vpc-existing", "availabilityZone": zone}, []
         if token == "aws:eks/getClusterVersions:getClusterVersions":
             assert args.args.get("includeAll") is True, "without includeAll EKS leaves out unsupported versions"
             return {"clusterVersions": w.versions, "id": "us-west-2"}, []
@@ -249,12 +347,21 @@ class InfraMocks(pulumi.runtime.Mocks):
         if token == "aws:eks/getCluster:getCluster":
             if args.args["name"] not in w.clusters:
                 raise InvokeRefused(f"reading EKS Cluster ({args.args['name']}): couldn't find resource")
-            return {"name": args.args["name"], "id": args.args["name"], **w.clusters[args.args["name"]]}, []
+            cluster = {"vpcConfig": {"subnetIds": []}, **w.clusters[args.args["name"]]}
+            return {"name": args.args["name"], "id": args.args["name"], **cluster}, []
         if token == "aws:ecr/getRepositories:getRepositories":
             return {"names": sorted(w.ecr_tags), "id": "us-west-2"}, []
         if token == "aws:ecr/getImages:getImages":
             tags = w.ecr_tags[args.args["repositoryName"]]
-            return {"imageIds": [{"imageTag": t, "imageDigest": f"sha256:{i:064x}"} for i, t in enumerate(tags)]}, []
+            return {"imageIds": [{"imageTag": t, "imageDigest": registry_digest(t)} for t in tags]}, []
+        if token == "docker:index/getRegistryImage:getRegistryImage":  # the provider's HEAD on the tag's manifest
+            repository, tag = args.args["name"].rsplit(":", 1)
+            if tag not in w.dockerhub_tags.get(repository, []):
+                raise InvokeRefused(
+                    f"Got error when attempting to fetch image version {repository}:{tag} from registry: got bad"
+                    " response from registry: 404 Not Found"
+                )
+            return {"name": args.args["name"], "sha256Digest": registry_digest(tag), "id": registry_digest(tag)}, []
         if token == "aws:cloudwatch/getLogGroups:getLogGroups":
             prefix = args.args["logGroupNamePrefix"]
             return {"logGroupNames": sorted(n for n in w.log_groups if n.startswith(prefix)), "id": prefix}, []
@@ -284,7 +391,9 @@ class InfraMocks(pulumi.runtime.Mocks):
             targets = w.pg_major_targets[version]
             return {"engine": "postgres", "version": version, "validMajorTargets": targets, "id": "x"}, []
         if token == "aws:index/getAvailabilityZones:getAvailabilityZones":
-            return {"names": ZONES, "zoneIds": list(w.zone_ids), "id": "us-west-2"}, []
+            wanted = args.args.get("state")  # DescribeAvailabilityZones' zone-state filter
+            rows = [(n, z) for n, z in zip(ZONES, w.zone_ids, strict=True) if wanted in (None, self._state(n))]
+            return {"names": [n for n, _ in rows], "zoneIds": [z for _, z in rows], "id": "us-west-2"}, []
         if args.token == "aws:ecr/getAuthorizationToken:getAuthorizationToken":
             return {"userName": "AWS", "password": "ecr-token", "authorizationToken": "dG9rZW4=", "id": "x"}, []
         if args.token == "aws:route53/getZone:getZone":
@@ -417,7 +526,8 @@ class Run:
 def run_program(config: dict[str, Any], stack: str = "foo", world: World | None = None) -> Run:
     """Run __main__.py once against `world`; exceptions from the program (e.g. ConfigError) propagate, with the
     partial run attached as `exc.run`."""
-    monitor = RecordingMonitor(InfraMocks(world))
+    mocks = InfraMocks(world)
+    monitor = RecordingMonitor(mocks)
     run = Run(resources=monitor.registrations)
     settings.set_root_resource(None)  # type: ignore[arg-type]  # a fresh Stack per run
     pulumi.runtime.set_mocks(
@@ -431,7 +541,8 @@ def run_program(config: dict[str, Any], stack: str = "foo", world: World | None 
         runpy.run_path(str(MAIN), run_name="__main__")
 
     try:
-        program()
+        with rds_answers(mocks.world):
+            program()
     except Exception as exc:
         exc.run = run  # type: ignore[attr-defined]
         raise
@@ -480,3 +591,27 @@ def with_changes(changes: dict[str, Any], stack: str = "foo") -> dict[str, Any]:
         else:
             node[leaf] = value
     return config
+
+
+def deployed(run: Run, world: World | None = None) -> World:
+    """The account after `run` was applied: its subnets (CIDR and AZ) and its cluster (version, tags, control-plane
+    subnets) exist, as the next `up` finds them. Everything else carries over from `world`."""
+    world = world or World()
+    subnets = run.of_type("aws:ec2/subnet:Subnet")
+    ids = {f"{s.name}-id": f"subnet-{i}" for i, s in enumerate(subnets)}  # the mock's ids -> the world's
+    cluster = run.one("aws:eks/cluster:Cluster")
+    control_plane = [ids[s] for s in unsecret(cluster.inputs["vpcConfig"])["subnetIds"]]
+    clusters = {
+        **world.clusters,
+        cluster.inputs["name"]: {
+            "version": cluster.inputs["version"],
+            "tags": cluster.inputs["tags"],
+            "vpcConfig": {"subnetIds": control_plane},
+        },
+    }
+    return dataclasses.replace(
+        world,
+        subnets=tuple(s.inputs["cidrBlock"] for s in subnets),
+        subnet_azs={s.inputs["cidrBlock"]: s.inputs["availabilityZone"] for s in subnets},
+        clusters=clusters,
+    )

@@ -107,6 +107,7 @@ def test_vpc_cni_enforces_network_policies(foo: Run) -> None:
     assert addon["clusterName"] == "infra-foo"
     assert json.loads(addon["configurationValues"]) == {"enableNetworkPolicy": "true"}
     assert [n.name for n in foo.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")] == [
+        "helloworld-db-admin-netpol",
         "helloworld-dblogin-netpol",
         "helloworld-netpol",
     ]

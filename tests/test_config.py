@@ -49,12 +49,14 @@ def problems_for(changes: dict[str, Any]) -> list[str]:
         ("infra:helloworld.workload", "Pod", "infra:helloworld.workload: 'Pod'"),
         ("infra:helloworld.registry", "dockerhub", "infra:helloworld.dockerhubUsername: None — required"),
         ("infra:database.engineVersion", "postgres16", "infra:database.engineVersion: 'postgres16'"),
-        ("infra:database.engineVersion", "12", "infra:database.engineVersion: '12'"),
+        ("infra:database.engineVersion", "16.4.1", "infra:database.engineVersion: '16.4.1' — allowed: a PostgreSQL"),
+        ("infra:database.supportType", "extended", "infra:database.supportType: 'extended' — allowed: 'STANDARD'"),
         ("infra:database.storageGb", 10, "infra:database.storageGb: 10 — allowed: 20..65536"),
         ("infra:database.backupRetentionDays", 36, "infra:database.backupRetentionDays: 36 — allowed: 1..35"),
         ("infra:database.backupRetentionDays", 0, "infra:database.backupRetentionDays: 0"),
         ("infra:database.multiAz", "yes", "infra:database.multiAz: 'yes' has the wrong type — allowed: true or false"),
         ("infra:database.username", "postgres", "infra:database.username: 'postgres'"),
+        ("infra:database.username", "helloworld_app", "infra:database.username: 'helloworld_app' — allowed: any name"),
         ("aws:region", "oregon", "aws:region: 'oregon'"),
     ],
 )
@@ -62,6 +64,15 @@ def test_each_rule_names_key_value_and_allowed(path: str, value: Any, expected: 
     problems = problems_for({path: value})
     assert any(expected in p for p in problems), problems
     assert all("—" in p or ": unknown key" in p for p in problems), "every problem says what is allowed"
+
+
+def test_which_postgres_majors_exist_is_rds_answer_at_deploy_time() -> None:
+    """RDS adds majors (18) and retires them: the config checks the form only, RDS's own list decides."""
+    run_program(with_changes({"infra:database.engineVersion": "18"}))
+    assert problems_for({"infra:database.engineVersion": "19.1"}) == [
+        "infra:database.engineVersion: 19.1 — not offered by RDS in this region; allowed: one of 13, 14, 15, 16, 17,"
+        " 18 (the newest RDS offers in standard support is 18)"
+    ]
 
 
 def test_typo_is_reported_with_suggestion() -> None:
@@ -119,7 +130,8 @@ def test_more_azs_than_the_region_has_is_a_config_error() -> None:
     # The mocked region has four AZs; six passes the static range check but not the lookup.
     problems = problems_for({"infra:network.azCount": 6, "infra:network.cidr": "10.0.0.0/16"})
     assert problems == [
-        "infra:network.azCount: 6 — allowed: at most 4 in this region (AZs EKS can place a control plane in)"
+        "infra:network.azCount: 6 — allowed: at most 4 in this region (AZs EKS can place a control plane in,"
+        " available now or already holding the stack's subnets: us-west-2a, us-west-2b, us-west-2c, us-west-2d)"
     ]
 
 

@@ -172,7 +172,7 @@ BAD_VERSIONS: dict[Path, st.SearchStrategy[str]] = {
         ["1.0", "1.0.0.0", "01.0.0", "v1.0.0", "1.0.0-", "1.0.x", "", "latest", "1.0.0+build"]
     ),
     ("infra:database", "engineVersion"): st.sampled_from(["9.6", "16.4.1", "16.", "v16", "", "postgres16"])
-    | st.integers(0, 99).filter(lambda n: not 13 <= n <= 17).map(lambda n: f"{n:02d}"),
+    | st.integers(0, 99).filter(lambda n: not 13 <= n <= 18).map(lambda n: f"{n:02d}"),  # RDS offers 13..18
 }
 
 
@@ -212,7 +212,8 @@ VALID: dict[Path, st.SearchStrategy[Any]] = {
     ("infra:helloworld", "workload"): st.sampled_from(["ReplicationController", "Deployment"]),
     ("infra:helloworld", "updatePeriodSeconds"): st.integers(0, 600),
     ("infra:helloworld", "namespace"): DNS_LABEL,
-    ("infra:database", "engineVersion"): st.tuples(st.integers(13, 17), st.none() | st.integers(0, 20)).map(
+    # In RDS standard support (harness.rds_postgres_majors: 13 is in Extended Support, refused without the opt-in).
+    ("infra:database", "engineVersion"): st.tuples(st.integers(14, 18), st.none() | st.integers(0, 20)).map(
         lambda t: f"{t[0]}" if t[1] is None else f"{t[0]}.{t[1]}"
     ),
     ("infra:database", "instanceClass"): st.sampled_from(["db.t4g.micro", "db.m7g.large", "db.r6g.xlarge"]),

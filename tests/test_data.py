@@ -5,9 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import jsonschema
 import pytest
-import yaml
 from harness import ACCOUNT, Registration, Run, World, run_program, with_changes
 from test_policy import violations
 
@@ -131,45 +129,69 @@ def test_storage_autoscaling_backups_and_insights(foo: Run) -> None:
         run_program(with_changes({"infra:database.maxStorageGb": 20}))
 
 
-# ---------------------------------------------------------------- credentials for pods
+# ---------------------------------------------------------------- the app's database identity
 
-
-def test_pod_identity_role_reads_exactly_the_database_secret(foo: Run) -> None:
-    (role,) = [r for r in foo.of_type("aws:iam/role:Role") if r.name == "helloworld-identity-role"]
-    assert json.loads(role.inputs["assumeRolePolicy"]) == {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "pods.eks.amazonaws.com"},
-                "Action": ["sts:AssumeRole", "sts:TagSession"],
-            }
-        ],
-    }
-    policy = foo.one("aws:iam/rolePolicy:RolePolicy")
-    assert policy.inputs["role"] == "helloworld-identity-role-id"
-    assert json.loads(policy.plain("policy"))["Statement"] == [
+DBUSER_ARN = f"arn:aws:rds-db:us-west-2:{ACCOUNT}:dbuser:db-ABCDEFGHIJKLMNOPQRSTUVWXY2/helloworld_app"
+POD_IDENTITY_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [
         {
-            "Sid": "ReadTheDatabaseSecret",
             "Effect": "Allow",
-            "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
-            "Resource": SECRET_ARN,
+            "Principal": {"Service": "pods.eks.amazonaws.com"},
+            "Action": ["sts:AssumeRole", "sts:TagSession"],
         }
-    ]
-    association = foo.one("aws:eks/podIdentityAssociation:PodIdentityAssociation")
-    assert association.inputs["clusterName"] == "infra-foo"
-    assert association.inputs["namespace"] == "helloworld" and association.inputs["serviceAccount"] == "helloworld"
-    assert association.inputs["roleArn"] == "arn:aws:iam:us-west-2:123456789012:helloworld-identity-role"
-    assert policy.urn in association.dependencies, "pods get a role that can already read the secret"
+    ],
+}
+
+
+def named(run: Run, typ: str, name: str) -> Registration:
+    (found,) = [r for r in run.of_type(typ) if r.name == name]
+    return found
+
+
+@pytest.mark.parametrize(
+    ("identity", "service_account", "statement"),
+    [
+        (
+            "helloworld-identity",
+            "helloworld",
+            {"Sid": "LogInAsTheAppUser", "Effect": "Allow", "Action": "rds-db:connect", "Resource": DBUSER_ARN},
+        ),
+        (
+            "db-admin-identity",
+            "helloworld-db-admin",
+            {
+                "Sid": "ReadTheMasterSecret",
+                "Effect": "Allow",
+                "Action": "secretsmanager:GetSecretValue",
+                "Resource": SECRET_ARN,
+            },
+        ),
+    ],
+)
+def test_each_service_account_may_do_exactly_one_thing(
+    foo: Run, identity: str, service_account: str, statement: dict[str, Any]
+) -> None:
+    """The app's pods log in as helloworld_app on this instance only; only the bootstrap reads the master secret."""
+    role = named(foo, "aws:iam/role:Role", f"{identity}-role")
+    assert json.loads(role.inputs["assumeRolePolicy"]) == POD_IDENTITY_TRUST
+    policy = named(foo, "aws:iam/rolePolicy:RolePolicy", f"{identity}-policy")
+    assert policy.inputs["role"] == f"{identity}-role-id"
+    assert json.loads(policy.plain("policy"))["Statement"] == [statement]
+    association = named(foo, "aws:eks/podIdentityAssociation:PodIdentityAssociation", f"{identity}-association")
+    assert association.inputs["clusterName"] == "infra-foo" and association.inputs["namespace"] == "helloworld"
+    assert association.inputs["serviceAccount"] == service_account
+    assert association.inputs["roleArn"] == f"arn:aws:iam:us-west-2:123456789012:{identity}-role"
+    assert policy.urn in association.dependencies, "pods get a role that is already allowed"
 
 
 def test_no_wildcard_resources_rule_both_ways(foo: Run) -> None:
-    policy = foo.one("aws:iam/rolePolicy:RolePolicy")
+    policy = named(foo, "aws:iam/rolePolicy:RolePolicy", "helloworld-identity-policy")
     assert [
         v for v in violations(policy.type, {"policy": policy.plain("policy")}) if v[0] == "iam-no-wildcard-resources"
     ] == []
     star = json.loads(policy.plain("policy"))
-    star["Statement"][0]["Resource"] = "arn:aws:secretsmanager:us-west-2:123456789012:secret:*"
+    star["Statement"][0]["Resource"] = f"arn:aws:rds-db:us-west-2:{ACCOUNT}:dbuser:*/*"
     found = violations(policy.type, {"policy": json.dumps(star)})
     assert [p for p, _ in found] == ["iam-no-wildcard-resources"]
     star["Statement"][0]["Resource"] = ["*"]
@@ -178,81 +200,44 @@ def test_no_wildcard_resources_rule_both_ways(foo: Run) -> None:
     assert violations("aws:iam/policy:Policy", {"policy": star}) == []
 
 
-# The SecretProviderClass CRD (kubernetes-sigs/secrets-store-csi-driver, secrets-store.csi.x-k8s.io/v1,
-# openAPIV3Schema of config/crd/bases): spec.provider a string, spec.parameters a map of strings; kubernetes-validate
-# has no schema for it, so this is checked here, strictly (no other spec fields).
-SECRET_PROVIDER_CLASS_SPEC = {
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["provider"],
-    "properties": {
-        "provider": {"type": "string"},
-        "parameters": {"type": "object", "additionalProperties": {"type": "string"}},
-        "secretObjects": {"type": "array"},
-    },
-}
-
-
-def test_secret_provider_class_mounts_username_and_password_with_pod_identity(foo: Run) -> None:
-    spc = foo.one("kubernetes:secrets-store.csi.x-k8s.io/v1:SecretProviderClass")
-    assert spc.inputs["apiVersion"] == "secrets-store.csi.x-k8s.io/v1" and spc.inputs["kind"] == "SecretProviderClass"
-    assert spc.plain("metadata")["name"] == "helloworld-db" and spc.plain("metadata")["namespace"] == "helloworld"
-    spec = spc.plain("spec")
-    jsonschema.validate(spec, SECRET_PROVIDER_CLASS_SPEC)
-    assert spec["provider"] == "aws"
-    assert spec["parameters"]["usePodIdentity"] == "true" and spec["parameters"]["region"] == "us-west-2"
-    assert yaml.safe_load(spec["parameters"]["objects"]) == [
-        {
-            "objectName": SECRET_ARN,
-            "objectType": "secretsmanager",
-            "jmesPath": [
-                {"path": "username", "objectAlias": "username"},
-                {"path": "password", "objectAlias": "password"},
-            ],
-        }
-    ]
-    assert foo.depends_on(spc, foo.one("kubernetes:helm.sh/v3:Release")), "its CRD comes with the chart"
-
-
-def test_pods_mount_the_credentials_read_only_as_the_apps_service_account(foo: Run) -> None:
+def test_pods_hold_no_credentials_only_where_and_as_whom(foo: Run) -> None:
     rc = foo.one("kubernetes:core/v1:ReplicationController")
     pod = rc.plain("spec")["template"]["spec"]
     assert pod["serviceAccountName"] == "helloworld"
-    assert pod["volumes"] == [
-        {
-            "name": "db-credentials",
-            "csi": {
-                "driver": "secrets-store.csi.k8s.io",
-                "readOnly": True,
-                "volumeAttributes": {"secretProviderClass": "helloworld-db"},
-            },
-        }
-    ]
+    assert "volumes" not in pod, "nothing is mounted: the app signs IAM auth tokens with its Pod Identity role"
     (container,) = pod["containers"]
-    assert container["volumeMounts"] == [{"name": "db-credentials", "mountPath": "/mnt/db", "readOnly": True}]
-    env = {e["name"]: e.get("value") for e in container["env"]}
-    assert env["DB_PASSWORD_FILE"] == "/mnt/db/password" and env["DB_USERNAME_FILE"] == "/mnt/db/username"
-    assert "DB_PASSWORD" not in env, "a rotated password must be read from the file"
-    sa = foo.one("kubernetes:core/v1:ServiceAccount")
+    assert "volumeMounts" not in container
+    from_secret = {
+        e["name"]: e["valueFrom"]["secretKeyRef"]
+        for e in container["env"]
+        if "valueFrom" in e and e["name"][:3] == "DB_"
+    }
+    assert from_secret == {
+        "DB_HOST": {"name": "helloworld-db", "key": "host"},
+        "DB_PORT": {"name": "helloworld-db", "key": "port"},
+        "DB_NAME": {"name": "helloworld-db", "key": "dbname"},
+        "DB_USER": {"name": "helloworld-db", "key": "username"},
+    }
+    secret = named(foo, "kubernetes:core/v1:Secret", "helloworld-db")
+    assert secret.plain("stringData") == {
+        "host": "infra-foo.abc.us-west-2.rds.amazonaws.com",
+        "port": "5432",
+        "dbname": "app",
+        "username": "helloworld_app",
+    }
+    sa = named(foo, "kubernetes:core/v1:ServiceAccount", "helloworld-sa")
     assert sa.plain("metadata")["name"] == "helloworld" and sa.inputs["automountServiceAccountToken"] is False
     for needed in (
         sa,
-        foo.one("aws:eks/podIdentityAssociation:PodIdentityAssociation"),
-        foo.one("kubernetes:secrets-store.csi.x-k8s.io/v1:SecretProviderClass"),
+        named(foo, "aws:eks/podIdentityAssociation:PodIdentityAssociation", "helloworld-identity-association"),
+        foo.one("kubernetes:batch/v1:Job"),
     ):
         assert foo.depends_on(rc, needed), f"pods would start before {needed.name}"
 
 
-def test_csi_driver_chart_is_pinned_with_rotation(foo: Run) -> None:
-    release = foo.one("kubernetes:helm.sh/v3:Release")
-    assert release.inputs["chart"] == "secrets-store-csi-driver-provider-aws"
-    assert release.inputs["version"] == "3.1.1"
-    assert release.plain("repositoryOpts") == {"repo": "https://aws.github.io/secrets-store-csi-driver-provider-aws"}
-    assert release.inputs["namespace"] == "kube-system"
-    driver = release.plain("values")["secrets-store-csi-driver"]
-    assert driver["enableSecretRotation"] is True and driver["rotationPollInterval"] == "3600s"
-    assert driver["syncSecret"] == {"enabled": False}
-    assert foo.depends_on(release, foo.one("aws:eks/nodeGroup:NodeGroup")), "DaemonSets need nodes to be ready"
+def test_no_secrets_store_csi_driver_is_installed(foo: Run) -> None:
+    assert foo.of_type("kubernetes:helm.sh/v3:Release") == []
+    assert not [r for r in foo.resources if "secrets-store" in r.type], "nothing mounts secrets any more"
 
 
 def test_database_login_job_network_policy(foo: Run) -> None:
@@ -262,10 +247,10 @@ def test_database_login_job_network_policy(foo: Run) -> None:
     spec = policy.plain("spec")
     assert spec["podSelector"] == {"matchLabels": {"app": "helloworld-dblogin"}}
     assert spec["ingress"] == []
-    assert spec["egress"][1] == {
-        "to": [{"ipBlock": {"cidr": "10.0.0.0/16"}}],
-        "ports": [{"protocol": "TCP", "port": 5432}],
-    }
+    assert spec["egress"][1:] == [
+        {"to": [{"ipBlock": {"cidr": "10.0.0.0/16"}}], "ports": [{"protocol": "TCP", "port": 5432}]},
+        {"to": [{"ipBlock": {"cidr": "169.254.170.23/32"}}], "ports": [{"protocol": "TCP", "port": 80}]},
+    ]
 
 
 def test_point_in_time_from_an_instance_that_does_not_exist_is_refused() -> None:

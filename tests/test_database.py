@@ -109,14 +109,15 @@ def test_app_secret_carries_the_connection_facts(foo: Run) -> None:
         "host": "infra-foo.abc.us-west-2.rds.amazonaws.com",
         "port": "5432",
         "dbname": "app",
-        "username": "app",
-        "passwordSecretArn": foo.outputs["dbSecretArn"],
+        "username": "helloworld_app",  # the app's own IAM-authenticated role, never the master user
     }
     env = foo.one("kubernetes:core/v1:ReplicationController").plain("spec")["template"]["spec"]["containers"][0]["env"]
     refs = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in env if "valueFrom" in e}
     assert refs == {
         "DB_HOST": {"name": "helloworld-db", "key": "host"},
         "DB_PORT": {"name": "helloworld-db", "key": "port"},
+        "DB_NAME": {"name": "helloworld-db", "key": "dbname"},
+        "DB_USER": {"name": "helloworld-db", "key": "username"},
     }
 
 

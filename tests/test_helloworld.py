@@ -68,6 +68,53 @@ def test_service_selects_every_version(foo: Run) -> None:
     assert foo.outputs["helloworldEndpoint"] == "abc123-1066700612.us-west-2.elb.amazonaws.com"
 
 
+HEALTH_CHECK = "service.beta.kubernetes.io/aws-load-balancer-healthcheck-"
+
+
+def test_a_node_being_drained_leaves_the_elb_within_its_last_pods_prestop_pause(foo: Run) -> None:
+    """Since Kubernetes 1.27 a cordoned node stays in the ELB until it fails the health check. With
+    externalTrafficPolicy Local the cloud provider points the Classic ELB's check at the healthCheckNodePort, which
+    fails once the node has no ready pod; the annotations (names as cloud-provider-aws reads them) make it quick."""
+    svc = foo.one("kubernetes:core/v1:Service")
+    annotations = svc.plain("metadata")["annotations"]
+    assert svc.plain("spec")["externalTrafficPolicy"] == "Local"
+    assert {k: v for k, v in annotations.items() if k.startswith(HEALTH_CHECK)} == {
+        f"{HEALTH_CHECK}interval": "5",
+        f"{HEALTH_CHECK}timeout": "2",
+        f"{HEALTH_CHECK}unhealthy-threshold": "2",
+        f"{HEALTH_CHECK}healthy-threshold": "2",
+    }
+    interval, timeout, unhealthy, healthy = (
+        int(annotations[f"{HEALTH_CHECK}{key}"])
+        for key in ("interval", "timeout", "unhealthy-threshold", "healthy-threshold")
+    )
+    # ConfigureHealthCheck's limits (botocore elb model): interval 5-300, timeout 2-60 and below the interval,
+    # thresholds 2-10; outside them the cloud provider never configures the ELB.
+    assert 5 <= interval <= 300 and 2 <= timeout < interval and 2 <= unhealthy <= 10 and 2 <= healthy <= 10
+    pod = foo.one(RC).plain("spec")["template"]["spec"]
+    prestop = pod["containers"][0]["lifecycle"]["preStop"]["sleep"]["seconds"]
+    # The last pod on the node turns unready at its eviction and still serves through the preStop pause: the ELB
+    # must have stopped sending it new requests by then. The cloud provider's defaults (10 s x 6) took a minute.
+    assert interval * unhealthy <= prestop == 10
+    # In-flight requests: draining on deregistration, and the pod's grace period covers pause + shutdown.
+    assert int(annotations["service.beta.kubernetes.io/aws-load-balancer-connection-draining-timeout"]) >= prestop
+
+
+def test_pods_prefer_one_node_each_and_never_wait_for_one(foo: Run) -> None:
+    """With externalTrafficPolicy Local only nodes with a pod serve: spread the pods, so a node roll takes one pod's
+    share, but never leave one Pending for it (an RC rollout or a drain would wait)."""
+    pod = foo.one(RC).plain("spec")["template"]["spec"]
+    assert pod["topologySpreadConstraints"] == [
+        {
+            "maxSkew": 1,
+            "topologyKey": "kubernetes.io/hostname",
+            "whenUnsatisfiable": "ScheduleAnyway",
+            "nodeTaintsPolicy": "Honor",  # a cordoned node counts for nothing
+            "labelSelector": {"matchLabels": STABLE_1},
+        }
+    ]
+
+
 def test_pod_is_locked_down_probed_and_drains(foo: Run) -> None:
     rc = foo.one(RC)
     pod = rc.plain("spec")["template"]["spec"]

@@ -82,7 +82,12 @@ def test_every_policy_input_is_collected(run: Run) -> None:
 
 def test_documents_are_found(run: Run) -> None:
     roles = run.of_type("aws:iam/role:Role")
-    assert [r.name for r in roles] == ["cluster-cluster", "cluster-node", "helloworld-identity-role"]
+    assert [r.name for r in roles] == [
+        "cluster-cluster",
+        "cluster-node",
+        "db-admin-identity-role",
+        "helloworld-identity-role",
+    ]
     assert len([d for d in iam_documents(run) if d.kind == "trust"]) == len(roles)
 
 

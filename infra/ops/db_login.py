@@ -1,9 +1,10 @@
-"""`verify`'s `database login` row: a short Job logs in to PostgreSQL the way the app would, over verified TLS.
+"""`verify`'s `database login` row: a short Job logs in to PostgreSQL the way the app does, over verified TLS.
 
-The Job runs as the app's ServiceAccount with the app's CSI-mounted secret (username and password files, fetched by
-the AWS provider through EKS Pod Identity), so a PASS proves the whole chain: the Pod Identity association, the IAM
-policy, the SecretProviderClass, the NetworkPolicy to port 5432, the security group, TLS against the RDS CA, and the
-credentials themselves. The Job is always deleted afterwards.
+The Job runs as the app's ServiceAccount: an AWS CLI init container makes an IAM auth token for the app's role
+(`aws rds generate-db-auth-token`, signed locally with the Pod Identity role's credentials) into an in-memory
+emptyDir, then psql logs in as that role with it. A PASS proves the whole chain: the Pod Identity association, the
+role's `rds-db:connect` on exactly that user, the role in PostgreSQL (created by the bootstrap Job), the
+NetworkPolicy to port 5432, the security group and TLS against the RDS CA. The Job is always deleted afterwards.
 """
 
 import secrets
@@ -14,35 +15,37 @@ from typing import Any, Protocol
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from infra import db_pods
 from infra.ops import checks, outputs
 from infra.ops.checks import CheckResult
 from infra.ops.errors import OpsError, one_line
 from infra.ops.kube import TIMEOUT
+from infra.ops.rds_ca import CONFIGMAP as CA_CONFIGMAP
+from infra.ops.rds_ca import KEY as CA_KEY
 from infra.ops.waiting import Clock, wait_for
 
 NAME = "database login"
-APP_LABEL = "helloworld-dblogin"  # not `helloworld`: the app's Service and PodDisruptionBudget must not select it
-SERVICE_ACCOUNT = "helloworld"
-SECRET_PROVIDER_CLASS = "helloworld-db"
-CA_CONFIGMAP, CA_KEY = "rds-ca-bundle", "global-bundle.pem"
-SECRET_DIR, CA_DIR = "/mnt/db", "/etc/rds"
-# The official image's client; its alpine variant runs as user postgres, UID/GID 70 (docker-library/postgres).
-# Docker Hub's official image through AWS's public mirror: no anonymous pull limit shared by every node behind the NAT.
-IMAGE = "public.ecr.aws/docker/library/postgres:17-alpine"
-POSTGRES_UID = 70
+APP_LABEL = db_pods.DB_LOGIN_LABELS["app"]
+CA_DIR = "/etc/rds"
+TOKEN_CONTAINER, PSQL_CONTAINER = "iam-token", "psql"
 DEADLINE_SECONDS = 120  # Kubernetes stops the pod even if this process dies mid-check
 TTL_SECONDS = 300  # ... and removes the finished Job
 JOB_LABEL = "batch.kubernetes.io/job-name"  # set by the Job controller on its pods (Kubernetes >= 1.27)
 LOG_LINES = 5
 
+# A token is valid for 15 minutes and is the password of this one connection; it never leaves the pod's memory.
+TOKEN_SCRIPT = f"""set -eu
+umask 077
+aws rds generate-db-auth-token --hostname "$DB_HOST" --port "$DB_PORT" --username "$DB_USER" \
+  --region "$AWS_REGION" > {db_pods.WORK_DIR}/token
+"""
 # Values arrive as environment variables, so nothing from the stack is ever parsed as shell. `set -eu` stops before
-# psql when a secret file is missing; connect_timeout keeps an unreachable host from using up the deadline.
+# psql when the token is missing; connect_timeout keeps an unreachable host from using up the deadline.
 SCRIPT = f"""set -eu
-user="$(cat {SECRET_DIR}/username)"
-PGPASSWORD="$(cat {SECRET_DIR}/password)"
+PGPASSWORD="$(cat {db_pods.WORK_DIR}/token)"
 export PGPASSWORD
-exec psql -X -v ON_ERROR_STOP=1 -At \\
-  "host=$DB_HOST port=$DB_PORT dbname=$DB_NAME user=$user connect_timeout=10 sslmode=verify-full \\
+exec psql -X -v ON_ERROR_STOP=1 -At \
+  "host=$DB_HOST port=$DB_PORT dbname=$DB_NAME user=$DB_USER connect_timeout=10 sslmode=verify-full \
 sslrootcert={CA_DIR}/{CA_KEY}" -c 'select 1'
 """
 
@@ -52,64 +55,25 @@ def job_name() -> str:
     return f"{APP_LABEL}-{secrets.token_hex(4)}"
 
 
-def login_job(name: str, namespace: str, host: str, port: int, dbname: str) -> dict[str, Any]:
+def login_job(name: str, namespace: str, host: str, port: int, dbname: str, region: str) -> dict[str, Any]:
     """The Job manifest: one try, bounded in time, Pod Security `restricted`, read-only everything."""
-    labels = {"app": APP_LABEL}
-    container = {
-        "name": "psql",
-        "image": IMAGE,
-        "command": ["sh", "-c", SCRIPT],  # replaces the image's server entrypoint
-        "env": [
-            {"name": "DB_HOST", "value": host},
-            {"name": "DB_PORT", "value": str(port)},
-            {"name": "DB_NAME", "value": dbname},
-        ],
-        "resources": {
-            "requests": {"cpu": "50m", "memory": "32Mi"},
-            "limits": {"cpu": "250m", "memory": "64Mi"},
-        },
-        "securityContext": {
-            "allowPrivilegeEscalation": False,
-            "readOnlyRootFilesystem": True,
-            "runAsNonRoot": True,
-            "runAsUser": POSTGRES_UID,
-            "runAsGroup": POSTGRES_UID,
-            "capabilities": {"drop": ["ALL"]},
-        },
-        "volumeMounts": [
-            {"name": "db-secret", "mountPath": SECRET_DIR, "readOnly": True},
-            {"name": "rds-ca", "mountPath": CA_DIR, "readOnly": True},
-        ],
-    }
-    pod = {
-        "serviceAccountName": SERVICE_ACCOUNT,
-        # The CSI driver requests the ServiceAccount's token for Pod Identity itself; psql needs no Kubernetes API.
-        "automountServiceAccountToken": False,
-        "enableServiceLinks": False,
-        "restartPolicy": "Never",
-        "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
-        "containers": [container],
-        "volumes": [
-            {
-                "name": "db-secret",
-                "csi": {
-                    "driver": "secrets-store.csi.k8s.io",
-                    "readOnly": True,
-                    "volumeAttributes": {"secretProviderClass": SECRET_PROVIDER_CLASS},
-                },
-            },
-            {"name": "rds-ca", "configMap": {"name": CA_CONFIGMAP, "items": [{"key": CA_KEY, "path": CA_KEY}]}},
-        ],
-    }
+    where = {"DB_HOST": host, "DB_PORT": str(port), "DB_USER": db_pods.APP_USER}
+    token = db_pods.aws_cli(TOKEN_CONTAINER, TOKEN_SCRIPT, db_pods.env({**where, "AWS_REGION": region}))
+    ca_mount = {"name": "rds-ca", "mountPath": CA_DIR, "readOnly": True}
+    psql = db_pods.psql(SCRIPT, db_pods.env({**where, "DB_NAME": dbname}), [ca_mount])
+    ca = {"name": "rds-ca", "configMap": {"name": CA_CONFIGMAP, "items": [{"key": CA_KEY, "path": CA_KEY}]}}
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
-        "metadata": {"name": name, "namespace": namespace, "labels": labels},
+        "metadata": {"name": name, "namespace": namespace, "labels": db_pods.DB_LOGIN_LABELS},
         "spec": {
             "backoffLimit": 0,
             "activeDeadlineSeconds": DEADLINE_SECONDS,
             "ttlSecondsAfterFinished": TTL_SECONDS,
-            "template": {"metadata": {"labels": labels}, "spec": pod},
+            "template": {
+                "metadata": {"labels": db_pods.DB_LOGIN_LABELS},
+                "spec": db_pods.pod(db_pods.APP_SERVICE_ACCOUNT, token, psql, [ca]),
+            },
         },
     }
 
@@ -132,7 +96,7 @@ class PodsApi(Protocol):
 
     def list_namespaced_pod(self, namespace: str, *, label_selector: str, _request_timeout: Timeout) -> Any: ...
     def read_namespaced_pod_log(
-        self, name: str, namespace: str, *, tail_lines: int, _request_timeout: Timeout
+        self, name: str, namespace: str, *, container: str, tail_lines: int, _request_timeout: Timeout
     ) -> Any: ...
     def list_namespaced_event(self, namespace: str, *, field_selector: str, _request_timeout: Timeout) -> Any: ...
 
@@ -154,20 +118,31 @@ def _outcome(job: Any) -> str | None:
     return None
 
 
+def _started(statuses: Any) -> bool:
+    return any(c.state and (c.state.terminated or c.state.running) for c in statuses or [])  # else no log yet
+
+
+def _token_failed(statuses: Any) -> bool:
+    return any(c.state and c.state.terminated and c.state.terminated.exit_code for c in statuses or [])
+
+
 def _pod_story(core: PodsApi, name: str, namespace: str, timeout: Timeout) -> str:
-    """Why the Job's pod did not log in: its log tail, else its last warning event (a failed CSI mount shows only
-    there), else its phase."""
+    """Why the Job's pod did not log in: the token container's log tail when it failed, else psql's, else the pod's
+    last warning event (an image pull, a volume), else its phase."""
     pods = core.list_namespaced_pod(namespace, label_selector=f"{JOB_LABEL}={name}", _request_timeout=timeout).items
     if not pods:
         return "no pod was created (quota, admission or an unknown ServiceAccount: `kubectl describe job`)"
     pod = pods[0]
     status = pod.status
-    containers = (status.container_statuses if status else None) or []
-    if any(c.state and (c.state.terminated or c.state.running) for c in containers):  # else there is no log yet
-        log = core.read_namespaced_pod_log(pod.metadata.name, namespace, tail_lines=LOG_LINES, _request_timeout=timeout)
-        lines = [ln.strip() for ln in str(log or "").splitlines() if ln.strip()]
+    token_failed = _token_failed(status.init_container_statuses if status else None)
+    if token_failed or _started(status.container_statuses if status else None):
+        container = TOKEN_CONTAINER if token_failed else PSQL_CONTAINER
+        log = core.read_namespaced_pod_log(
+            pod.metadata.name, namespace, container=container, tail_lines=LOG_LINES, _request_timeout=timeout
+        )
+        lines = " / ".join(ln.strip() for ln in str(log or "").splitlines() if ln.strip())
         if lines:
-            return " / ".join(lines)
+            return f"no IAM auth token for {db_pods.APP_USER}: {lines}" if token_failed else lines
     selector = f"involvedObject.name={pod.metadata.name},type=Warning"
     events = core.list_namespaced_event(namespace, field_selector=selector, _request_timeout=timeout).items
     if events:
@@ -192,10 +167,11 @@ def check_login(
     Ctrl-C included."""
     namespace = outputs.text(out, "helloworldNamespace")
     host, port, dbname = outputs.text(out, "dbEndpoint"), outputs.integer(out, "dbPort"), outputs.text(out, "dbName")
+    region = outputs.text(out, "region")
     job = _LoginJob(jobs, core, name or job_name(), namespace, request_timeout)
     leftover = ""
     try:
-        body = login_job(job.name, namespace, host, port, dbname)
+        body = login_job(job.name, namespace, host, port, dbname, region)
         result = job.run(body, f"{host}:{port}/{dbname}", timeout=timeout, interval=interval, clock=clock, say=say)
     finally:
         leftover = "" if job.taken else job.delete()
@@ -242,7 +218,7 @@ class _LoginJob:
         except OpsError:
             return checks.failed(NAME, f"no result within {timeout:g}s: {self.explain()}")
         if outcome[0] == "succeeded":
-            return checks.passed(NAME, f"psql logged in to {where} over verified TLS (select 1)")
+            return checks.passed(NAME, f"psql logged in to {where} as {db_pods.APP_USER} (IAM token, verified TLS)")
         return checks.failed(NAME, f"psql could not log in to {where}: {self.explain()}")
 
     def explain(self) -> str:

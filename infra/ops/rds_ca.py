@@ -13,9 +13,10 @@ from typing import Any, Protocol
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from infra.db_pods import DB_LOGIN_LABELS, RDS_CA_BUNDLE_URL
 from infra.ops.errors import OpsError
 
-BUNDLE_URL = "https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem"
+BUNDLE_URL = RDS_CA_BUNDLE_URL
 CONFIGMAP = "rds-ca-bundle"
 KEY = "global-bundle.pem"
 PEM_BEGIN = "-----BEGIN CERTIFICATE-----"
@@ -45,9 +46,7 @@ def fetch_bundle(url: str = BUNDLE_URL, timeout: float = 20.0, context: ssl.SSLC
 
 
 def configmap(pem: str) -> client.V1ConfigMap:
-    return client.V1ConfigMap(
-        metadata=client.V1ObjectMeta(name=CONFIGMAP, labels={"app": "helloworld-dblogin"}), data={KEY: pem}
-    )
+    return client.V1ConfigMap(metadata=client.V1ObjectMeta(name=CONFIGMAP, labels=DB_LOGIN_LABELS), data={KEY: pem})
 
 
 def ensure_configmap(api: ConfigMapsApi, namespace: str, pem: str, request_timeout: Any) -> None:

@@ -36,13 +36,14 @@ OUT: dict[str, Any] = {
     "dbEndpoint": "infra-foo.abc.us-west-2.rds.amazonaws.com",
     "dbPort": 5432,
     "dbName": "app",
+    "region": "us-west-2",
 }
 JOB = "helloworld-dblogin-0a1b2c3d"
 WHERE = "infra-foo.abc.us-west-2.rds.amazonaws.com:5432/app"
 
 
 def manifest() -> dict[str, Any]:
-    return login_job(JOB, "apps", OUT["dbEndpoint"], 5432, "app")
+    return login_job(JOB, "apps", OUT["dbEndpoint"], 5432, "app", "us-west-2")
 
 
 def pod_spec() -> dict[str, Any]:
@@ -74,18 +75,33 @@ def test_job_tries_once_ends_by_itself_and_is_not_selected_by_the_app() -> None:
     assert pod_spec()["restartPolicy"] == "Never"
 
 
-def test_job_uses_the_apps_identity_secret_volume_and_the_rds_ca() -> None:
+def containers() -> tuple[dict[str, Any], dict[str, Any]]:
+    pod = pod_spec()
+    ((token,), (psql,)) = pod["initContainers"], pod["containers"]
+    return token, psql
+
+
+def test_job_makes_an_iam_token_as_the_apps_identity_and_mounts_no_credentials() -> None:
     pod = pod_spec()
     assert pod["serviceAccountName"] == "helloworld"
     volumes = {v["name"]: v for v in pod["volumes"]}
-    mounts = {m["mountPath"]: m for m in pod["containers"][0]["volumeMounts"]}
-    secret = volumes[mounts["/mnt/db"]["name"]]
-    assert secret["csi"] == {
-        "driver": "secrets-store.csi.k8s.io",
-        "readOnly": True,
-        "volumeAttributes": {"secretProviderClass": "helloworld-db"},
+    assert not any("csi" in v or "secret" in v for v in volumes.values()), "no credential is mounted"
+    token, psql = containers()
+    assert token["image"].startswith(
+        "public.ecr.aws/aws-cli/aws-cli:2.36.15@sha256:"
+    )  # >= 2.15.0: reads Pod Identity credentials
+    assert "aws rds generate-db-auth-token" in token["command"][2]
+    token_env = {e["name"]: e["value"] for e in token["env"]}
+    assert {k: token_env[k] for k in ("DB_HOST", "DB_PORT", "DB_USER", "AWS_REGION")} == {
+        "DB_HOST": OUT["dbEndpoint"],
+        "DB_PORT": "5432",
+        "DB_USER": "helloworld_app",
+        "AWS_REGION": "us-west-2",
     }
-    assert mounts["/mnt/db"]["readOnly"] is True
+    # The token goes from one container to the other through memory only.
+    (shared,) = {m["name"] for m in token["volumeMounts"]} & {m["name"] for m in psql["volumeMounts"]}
+    assert volumes[shared] == {"name": shared, "emptyDir": {"medium": "Memory", "sizeLimit": "4Mi"}}
+    mounts = {m["mountPath"]: m for m in psql["volumeMounts"]}
     ca = volumes[mounts["/etc/rds"]["name"]]
     assert ca["configMap"] == {
         "name": "rds-ca-bundle",
@@ -96,76 +112,114 @@ def test_job_uses_the_apps_identity_secret_volume_and_the_rds_ca() -> None:
 
 def test_job_is_the_official_postgres_client_under_pod_security_restricted() -> None:
     pod = pod_spec()
-    (container,) = pod["containers"]
-    repository, _, tag = container["image"].partition(":")
+    token, container = containers()
+    reference, _, digest = container["image"].partition("@")
+    repository, _, tag = reference.partition(":")
     assert repository == "public.ecr.aws/docker/library/postgres"  # Docker's official image, via AWS's mirror
-    assert tag.split("-")[0].isdigit() and tag.endswith("-alpine")  # a pinned major; alpine's postgres user is 70
-    assert container["command"][:2] == ["sh", "-c"]  # not the image's server entrypoint
-    sc = container["securityContext"]
-    assert sc["runAsNonRoot"] is True and sc["runAsUser"] == 70 and sc["runAsGroup"] == 70
-    assert sc["readOnlyRootFilesystem"] is True and sc["allowPrivilegeEscalation"] is False
-    assert sc["capabilities"] == {"drop": ["ALL"]}
+    assert tag.split("-")[0].isdigit() and tag.endswith("-alpine")  # a pinned major...
+    assert digest.startswith("sha256:") and len(digest) == len("sha256:") + 64  # ...and image, by digest
+    for each in (token, container):
+        assert each["command"][:2] == ["sh", "-c"]  # not the image's entrypoint
+        sc = each["securityContext"]
+        assert sc["runAsNonRoot"] is True and sc["runAsUser"] == 65532 and sc["runAsGroup"] == 65532
+        assert sc["readOnlyRootFilesystem"] is True and sc["allowPrivilegeEscalation"] is False
+        assert sc["capabilities"] == {"drop": ["ALL"]}
+        assert set(each["resources"]["requests"]) == {"cpu", "memory"}
+        assert set(each["resources"]["limits"]) == {"cpu", "memory"}
     assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
-    assert set(container["resources"]["requests"]) == {"cpu", "memory"}
-    assert set(container["resources"]["limits"]) == {"cpu", "memory"}
     env = {e["name"]: e["value"] for e in container["env"]}
-    assert env == {"DB_HOST": OUT["dbEndpoint"], "DB_PORT": "5432", "DB_NAME": "app"}
+    assert env == {
+        "HOME": "/work",  # the root filesystem is read-only
+        "DB_HOST": OUT["dbEndpoint"],
+        "DB_PORT": "5432",
+        "DB_USER": "helloworld_app",
+        "DB_NAME": "app",
+    }
 
 
-# ---------------------------------------------------------------- the script, run by a real shell
+# ---------------------------------------------------------------- the scripts, run by a real shell
 
 FAKE_PSQL = """#!/bin/sh
 printf '%s\\n' "$@" > "$RECORD"
 printf '%s' "$PGPASSWORD" > "$RECORD.password"
 """
+FAKE_AWS = """#!/bin/sh
+printf '%s\\n' "$@" > "$RECORD.aws"
+printf 'host:5432/?Action=connect&X-Amz-Signature=abc\\n'
+"""
 
 
-def run_script(tmp_path: Path, *, files: dict[str, str], host: str = OUT["dbEndpoint"]) -> tuple[int, list[str], str]:
-    """The Job's script with /mnt/db pointed at a temporary directory and a psql that records what it was given."""
-    secret = tmp_path / "secret"
-    secret.mkdir()
-    for name, text in files.items():
-        (secret / name).write_text(text)
+def tools(tmp_path: Path) -> Path:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    psql = bin_dir / "psql"
-    psql.write_text(FAKE_PSQL)
-    psql.chmod(psql.stat().st_mode | stat.S_IEXEC)
+    for name, text in (("psql", FAKE_PSQL), ("aws", FAKE_AWS)):
+        tool = bin_dir / name
+        tool.write_text(text)
+        tool.chmod(tool.stat().st_mode | stat.S_IEXEC)
+    return bin_dir
+
+
+def run_script(
+    tmp_path: Path, script: str, *, files: dict[str, str], host: str = OUT["dbEndpoint"]
+) -> tuple[int, list[str], str]:
+    """A Job script with /work pointed at a temporary directory and a psql/aws that record what they were given."""
+    work = tmp_path / "work"
+    work.mkdir(exist_ok=True)
+    for name, text in files.items():
+        (work / name).write_text(text)
     record = tmp_path / "argv"
-    script = db_login.SCRIPT.replace("/mnt/db/", f"{secret}/")
     env = {
-        "PATH": f"{bin_dir}:/usr/bin:/bin",
+        "PATH": f"{tools(tmp_path)}:/usr/bin:/bin",
         "RECORD": str(record),
         "DB_HOST": host,
         "DB_PORT": "5432",
         "DB_NAME": "app",
+        "DB_USER": "helloworld_app",
+        "AWS_REGION": "us-west-2",
     }
-    done = subprocess.run(["sh", "-c", script], env=env, capture_output=True, text=True, cwd=tmp_path)
+    done = subprocess.run(["sh", "-c", script.replace("/work/", f"{work}/")], env=env, capture_output=True, text=True)
     if not record.exists():
         return done.returncode, [], ""
     return done.returncode, record.read_text().splitlines(), Path(f"{record}.password").read_text()
 
 
-def test_script_runs_psql_with_verified_tls_and_the_mounted_credentials(tmp_path: Path) -> None:
-    code, argv, password = run_script(tmp_path, files={"username": "app_user\n", "password": "s3cr et$(x)"})
+def test_token_script_asks_for_the_app_users_token_into_the_work_dir(tmp_path: Path) -> None:
+    code, _, _ = run_script(tmp_path, db_login.TOKEN_SCRIPT, files={})
+    assert code == 0
+    argv = (tmp_path / "argv.aws").read_text().splitlines()
+    assert argv[:2] == ["rds", "generate-db-auth-token"]
+    asked = dict(zip(argv[2::2], argv[3::2], strict=True))
+    assert asked == {
+        "--hostname": OUT["dbEndpoint"],
+        "--port": "5432",
+        "--username": "helloworld_app",
+        "--region": "us-west-2",
+    }
+    token = tmp_path / "work" / "token"
+    assert token.read_text() == "host:5432/?Action=connect&X-Amz-Signature=abc\n"
+    assert stat.S_IMODE(token.stat().st_mode) == 0o600
+
+
+def test_script_runs_psql_as_the_app_user_with_verified_tls_and_the_token(tmp_path: Path) -> None:
+    code, argv, password = run_script(tmp_path, db_login.SCRIPT, files={"token": "tok$(x)en\n"})
     assert code == 0
     conninfo = (
-        f"host={OUT['dbEndpoint']} port=5432 dbname=app user=app_user connect_timeout=10 sslmode=verify-full "
+        f"host={OUT['dbEndpoint']} port=5432 dbname=app user=helloworld_app connect_timeout=10 sslmode=verify-full "
         "sslrootcert=/etc/rds/global-bundle.pem"
     )
     assert conninfo in argv
     assert argv[argv.index("-c") + 1] == "select 1"
-    assert password == "s3cr et$(x)"  # from the file, verbatim, never on the command line
-    assert not any("s3cr" in a for a in argv)
+    assert password == "tok$(x)en"  # from the file, verbatim, never on the command line
+    assert not any("tok" in a for a in argv)
 
 
-def test_script_stops_before_psql_without_a_password_file(tmp_path: Path) -> None:
-    code, argv, _ = run_script(tmp_path, files={"username": "app_user"})
+def test_script_stops_before_psql_without_a_token(tmp_path: Path) -> None:
+    code, argv, _ = run_script(tmp_path, db_login.SCRIPT, files={})
     assert code != 0 and argv == []
 
 
 def test_stack_values_are_never_run_as_shell(tmp_path: Path) -> None:
-    code, argv, _ = run_script(tmp_path, files={"username": "u", "password": "p"}, host="$(touch pwned)")
+    code, argv, _ = run_script(tmp_path, db_login.SCRIPT, files={"token": "t"}, host="$(touch pwned)")
     assert code == 0
     assert not (tmp_path / "pwned").exists()
     assert any(a.startswith("host=$(touch pwned) ") for a in argv)
@@ -174,7 +228,7 @@ def test_stack_values_are_never_run_as_shell(tmp_path: Path) -> None:
 @pytest.mark.skipif(shutil.which("psql") is None, reason="no psql client here")
 def test_real_psql_accepts_the_connection_string(tmp_path: Path) -> None:
     """libpq parses the conninfo: an unknown or misspelled keyword would fail with "invalid connection option"."""
-    _, argv, _ = run_script(tmp_path, files={"username": "u", "password": "p"})
+    _, argv, _ = run_script(tmp_path, db_login.SCRIPT, files={"token": "t"})
     conninfo = next(a for a in argv if a.startswith("host="))
     free = 1  # port 1 on 127.0.0.1: nothing listens, so libpq gets as far as connecting
     conninfo = conninfo.replace(OUT["dbEndpoint"], "127.0.0.1").replace("port=5432", f"port={free}")
@@ -227,12 +281,21 @@ class FakeBatch:
         return client.V1Status(status="Success")
 
 
-def terminated_pod(name: str) -> client.V1Pod:
+def exited(name: str, code: int) -> client.V1ContainerStatus:
+    state = client.V1ContainerState(terminated=client.V1ContainerStateTerminated(exit_code=code))
+    return client.V1ContainerStatus(name=name, image="", image_id="", ready=False, restart_count=0, state=state)
+
+
+def terminated_pod(name: str, token_exit: int = 0) -> client.V1Pod:
+    """psql exited 2 after the token container exited 0; or (token_exit) the token container failed first."""
     state = client.V1ContainerState(terminated=client.V1ContainerStateTerminated(exit_code=2, reason="Error"))
+    if token_exit:
+        state = client.V1ContainerState(waiting=client.V1ContainerStateWaiting(reason="PodInitializing"))
     return client.V1Pod(
         metadata=client.V1ObjectMeta(name=name),
         status=client.V1PodStatus(
             phase="Failed",
+            init_container_statuses=[exited("iam-token", token_exit)],
             container_statuses=[
                 client.V1ContainerStatus(
                     name="psql", image="postgres:17-alpine", image_id="", ready=False, restart_count=0, state=state
@@ -305,34 +368,47 @@ def test_pass_only_when_the_job_succeeds_and_the_job_is_deleted() -> None:
 
 def test_fail_carries_the_psql_error_from_the_log_and_the_job_is_deleted() -> None:
     log = (
-        'psql: error: connection to server at "10.0.3.7", port 5432 failed: FATAL:  password authentication failed '
-        'for user "app"\n'
+        'psql: error: connection to server at "10.0.3.7", port 5432 failed: FATAL:  PAM authentication failed '
+        'for user "helloworld_app"\n'
     )
     batch, core = FakeBatch([RUNNING, FAILED]), FakeCore([terminated_pod(f"{JOB}-x7k2p")], log=log)
     result = run(batch, core)
     assert result.status == "FAIL"
     assert result.detail.startswith(f"psql could not log in to {WHERE}: psql: error:")
-    assert "password authentication failed" in result.detail and "\n" not in result.detail
+    assert "PAM authentication failed" in result.detail and "\n" not in result.detail
     assert_deleted_once(batch)
     (pods_call, log_call) = core.calls
     assert pods_call[1]["label_selector"] == f"batch.kubernetes.io/job-name={JOB}"
     assert log_call[1]["name"] == f"{JOB}-x7k2p" and log_call[1]["tail_lines"] > 0
+    assert log_call[1]["container"] == "psql"  # a pod of two containers: the API refuses a log read without one
 
 
-def test_a_secret_that_never_mounts_times_out_with_the_mount_error_and_the_job_is_deleted() -> None:
+def test_a_token_that_could_not_be_made_says_so_from_the_token_containers_log() -> None:
+    log = '\nUnable to locate credentials. You can configure credentials by running "aws configure".\n'
+    batch, core = FakeBatch([FAILED]), FakeCore([terminated_pod(f"{JOB}-x7k2p", token_exit=255)], log=log)
+    result = run(batch, core)
+    assert result.detail == (
+        f"psql could not log in to {WHERE}: no IAM auth token for helloworld_app: Unable to locate credentials. "
+        'You can configure credentials by running "aws configure".'
+    )
+    assert core.calls[1][1]["container"] == "iam-token"
+    assert_deleted_once(batch)
+
+
+def test_a_pod_that_never_starts_times_out_with_its_warning_and_the_job_is_deleted() -> None:
     event = client.CoreV1Event(
         metadata=client.V1ObjectMeta(name="e1"),
         involved_object=client.V1ObjectReference(name=f"{JOB}-x7k2p"),
-        reason="FailedMount",
+        reason="Failed",
         type="Warning",
-        message='MountVolume.SetUp failed for volume "db-secret" : rpc error: code = Unknown\n desc = AccessDenied',
+        message='Failed to pull image "public.ecr.aws/aws-cli/aws-cli:2.36.15":\n i/o timeout',
         last_timestamp=datetime(2026, 11, 27, 22, 0, tzinfo=UTC),
     )
     batch, core = FakeBatch([RUNNING]), FakeCore([creating_pod(f"{JOB}-x7k2p")], events=[event])
     result = run(batch, core, timeout=30)
     assert result.status == "FAIL"
-    assert result.detail.startswith("no result within 30s: FailedMount: MountVolume.SetUp failed")
-    assert "AccessDenied" in result.detail and "\n" not in result.detail
+    assert result.detail.startswith("no result within 30s: Failed: Failed to pull image")
+    assert "i/o timeout" in result.detail and "\n" not in result.detail
     assert_deleted_once(batch)
     assert [c[0] for c in core.calls] == ["pods", "events"]  # no log: the container never started
     assert core.calls[1][1]["field_selector"] == f"involvedObject.name={JOB}-x7k2p,type=Warning"

@@ -1,0 +1,96 @@
+"""Who logs in to PostgreSQL as what, and the short-lived pods that do it: one home for both sides.
+
+The program (the app's pods, the role bootstrap Job in infra/db_app_user.py) and `verify`'s `database login` Job
+(infra/ops/db_login.py) read the same names and build their pods from the same pieces. Pure Python: ops imports it.
+
+- The master user: RDS-managed password in Secrets Manager, read only by the bootstrap Job (`ADMIN_SERVICE_ACCOUNT`).
+- `APP_USER`: the app's own role, IAM database authentication only (no password exists), used by the app's pods and
+  by `verify` (`APP_SERVICE_ACCOUNT`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+APP_USER = "helloworld_app"
+APP_SERVICE_ACCOUNT = "helloworld"
+ADMIN_SERVICE_ACCOUNT = "helloworld-db-admin"
+ADMIN_LABELS = {"app": ADMIN_SERVICE_ACCOUNT}  # not `helloworld`: the app's Service and PDB must not select it
+DB_LOGIN_LABELS = {"app": "helloworld-dblogin"}  # verify's login Job's pods, likewise
+POD_IDENTITY_AGENT = "169.254.170.23/32"  # EKS Pod Identity agent's link-local address (IPv4), port 80
+RDS_CA_BUNDLE_URL = "https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem"
+# AWS CLI v2 reads Pod Identity credentials (AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE) since 2.15.0 (EKS user guide,
+# "Use pod identity with the AWS SDK"); its image is Amazon Linux 2023 with curl and jq since 2.28.0.
+# Both pinned by digest (the tag says which release): a tag re-pointed upstream never changes what runs. The digests
+# are the published multi-arch indexes of those tags; `docker buildx imagetools inspect <image>` shows them.
+AWS_CLI_IMAGE = (
+    "public.ecr.aws/aws-cli/aws-cli:2.36.15@sha256:310813a7eae8fd88da1cc9c37970e3500b0ff3984479e1012f0a6fd44e453f63"
+)
+# Docker Hub's official image through AWS's public mirror (same digests): no anonymous pull limit shared by every
+# node behind the NAT. The tag's release when pinned: 17.11-alpine3.24.
+PSQL_IMAGE = (
+    "public.ecr.aws/docker/library/postgres:17-alpine"
+    "@sha256:b0f9560a2de083e2cc7382e75f808c7381a32852a7ec49117deedb300e552b24"
+)
+# One UID for both containers (they share the files in WORK_DIR); high, like the app's (distroless "nonroot"), so
+# it maps to no user on the node. Neither client needs a passwd entry: HOME points at WORK_DIR.
+RUN_AS = 65532
+WORK_DIR = "/work"  # the pod's in-memory emptyDir: what the AWS CLI hands to psql (a password, a token, the CA)
+WORK_VOLUME = "work"
+
+# Pod Security `restricted`, read-only root filesystem: every container the stack runs (the app's too) carries it.
+HARDENED_CONTAINER: dict[str, Any] = {
+    "runAsNonRoot": True,
+    "allowPrivilegeEscalation": False,
+    "readOnlyRootFilesystem": True,
+    "capabilities": {"drop": ["ALL"]},
+}
+RESTRICTED_POD: dict[str, Any] = {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
+# No pager in a pod.
+AWS_CLI_ENV = [{"name": "AWS_PAGER", "value": ""}]
+
+
+def container(
+    name: str, image: str, script: str, env: list[dict[str, Any]], memory: str, mounts: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """A `sh -c` container (values arrive as environment variables, so nothing from the stack is parsed as shell),
+    HOME on the emptyDir (the root filesystem is read-only), bounded in CPU and memory."""
+    return {
+        "name": name,
+        "image": image,
+        "imagePullPolicy": "Always",  # a tag re-pointed upstream is noticed at the next run
+        "command": ["sh", "-c", script],  # replaces the image's own entrypoint
+        "env": [{"name": "HOME", "value": WORK_DIR}, *env],
+        "resources": {"requests": {"cpu": "50m", "memory": memory}, "limits": {"cpu": "250m", "memory": memory}},
+        "securityContext": {**HARDENED_CONTAINER, "runAsUser": RUN_AS, "runAsGroup": RUN_AS},
+        "volumeMounts": [{"name": WORK_VOLUME, "mountPath": WORK_DIR}, *mounts],
+    }
+
+
+def aws_cli(name: str, script: str, env: list[dict[str, Any]]) -> dict[str, Any]:
+    return container(name, AWS_CLI_IMAGE, script, [*AWS_CLI_ENV, *env], "256Mi", [])
+
+
+def psql(script: str, env: list[dict[str, Any]], mounts: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    return container("psql", PSQL_IMAGE, script, env, "64Mi", mounts or [])
+
+
+def pod(
+    service_account: str, init: dict[str, Any], main: dict[str, Any], volumes: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """One try: the AWS CLI prepares in `init`, psql runs in `main`; secrets live in memory only."""
+    return {
+        "serviceAccountName": service_account,
+        # Pod Identity injects its own token volume; neither container calls the Kubernetes API.
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
+        "restartPolicy": "Never",
+        "securityContext": RESTRICTED_POD,
+        "initContainers": [init],
+        "containers": [main],
+        "volumes": [{"name": WORK_VOLUME, "emptyDir": {"medium": "Memory", "sizeLimit": "4Mi"}}, *(volumes or [])],
+    }
+
+
+def env(values: dict[str, Any]) -> list[dict[str, Any]]:
+    return [{"name": key, "value": value} for key, value in values.items()]
