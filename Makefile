@@ -58,11 +58,10 @@ pulumi-cli:
 		"'curl -fsSL https://get.pulumi.com | sh' (or 'brew install pulumi/tap/pulumi'), open a new shell," \
 		"and check with 'pulumi version'" >&2; exit 1; }
 
-# With no backend configured, log in to local file state so no Pulumi Cloud account is needed. Say which backend
-# is in use (a stack missing there may live in another one), and create the stack without selecting it.
+# Local file state only when no backend was ever configured (tools/pulumi-login.sh); say which backend is in use
+# (a stack missing there may live in another one), and create the stack without selecting it.
 define pulumi_login
-	pulumi whoami >/dev/null 2>&1 || pulumi login --local
-	@pulumi whoami -v 2>/dev/null | sed -n 's/^Backend URL: /pulumi backend: /p'
+	@tools/pulumi-login.sh
 	pulumi stack --stack $(STACK) >/dev/null 2>&1 || pulumi stack init $(STACK) --no-select
 endef
 

@@ -92,8 +92,10 @@ def greeting(url: str, answer: Answer, expected: str) -> CheckResult:
 
 def database(url: str, answer: Answer) -> CheckResult:
     name = "GET /dbz"
-    if answer.status == 200:
+    if answer.ok and answer.status == 200:
         return passed(name, f"{url}: database reachable")
+    if answer.status is not None and answer.error:  # a 200 cut short is not the app's answer: no verdict in it
+        return failed(name, f"{url}: HTTP {answer.status} {answer.error} (the body ended before its Content-Length)")
     return failed(name, f"{url}: {answer.label()} (app cannot reach the database)")
 
 

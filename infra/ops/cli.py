@@ -4,12 +4,14 @@ import argparse
 import contextlib
 import os
 import signal
+import stat
 import sys
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from infra import contract
 from infra.ops import outputs, stack
 from infra.ops.errors import OpsError, one_line
 from infra.ops.waiting import Clock
@@ -41,6 +43,13 @@ def make_client(service: str, out: dict[str, Any]) -> Any:
     return aws.client(service, outputs.text(out, "region"))
 
 
+def check_credentials(out: dict[str, Any]) -> None:
+    """The first AWS call of every verb that calls AWS: missing or expired credentials are one line naming the fix."""
+    from infra.ops.aws import caller_identity
+
+    caller_identity(make_client("sts", out))
+
+
 def positive(text: str) -> float:
     value = float(text)
     if value <= 0:
@@ -55,10 +64,33 @@ def not_negative(text: str) -> float:
     return value
 
 
+def stack_name(text: str) -> str:
+    """`foo`, `org/foo` or `org/project/foo`, Pulumi's forms; a project other than this one is refused."""
+    parts = text.split("/")
+    if len(parts) > 3 or not all(part and part == part.strip() for part in parts):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a stack name: use foo, org/foo or org/project/foo")
+    if len(parts) == 3 and parts[1] != stack.project_name():
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is a stack of project {parts[1]!r}; these verbs operate project {stack.project_name()!r}"
+        )
+    return text
+
+
+def kubernetes_version(text: str) -> str:
+    """`--to 1.NN`, refused before any call (upgrade_check is loaded only when the option is given)."""
+    from infra.ops.upgrade_check import parse_version
+
+    try:
+        major, minor = parse_version(text)
+    except OpsError as err:
+        raise argparse.ArgumentTypeError(str(err)) from err
+    return f"{major}.{minor}"
+
+
 def cmd_kubeconfig(args: argparse.Namespace) -> int:
     from infra.ops import kubeconfig
 
-    path = Path(args.output or f"{args.stack}.kubeconfig")
+    path = Path(args.output or f"{contract.stack_short_name(args.stack)}.kubeconfig")
     kubeconfig.write_private(path, kubeconfig.as_text(stack.read_outputs(args.stack)), force=args.force)
     say(f"wrote {path} (mode 0600); use: KUBECONFIG={path} kubectl get nodes")
     return 0
@@ -67,16 +99,20 @@ def cmd_kubeconfig(args: argparse.Namespace) -> int:
 def cmd_verify(args: argparse.Namespace) -> int:
     from infra.ops import http_probe, tls
     from infra.ops import verify as verify_ops
-    from infra.ops.aws import caller_identity
+    from infra.ops.kubeconfig import ExecPluginError
 
     context = tls.client_context(args.ca_file)
     out = stack.read_outputs(args.stack)
-    caller_identity(make_client("sts", out))  # missing or expired credentials: one line naming the fix
+    check_credentials(out)
     eks = make_client("eks", out)
-    kube = make_kube(out)
-    probes = verify_ops.build_probes(
-        out, kube, eks, http_probe.fetcher(context), context, login=lambda: database_login(out, kube)
-    )
+    try:
+        kube = make_kube(out)
+    except ExecPluginError as err:  # no token: one row says why, the app's own checks still run
+        probes = verify_ops.build_probes(out, err, eks, http_probe.fetcher(context), context)
+    else:
+        probes = verify_ops.build_probes(
+            out, kube, eks, http_probe.fetcher(context), context, login=lambda: database_login(out, kube)
+        )
     results = verify_ops.run_checks(probes, wait=args.wait, interval=args.interval, clock=REAL_CLOCK, out=say)
     say(verify_ops.report(results))
     failing = [r.name for r in results if not r.ok]
@@ -102,18 +138,41 @@ def watch_url(target: str) -> str:
     return outputs.text(stack.read_outputs(target), "url")
 
 
+# SIGTERM: `timeout`, a CI job cancelled. SIGHUP: the terminal or SSH session closed.
+INTERRUPTS = (signal.SIGTERM, signal.SIGHUP)
+
+
 def _interrupt(signum: int, frame: object) -> None:
+    if signum == signal.SIGHUP:
+        _leave_lost_terminal()
     raise KeyboardInterrupt
+
+
+def _leave_lost_terminal() -> None:
+    """Writing to a hung-up terminal fails (EIO), which would stop the cleanup at its first line: what is still
+    printed goes to /dev/null instead. Output to a file or pipe (a log, `tee`) is kept."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        for fd in (1, 2):  # stdout, stderr
+            # A terminal is a character device (os.isatty is False once it hung up); files and pipes are not.
+            with contextlib.suppress(OSError):
+                if stat.S_ISCHR(os.fstat(fd).st_mode):
+                    os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)
 
 
 @contextlib.contextmanager
 def terminate_as_interrupt() -> Iterator[None]:
-    """For the block's duration SIGTERM is Ctrl-C, so the verb's own cleanup runs; the old handler comes back."""
-    previous = signal.signal(signal.SIGTERM, _interrupt)
+    """For the block's duration SIGTERM and SIGHUP are Ctrl-C, so the verb's own cleanup runs; the old handlers
+    come back. A signal already ignored stays so: under `nohup` a hangup must not stop (and undo) the run."""
+    ignored = signal.SIG_IGN
+    previous = {sig: signal.signal(sig, _interrupt) for sig in INTERRUPTS if signal.getsignal(sig) is not ignored}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
@@ -122,7 +181,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
 
     fetch = http_probe.fetcher(tls.client_context(args.ca_file))
 
-    # `timeout 600 python -m infra.ops watch ...` sends SIGTERM: still print the summary.
+    # `timeout 600 python -m infra.ops watch ...` sends SIGTERM, a closed terminal SIGHUP: still print the summary.
     with terminate_as_interrupt():
         stats = watch_ops.watch(
             watch_url(args.target),
@@ -139,6 +198,7 @@ def cmd_swap_node(args: argparse.Namespace) -> int:
     from infra.ops import swap_node as swap_ops
 
     out = stack.read_outputs(args.stack)
+    check_credentials(out)
     deps = swap_ops.SwapDeps(
         kube=make_kube(out),
         eks=make_client("eks", out),
@@ -147,9 +207,11 @@ def cmd_swap_node(args: argparse.Namespace) -> int:
         clock=REAL_CLOCK,
         out=say,
     )
-    # SIGTERM (`timeout`, a CI job cancelled) runs the same undo and size restore as Ctrl-C.
+    # SIGTERM and SIGHUP run the same undo, size restore and lock release as Ctrl-C.
     with terminate_as_interrupt():
-        swap_ops.swap_node(out, args.node, timeout=args.timeout, deps=deps, force=args.force)
+        swap_ops.swap_node(
+            out, args.node, timeout=args.timeout, deps=deps, force=args.force, break_lock=args.break_lock
+        )
     return 0
 
 
@@ -162,6 +224,7 @@ def cmd_destroy(args: argparse.Namespace) -> int:
     out = stack.read_outputs(args.stack)
     facts = state.facts(stack.read_state(args.stack))
     destroy_ops.refuse_protected(args.stack, facts)
+    destroy_ops.refuse_pending(args.stack, facts)
     region = env_region()
     target = destroy_ops.Target.locate(args.stack, stack.project_name(), out, facts, default_region=region)
     say(f"stack {args.stack}: cluster {target.cluster}, VPC {target.vpc_id or 'unknown'}, region {target.region}")
@@ -173,6 +236,7 @@ def cmd_destroy(args: argparse.Namespace) -> int:
         eks=make_client("eks", located),
         rds=make_client("rds", located),
         logs=make_client("logs", located),
+        acm=make_client("acm", located),
     )
     identity = preflight.check(
         make_client("sts", located), clients.sweep.ec2, stack=args.stack, vpc_id=target.vpc_id, region=target.region
@@ -182,29 +246,39 @@ def cmd_destroy(args: argparse.Namespace) -> int:
     def destroyer(preview_only: bool) -> None:
         stack.destroy(args.stack, say, preview_only=preview_only)
 
+    notices = destroy_ops.validation_record_rows(target, clients.acm)
     if args.dry_run:
-        results = destroy_ops.preview(target, destroyer, clients, clock=REAL_CLOCK, say=say)
-    else:
-        destroy_ops.require_confirmation(args.stack, yes=args.yes, interactive=sys.stdin.isatty(), ask=input)
-        results = destroy_ops.destroy(target, destroyer, clients, clock=REAL_CLOCK, say=say)
-    say(verify_ops.report(results))
-    failing = [r.name for r in results if not r.ok]
-    if failing:
-        raise OpsError(f"teardown incomplete: {', '.join(failing)}")
-    return 0
+        rows = destroy_ops.preview(target, destroyer, clients, notices=notices, clock=REAL_CLOCK, say=say)
+        say(verify_ops.report(rows))
+        return 0
+    for notice in notices:  # before the confirmation: the operator may want to stop here
+        say(f"{notice.status} {notice.name}: {notice.detail}")
+    destroy_ops.require_confirmation(args.stack, yes=args.yes, interactive=sys.stdin.isatty(), ask=input)
+    with terminate_as_interrupt():  # pulumi gets SIGTERM passed on; the steps after it then end as Ctrl-C does
+        teardown = destroy_ops.destroy(target, destroyer, clients, notices=notices, clock=REAL_CLOCK, say=say)
+    say(verify_ops.report(teardown.rows))
+    if teardown.summary:
+        print(f"error: {teardown.summary}", file=sys.stderr)
+    return teardown.exit_code
 
 
 def cmd_upgrade_check(args: argparse.Namespace) -> int:
     from infra.ops import kubeconfig
     from infra.ops import upgrade_check as upgrade_ops
     from infra.ops import verify as verify_ops
-    from infra.ops.kube_pdbs import KubeBudgets
+    from infra.ops.kube_pdbs import BudgetReader, KubeBudgets
 
     out = stack.read_outputs(args.stack)
+    check_credentials(out)
+    budgets: BudgetReader
+    try:
+        budgets = KubeBudgets.from_kubeconfig(kubeconfig.as_dict(out))
+    except kubeconfig.ExecPluginError as err:  # the PodDisruptionBudgets row says why; the AWS rows still run
+        budgets = upgrade_ops.UnreadableBudgets(err)
     deps = upgrade_ops.UpgradeCheckDeps(
         eks=make_client("eks", out),
         autoscaling=make_client("autoscaling", out),
-        budgets=KubeBudgets.from_kubeconfig(kubeconfig.as_dict(out)),
+        budgets=budgets,
         ec2=make_client("ec2", out),
         quotas=make_client("service-quotas", out),
     )
@@ -222,7 +296,6 @@ def env_region() -> str | None:
 
 def cmd_snapshot(args: argparse.Namespace) -> int:
     from infra.ops import db_snapshot
-    from infra.ops.aws import caller_identity
     from infra.ops.table import render
 
     out = dict(stack.read_outputs(args.stack))
@@ -231,10 +304,11 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
         if not region:
             raise OpsError(f"stack {args.stack!r} has no outputs (destroyed?): set AWS_REGION to its region")
         out["region"] = region
-    caller_identity(make_client("sts", out))  # missing or expired credentials: one line naming the fix
+    check_credentials(out)
     rds = make_client("rds", out)
-    if args.list:  # the identifier is always <project>-<stack>, so this works after a destroy too
-        found = db_snapshot.available_snapshots(rds, f"{stack.project_name()}-{args.stack}")
+    if args.list:  # a destroyed stack has no dbIdentifier output: the program's naming rule gives it
+        instance = out.get("dbIdentifier") or contract.cluster_name(stack.project_name(), args.stack)
+        found = db_snapshot.available_snapshots(rds, str(instance))
         rows = [(s.identifier, f"{s.created:%Y-%m-%d %H:%M}" if s.created else "") for s in found]
         say(render(("snapshot", "created (UTC)"), rows))
         return 0
@@ -284,7 +358,10 @@ VERBS = {
         "keeping the desired capacity, then wait for a Ready replacement and the workload.\n"
         "With no other Ready node in the group, it first grows the group by one and restores\n"
         "its sizes afterwards. Refuses pods no controller recreates or with emptyDir data\n"
-        "unless --force. On failure it prints the commands that undo the cordon and label.",
+        "unless --force. One run per cluster: a second one names the holder of the lock (a\n"
+        "Lease kube-system/infra-swap-node). On a failure, Ctrl-C, SIGTERM or SIGHUP before the\n"
+        "terminate it undoes what it changed on the node (a cordon or label there before stays),\n"
+        "restores the sizes and releases the lock; it prints the commands when it cannot.",
     ),
     "upgrade-check": (
         "check the cluster is ready for the next Kubernetes minor",
@@ -311,6 +388,7 @@ VERBS = {
 }
 
 
+STACK_HELP = "stack name: foo, org/foo or org/project/foo"
 CA_FILE_HELP = "trust only these CA certificates for https:// (a private CA; default: the system trust store)"
 
 
@@ -327,7 +405,7 @@ def parser() -> argparse.ArgumentParser:
         )
 
     p = verb("kubeconfig")
-    p.add_argument("stack", help="stack name, e.g. foo")
+    p.add_argument("stack", type=stack_name, help=STACK_HELP)
     p.add_argument("-o", "--output", help="file to write (default: STACK.kubeconfig)")
     p.add_argument(
         "--force", action="store_true", help="replace a file with other contents, or a symlink (never its target)"
@@ -335,7 +413,7 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_kubeconfig)
 
     p = verb("verify")
-    p.add_argument("stack", help="stack name, e.g. foo")
+    p.add_argument("stack", type=stack_name, help=STACK_HELP)
     p.add_argument(
         "--wait", type=not_negative, default=0.0, metavar="SECONDS", help="re-run failing checks this long (default 0)"
     )
@@ -352,28 +430,33 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_watch)
 
     p = verb("swap-node")
-    p.add_argument("stack", help="stack name, e.g. foo")
+    p.add_argument("stack", type=stack_name, help=STACK_HELP)
     p.add_argument("node", help="node name, or its EC2 instance id")
     p.add_argument("--timeout", type=positive, default=900.0, help="seconds allowed for each wait (default 900)")
     p.add_argument(
         "--force", action="store_true", help="also evict pods no controller recreates, and pods with emptyDir data"
     )
+    p.add_argument(
+        "--break-lock", action="store_true", help="clear the lock of a swap-node that is gone (killed, machine lost)"
+    )
     p.set_defaults(run=cmd_swap_node)
 
     p = verb("upgrade-check")
-    p.add_argument("stack", help="stack name, e.g. foo")
-    p.add_argument("--to", metavar="1.NN", help="target Kubernetes version (default: the next minor)")
+    p.add_argument("stack", type=stack_name, help=STACK_HELP)
+    p.add_argument(
+        "--to", type=kubernetes_version, metavar="1.NN", help="target Kubernetes version (default: the next minor)"
+    )
     p.set_defaults(run=cmd_upgrade_check)
 
     p = verb("snapshot")
-    p.add_argument("stack", help="stack name, e.g. foo")
+    p.add_argument("stack", type=stack_name, help=STACK_HELP)
     p.add_argument("--wait", action="store_true", help="wait until available, printing progress")
     p.add_argument("--timeout", type=positive, default=3600.0, help="seconds --wait allows (default 3600)")
     p.add_argument("--list", action="store_true", help="list the stack's available snapshots, newest first")
     p.set_defaults(run=cmd_snapshot)
 
     p = verb("destroy")
-    p.add_argument("stack", help="stack name, e.g. foo")
+    p.add_argument("stack", type=stack_name, help=STACK_HELP)
     p.add_argument("--yes", action="store_true", help="do not ask to type the stack name")
     p.add_argument("--dry-run", action="store_true", help="preview and list leftovers; delete nothing")
     p.set_defaults(run=cmd_destroy)

@@ -8,6 +8,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from infra import contract
 from infra.ops import outputs
 from infra.ops.aws import error_code
 from infra.ops.errors import OpsError
@@ -141,7 +142,8 @@ def take_snapshot(
     """Start a manual snapshot of the stack's instance (tagged with project and stack); return its identifier."""
     instance = outputs.text(out, "dbIdentifier")
     name = snapshot_name(instance, at or datetime.now(UTC))
-    started = create(rds, instance, name, {"project": project, "stack": stack}, stack)
+    tags = {"project": project, "stack": contract.stack_short_name(stack)}  # as the program tags what it creates
+    started = create(rds, instance, name, tags, stack)
     say(f"snapshot {name} of {instance}: {started.describe()}")
     if wait:
         wait_available(rds, name, timeout=timeout, clock=clock, say=say)

@@ -1,21 +1,34 @@
-"""`destroy`: refuse a protected stack, check credentials, pulumi destroy, sweep, clean up log groups, report."""
+"""`destroy`: refuse a protected or half-recorded stack, check credentials, pulumi destroy, sweep, clean up log
+groups, report.
+
+Once `pulumi destroy` has succeeded nothing can be undone, so every later step is a report row: an AWS error
+there is a WARN naming the command to finish by hand, and the exit code says what is left (README, "Destroy").
+"""
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from infra import contract
 from infra.ops import aws, log_groups, outputs, sweep
 from infra.ops.checks import CheckResult, failed, passed
 from infra.ops.errors import OpsError, one_line
 from infra.ops.stack import StackError
-from infra.ops.state import StateFacts
+from infra.ops.state import StateFacts, ValidationRecord
 from infra.ops.waiting import Clock
 
 # Runs `pulumi destroy`; True means preview only.
 Destroyer = Callable[[bool], None]
 NO_STATE = StateFacts(vpc_id=None, region=None, db_identifier=None, snapshot=None, protected=())
+STACK_TAG = "stack"  # StackConfig.tags() puts it on every AWS resource the program creates
+
+# Exit codes once pulumi destroy has succeeded (1: refused or failed before that, nothing more deleted).
+NOTHING_LEFT = 0
+SOMETHING_LEFT = 3  # a FAIL row: something the stack owned (or AWS made for it) is still there
+NOT_CHECKED = 4  # no FAIL, but AWS did not answer for a row: what it covers may still be there
+INTERRUPTED = 130
 
 
 @dataclass(frozen=True)
@@ -29,6 +42,7 @@ class Target:
     snapshot: str | None  # "" means skipFinalSnapshot; None: not known (no database in state or outputs)
     ephemeral: bool
     db_identifier: str
+    validation_records: tuple[ValidationRecord, ...] = ()
 
     @classmethod
     def locate(
@@ -44,7 +58,7 @@ class Target:
         region = out.get("region") or facts.region or default_region
         if not region:
             raise OpsError("the stack's region is unknown (no outputs, no state): set AWS_REGION to it")
-        cluster = f"{project}-{stack}"  # the program's rule (config.StackConfig.cluster_name)
+        cluster = contract.cluster_name(project, stack)  # the program's own rule, for any form of the name
         snapshot = facts.snapshot
         if snapshot is None and out.get("dbFinalSnapshotIdentifier") is not None:
             snapshot = str(out["dbFinalSnapshotIdentifier"])
@@ -56,6 +70,7 @@ class Target:
             snapshot=snapshot,
             ephemeral=outputs.flag(out, "dbEphemeral"),
             db_identifier=str(facts.db_identifier or out.get("dbIdentifier") or cluster),  # the DB is named so too
+            validation_records=facts.validation_records,
         )
 
 
@@ -65,6 +80,7 @@ class AwsClients:
     eks: Any
     rds: Any
     logs: Any
+    acm: Any
 
 
 def refuse_protected(stack: str, facts: StateFacts) -> None:
@@ -75,6 +91,96 @@ def refuse_protected(stack: str, facts: StateFacts) -> None:
             f"delete everything else and then fail on them; nothing was destroyed. To remove them, review and apply: "
             f"pulumi config set --path database.ephemeral true -s {stack} && pulumi up -s {stack}"
         )
+
+
+def refuse_pending(stack: str, facts: StateFacts) -> None:
+    """Pulumi only warns about pending operations and goes on; what an interrupted create made would stay behind."""
+    if not facts.pending:
+        return
+    listed = "; ".join(f"{op.resource.label} (interrupted while {op.kind})" for op in facts.pending)
+    fix = (
+        f"check each in AWS, then run `pulumi refresh -s {stack}`: it clears pending updates and deletes, and asks "
+        "(in a terminal) what to do with each interrupted create"
+    )
+    creates = [op.resource.urn for op in facts.pending if op.kind == "creating"]
+    if creates:
+        imports = " ".join(f"{urn} <ID>" for urn in creates)
+        fix += (
+            f"; without a terminal, adopt a create that AWS has with `pulumi refresh -s {stack} --yes "
+            f"--import-pending-creates {imports}` (ID: its id in AWS), or drop creates AWS does not have with "
+            f"`pulumi refresh -s {stack} --yes --clear-pending-creates`"
+        )
+    raise OpsError(
+        f"stack {stack!r} has {len(facts.pending)} pending operation(s) from an interrupted pulumi run: {listed}. "
+        "pulumi destroy would warn and go on, leaving what they made in AWS outside the state; nothing was "
+        f"destroyed. {fix}; then run destroy again"
+    )
+
+
+def _dns_name(name: str) -> str:
+    return name.rstrip(".").lower()
+
+
+def _also_validated_by(acm: Any, record: ValidationRecord) -> list[tuple[str, str | None, str]]:
+    """Other certificates in the region whose DNS validation is this record: (ARN, their stack tag, status)."""
+    found = []
+    for page in acm.get_paginator("list_certificates").paginate():
+        for summary in page["CertificateSummaryList"]:
+            arn = summary["CertificateArn"]
+            names = {summary.get("DomainName", ""), *summary.get("SubjectAlternativeNameSummaries", [])}
+            if arn == record.certificate_arn or record.domain.lower() not in {n.lower() for n in names}:
+                continue
+            cert = acm.describe_certificate(CertificateArn=arn)["Certificate"]
+            options = cert.get("DomainValidationOptions", [])
+            if any(_dns_name(o.get("ResourceRecord", {}).get("Name", "")) == record.name for o in options):
+                tags = acm.list_tags_for_certificate(CertificateArn=arn).get("Tags", [])
+                stack = next((t.get("Value") for t in tags if t["Key"] == STACK_TAG), None)
+                found.append((arn, stack, str(cert.get("Status", "unknown status"))))
+    return found
+
+
+def _restore_command(stack: str) -> str:
+    # refresh first: the survivor's state still lists the record, so a bare `up` would see nothing to do
+    return f"`pulumi refresh -s {stack} --yes && pulumi up -s {stack}`"
+
+
+def validation_record_rows(target: Target, acm: Any) -> list[CheckResult]:
+    """Before the destroy: whether deleting the stack's certificate validation record breaks another certificate.
+
+    ACM uses one validation record per name and account, so after a move both stacks' certificates rely on it
+    and the old stack's destroy deletes it. Only certificates in the stack's region are listed.
+    """
+    name = "validation record"
+    rows = []
+    for record in target.validation_records:
+        try:
+            others = _also_validated_by(acm, record)
+        except Exception as err:  # e.g. no acm:ListCertificates: say what to do if there is another stack
+            rows.append(
+                CheckResult(
+                    name,
+                    "WARN",
+                    f"{record.name}: could not check whether another certificate validates with it "
+                    f"({one_line(err)}); pulumi destroy deletes it, so if another stack serves {record.domain} "
+                    f"run {_restore_command('<that stack>')} after the destroy",
+                )
+            )
+            continue
+        if not others:
+            detail = f"{record.name} goes with the stack: no other certificate in {target.region} validates with it"
+            rows.append(CheckResult(name, "INFO", detail))
+        for arn, stack, status in others:
+            survivor = stack or "<its stack>"
+            rows.append(
+                CheckResult(
+                    name,
+                    "WARN",
+                    f"{record.name} also validates {arn} (stack {stack or 'unknown: no stack tag'}, {status}); "
+                    f"pulumi destroy deletes it and that certificate cannot renew until {_restore_command(survivor)} "
+                    "puts it back",
+                )
+            )
+    return rows
 
 
 def confirmed(stack: str, ask: Callable[[str], str]) -> bool:
@@ -145,31 +251,57 @@ def _log_group_plan(target: Target) -> list[str]:
     return [log_groups.eks_group(target.cluster), *log_groups.rds_groups(target.db_identifier)]
 
 
+def _still_there(lookup: Callable[[], bool]) -> bool | str:
+    """Whether a log group's writer still exists; the error text when AWS would not say."""
+    try:
+        return lookup()
+    except Exception as err:
+        return one_line(err)
+
+
 def log_groups_check(target: Target, clients: AwsClients) -> CheckResult:
-    """Delete the log groups EKS and RDS made themselves, once what writes to them is gone."""
+    """Delete the log groups EKS and RDS made themselves, once what writes to them is gone.
+
+    Runs even when AWS will not describe the cluster, the database or the log groups: after a successful
+    pulumi destroy the writers are gone, and DeleteLogGroup alone says whether a group was there.
+    """
     name = "log groups"
     eks_group = log_groups.eks_group(target.cluster)
-    writers_left = {eks_group: aws.cluster_status(clients.eks, target.cluster) is not None}
-    db_left = _db_exists(clients.rds, target.db_identifier)
-    writers_left.update(dict.fromkeys(log_groups.rds_groups(target.db_identifier), db_left))
-    present = log_groups.existing(clients.logs, _log_group_plan(target))
-    kept = [g for g in present if writers_left[g]]  # deleting now would only see it re-created
-    deleted, not_deleted = log_groups.delete(clients.logs, [g for g in present if not writers_left[g]])
-    if not_deleted:
-        commands = " && ".join(log_groups.delete_command(g) for g, _ in not_deleted)
-        why = "; ".join(f"{g}: {err}" for g, err in not_deleted)
+    cluster_left = _still_there(lambda: aws.cluster_status(clients.eks, target.cluster) is not None)
+    db_left = _still_there(lambda: _db_exists(clients.rds, target.db_identifier))
+    writers = {eks_group: cluster_left, **dict.fromkeys(log_groups.rds_groups(target.db_identifier), db_left)}
+    unsure = sorted({left for left in writers.values() if isinstance(left, str)})
+    try:
+        candidates, listed = log_groups.existing(clients.logs, list(writers)), True
+    except Exception:
+        candidates, listed = list(writers), False
+    kept = [g for g in candidates if writers[g] is True]  # deleting now would only see it re-created
+    result = log_groups.delete(clients.logs, [g for g in candidates if writers[g] is not True])
+    if result.failed:
+        commands = " && ".join(log_groups.delete_command(g) for g, _ in result.failed)
+        why = "; ".join(f"{g}: {err}" for g, err in result.failed)
+        if not listed:  # neither listed nor deleted: whether they exist is unknown
+            raise OpsError(f"could not list or delete ({why})")
         return failed(name, f"could not delete ({why}); the next `pulumi up` needs them gone: {commands}")
+    note = f" (the cluster or database could not be looked up: {'; '.join(unsure)})" if unsure else ""
     if kept:
         return CheckResult(name, "WARN", f"kept {', '.join(kept)}: the cluster or database still exists")
-    if deleted:
-        return passed(name, f"deleted {', '.join(deleted)} (re-created by AWS after Pulumi deleted them)")
-    return passed(name, f"none left ({eks_group}, /aws/rds/instance/{target.db_identifier}/*)")
+    if result.deleted:
+        return passed(name, f"deleted {', '.join(result.deleted)} (re-created by AWS after Pulumi deleted them){note}")
+    return passed(name, f"none left ({eks_group}, /aws/rds/instance/{target.db_identifier}/*){note}")
 
 
 def preview(
-    target: Target, destroyer: Destroyer, clients: AwsClients, *, clock: Clock, say: Callable[[str], None]
+    target: Target,
+    destroyer: Destroyer,
+    clients: AwsClients,
+    *,
+    notices: list[CheckResult],
+    clock: Clock,
+    say: Callable[[str], None],
 ) -> list[CheckResult]:
-    """--dry-run: pulumi's destroy preview and the sweep's list; nothing is deleted."""
+    """--dry-run: pulumi's destroy preview, the sweep's list and `notices` (validation_record_rows); nothing is
+    deleted."""
     say(f"dry run: previewing pulumi destroy of {target.stack!r} (nothing is deleted)")
     destroyer(True)
     found = _sweep(target, clients, dry_run=True, clock=clock, say=say)
@@ -188,12 +320,96 @@ def preview(
     present = set(log_groups.existing(clients.logs, groups))
     listed = ", ".join(f"{g} ({'exists now' if g in present else 'absent now'})" for g in groups)
     rows.append(CheckResult("log groups", "INFO", f"after destroy, would delete any still there: {listed}"))
-    return rows
+    return [*rows, *notices]
+
+
+@dataclass
+class Teardown:
+    """The report of a destroy that ran: its rows, and what the exit code needs to know besides them."""
+
+    rows: list[CheckResult] = field(default_factory=list)
+    unchecked: list[str] = field(default_factory=list)  # rows AWS did not answer for
+    interrupted: bool = False
+
+    @property
+    def exit_code(self) -> int:
+        if self.interrupted:
+            return INTERRUPTED
+        if any(not row.ok for row in self.rows):
+            return SOMETHING_LEFT
+        return NOT_CHECKED if self.unchecked else NOTHING_LEFT
+
+    @property
+    def summary(self) -> str | None:
+        """The one error line for a non-zero exit: the destroy itself succeeded in every case."""
+        done = "pulumi destroy succeeded"
+        if self.interrupted:
+            return f"{done}, then was interrupted: finish the rows that say so by hand (their commands)"
+        if failing := [r.name for r in self.rows if not r.ok]:
+            return f"{done}, but teardown is incomplete: {', '.join(failing)}"
+        if self.unchecked:
+            return f"{done}, but AWS did not answer for {', '.join(self.unchecked)}: check by hand (their commands)"
+        return None
+
+
+@dataclass(frozen=True)
+class _Step:
+    name: str
+    run: Callable[[], CheckResult]
+    by_hand: str  # the command that finishes (or checks) the step when it cannot run
+
+
+def _leftovers_step(target: Target, clients: AwsClients, *, clock: Clock, say: Callable[[str], None]) -> CheckResult:
+    swept = _sweep(target, clients, dry_run=False, clock=clock, say=say)
+    try:
+        return leftovers_check(target, clients)
+    except Exception:
+        if swept is not None and swept.failed:  # known to be left, even if AWS will not list it again
+            return failed("leftovers", f"could not delete {sweep.describe([item for item, _ in swept.failed])}")
+        raise
+
+
+def _after_destroy(target: Target, clients: AwsClients, *, clock: Clock, say: Callable[[str], None]) -> list[_Step]:
+    tag = sweep.cluster_tag(target.cluster)
+    region = f"--region {target.region}"
+    return [
+        _Step(
+            "leftovers",
+            lambda: _leftovers_step(target, clients, clock=clock, say=say),
+            f"aws resourcegroupstaggingapi get-resources {region} --tag-filters Key={tag},Values=owned "
+            "(delete each one listed)",
+        ),
+        _Step(
+            "final DB snapshot",
+            lambda: snapshot_check(target, clients.rds),
+            f"aws rds describe-db-snapshots {region} --db-snapshot-identifier {target.snapshot}",
+        ),
+        _Step(
+            "cluster and pods",
+            lambda: cluster_check(target, clients.eks),
+            f"aws eks describe-cluster {region} --name {target.cluster}",
+        ),
+        _Step(
+            "log groups",
+            lambda: log_groups_check(target, clients),
+            " && ".join(f"{log_groups.delete_command(g)} {region}" for g in _log_group_plan(target)),
+        ),
+    ]
 
 
 def destroy(
-    target: Target, destroyer: Destroyer, clients: AwsClients, *, clock: Clock, say: Callable[[str], None]
-) -> list[CheckResult]:
+    target: Target,
+    destroyer: Destroyer,
+    clients: AwsClients,
+    *,
+    notices: list[CheckResult],
+    clock: Clock,
+    say: Callable[[str], None],
+) -> Teardown:
+    """pulumi destroy (swept and retried once after a DependencyViolation), then the steps that follow it.
+
+    `notices` (validation_record_rows, shown before the confirmation) lead the report.
+    """
     say(f"destroying stack {target.stack!r}")
     try:
         destroyer(False)
@@ -201,24 +417,31 @@ def destroy(
         if not err.dependency_violation:
             raise
         say(f"{err}\nDependencyViolation: sweeping the cluster's leftovers, then retrying once")
-        _sweep(target, clients, dry_run=False, clock=clock, say=say)
+        try:
+            _sweep(target, clients, dry_run=False, clock=clock, say=say)
+        except Exception as sweep_err:
+            raise OpsError(
+                f"pulumi destroy of stack {target.stack!r} stopped on a DependencyViolation and the sweep could not "
+                f"run ({one_line(sweep_err)}); the destroy is not finished: run destroy again"
+            ) from sweep_err
         destroyer(False)
-    _sweep(target, clients, dry_run=False, clock=clock, say=say)
-    # The destroy is done: a row that cannot be checked (a permission, throttling) is a WARN, never the end of the
-    # report.
-    return [
-        _guarded("leftovers", lambda: leftovers_check(target, clients)),
-        _guarded("final DB snapshot", lambda: snapshot_check(target, clients.rds)),
-        _guarded("cluster and pods", lambda: cluster_check(target, clients.eks)),
-        _guarded("log groups", lambda: log_groups_check(target, clients)),
-    ]
-
-
-def _guarded(name: str, check: Callable[[], CheckResult]) -> CheckResult:
-    try:
-        return check()
-    except Exception as err:
-        return CheckResult(name, "WARN", f"could not check: {one_line(err)}")
+    # The irreversible part is done: from here on every step is a row, whatever AWS answers.
+    report = Teardown(rows=list(notices))
+    for step in _after_destroy(target, clients, clock=clock, say=say):
+        if report.interrupted:
+            report.rows.append(CheckResult(step.name, "WARN", f"not run (interrupted); by hand: {step.by_hand}"))
+            continue
+        try:
+            report.rows.append(step.run())
+        except KeyboardInterrupt:  # Ctrl-C (or SIGTERM): stop, but still say what is done and what is not
+            report.interrupted = True
+            report.rows.append(CheckResult(step.name, "WARN", f"interrupted; by hand: {step.by_hand}"))
+        except Exception as err:  # Throttling, AccessDenied...: the destroy stays done, the row says what to do
+            report.unchecked.append(step.name)
+            report.rows.append(
+                CheckResult(step.name, "WARN", f"could not check: {one_line(err)}; by hand: {step.by_hand}")
+            )
+    return report
 
 
 def require_confirmation(stack: str, *, yes: bool, interactive: bool, ask: Callable[[str], str]) -> None:

@@ -4,11 +4,44 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from infra.ops.errors import OpsError
-from infra.ops.kube_model import Node, Pod
+from infra.ops.kube_model import EXCLUDE_FROM_LB_LABEL, Node, Pod
 from infra.ops.waiting import Backoff, Clock
 
 _FINISHED = ("Succeeded", "Failed")
 PDB_BACKOFF = Backoff(initial=1.0, factor=2.0, maximum=16.0)
+
+
+@dataclass
+class NodeChanges:
+    """What a swap changed on the node, so its undo reverses exactly that: a cordon or label the operator put
+    there before (a quarantined node) stays."""
+
+    node: str
+    cordoned: bool = False
+    labelled: bool = False
+
+    def undo_commands(self) -> list[str]:
+        """What reverses them by hand; until the terminate nothing else needs undoing (evicted pods run elsewhere)."""
+        commands = [f"kubectl uncordon {self.node}"] if self.cordoned else []
+        return commands + ([f"kubectl label node {self.node} {EXCLUDE_FROM_LB_LABEL}-"] if self.labelled else [])
+
+    def state(self) -> str:
+        return _joined([("cordoned", self.cordoned), ("excluded from load balancers", self.labelled)])
+
+    def undone(self) -> str:
+        """What the undo did, and what it left as the run found it."""
+        label = EXCLUDE_FROM_LB_LABEL
+        did = _joined(
+            [("uncordoned it", self.cordoned), (f"removed its label {label} (it rejoins the ELB)", self.labelled)]
+        )
+        kept = _joined([("cordoned", not self.cordoned), (f"labelled {label}", not self.labelled)])
+        return f"{self.node}: " + "; ".join(
+            ([did] if did else []) + ([f"it was {kept} before this run and stays so"] if kept else [])
+        )
+
+
+def _joined(words_if: list[tuple[str, bool]]) -> str:
+    return " and ".join(words for words, wanted in words_if if wanted)
 
 
 @dataclass(frozen=True)
@@ -30,6 +63,14 @@ def refusal_reason(pod: Pod) -> str | None:
 def refusal_message(refused: Sequence[tuple[Pod, str]]) -> str:
     pods = "; ".join(f"{pod.ref} ({reason})" for pod, reason in refused)
     return f"refusing to evict {pods}; run again with --force to evict them anyway (like kubectl drain --force)"
+
+
+def checked_plan(pods: Sequence[Pod], *, force: bool) -> EvictionPlan:
+    """The plan for these pods; OpsError naming the pods it must not evict unless forced."""
+    plan = plan_evictions(pods)
+    if plan.refused and not force:
+        raise OpsError(refusal_message(plan.refused))
+    return plan
 
 
 def skip_reason(pod: Pod) -> str | None:

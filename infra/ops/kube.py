@@ -5,6 +5,7 @@ with the same few CoreV1Api/AppsV1Api methods.
 """
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
 
 import urllib3
@@ -14,11 +15,13 @@ from kubernetes.client.exceptions import ApiException
 from infra.ops.errors import OpsError
 from infra.ops.kube_model import (
     MIRROR_ANNOTATION,
+    Lease,
     Node,
     Pod,
     WorkloadRef,
     WorkloadStatus,
 )
+from infra.ops.kubeconfig import exec_command, exec_plugin_failures, guard_token_refresh
 
 EvictOutcome = Literal["evicted", "blocked", "gone"]
 T = TypeVar("T")
@@ -28,6 +31,9 @@ T = TypeVar("T")
 # (visibly, within their deadlines), so the transport retries nothing and logs nothing.
 TIMEOUT = (5.0, 20.0)
 NO_RETRIES = urllib3.Retry(0)
+
+# HTTP answers the lease calls expect: creating a Lease that exists, deleting one that is gone or not ours.
+_CONFLICT, _NOT_FOUND = 409, 404
 
 # The generated client picks JSON Patch for a dict body; a merge patch is what we mean.
 _MERGE_PATCH = "application/merge-patch+json"
@@ -65,26 +71,37 @@ def pod_from_api(obj: client.V1Pod) -> Pod:
 
 def api_client(kubeconfig: dict[str, Any]) -> client.ApiClient:
     """A client for the stack's cluster, in memory (the kubeconfig never touches disk; its user runs `aws eks
-    get-token`), without transport retries: callers set timeouts and do their own retrying."""
+    get-token`), without transport retries: callers set timeouts and do their own retrying. A failed exec plugin,
+    now or at a token refresh, is an ExecPluginError saying why (the client itself would only log it)."""
     settings = client.Configuration()
     settings.retries = NO_RETRIES
-    return config.new_client_from_config_dict(
-        config_dict=kubeconfig, persist_config=False, client_configuration=settings
-    )
+    command = exec_command(kubeconfig)
+    with exec_plugin_failures(command):
+        api = config.new_client_from_config_dict(
+            config_dict=kubeconfig, persist_config=False, client_configuration=settings
+        )
+    guard_token_refresh(settings, command)
+    return api
 
 
 class Kube:
     def __init__(
-        self, core: client.CoreV1Api, apps: client.AppsV1Api, *, timeout: tuple[float, float] = TIMEOUT
+        self,
+        core: client.CoreV1Api,
+        apps: client.AppsV1Api,
+        coordination: client.CoordinationV1Api,
+        *,
+        timeout: tuple[float, float] = TIMEOUT,
     ) -> None:
         self.core = core
         self.apps = apps
+        self.coordination = coordination
         self.timeout = timeout
 
     @classmethod
     def from_kubeconfig(cls, kubeconfig: dict[str, Any], *, timeout: tuple[float, float] = TIMEOUT) -> "Kube":
         api = api_client(kubeconfig)
-        return cls(client.CoreV1Api(api), client.AppsV1Api(api), timeout=timeout)
+        return cls(client.CoreV1Api(api), client.AppsV1Api(api), client.CoordinationV1Api(api), timeout=timeout)
 
     def _call(self, method: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """One API call with the timeout; transport failures become one readable line."""
@@ -136,6 +153,46 @@ class Kube:
         body = {"metadata": {"labels": {key: None}}}  # null removes the key in a JSON merge patch (RFC 7386)
         self._call(self.core.patch_node, node, body, _content_type=_MERGE_PATCH)
 
+    def create_lease(self, namespace: str, name: str, holder: str, acquired: datetime) -> str | None:
+        """Create a Lease held by `holder`: its uid, or None when one of that name exists (creation is atomic, so
+        of two runs only one gets it)."""
+        body = client.V1Lease(
+            metadata=client.V1ObjectMeta(name=name, namespace=namespace),
+            spec=client.V1LeaseSpec(holder_identity=holder, acquire_time=MicroTime.of(acquired)),
+        )
+        try:
+            created = self._call(self.coordination.create_namespaced_lease, namespace, body)
+        except ApiException as err:
+            if err.status == _CONFLICT:
+                return None
+            raise OpsError(f"creating Lease {namespace}/{name} failed: HTTP {err.status} {err.reason}") from err
+        return _uid(created)
+
+    def read_lease(self, namespace: str, name: str) -> Lease | None:
+        try:
+            found = self._call(self.coordination.read_namespaced_lease, name, namespace)
+        except ApiException as err:
+            if err.status == _NOT_FOUND:
+                return None
+            raise OpsError(f"reading Lease {namespace}/{name} failed: HTTP {err.status} {err.reason}") from err
+        spec = found.spec
+        return Lease(
+            uid=_uid(found),
+            holder=(spec.holder_identity if spec else None) or "unknown",
+            acquired=spec.acquire_time if spec else None,
+        )
+
+    def delete_lease(self, namespace: str, name: str, uid: str) -> bool:
+        """Delete the Lease only if it is still the one with `uid`; False when it is gone or another's now."""
+        options = client.V1DeleteOptions(preconditions=client.V1Preconditions(uid=uid))
+        try:
+            self._call(self.coordination.delete_namespaced_lease, name, namespace, body=options)
+        except ApiException as err:
+            if err.status in (_CONFLICT, _NOT_FOUND):
+                return False
+            raise OpsError(f"deleting Lease {namespace}/{name} failed: HTTP {err.status} {err.reason}") from err
+        return True
+
     def evict(self, pod: Pod) -> EvictOutcome:
         """Ask the Eviction API (which honours PodDisruptionBudgets) to remove one pod."""
         body = client.V1Eviction(
@@ -152,6 +209,23 @@ class Kube:
                 return "gone"
             raise OpsError(f"evicting {pod.ref} failed: HTTP {err.status} {err.reason}") from err
         return "evicted"
+
+
+def _uid(obj: client.V1Lease) -> str:
+    return str((obj.metadata.uid if obj.metadata else None) or "")  # the API server always sets it
+
+
+class MicroTime(datetime):
+    """Kubernetes' MicroTime needs exactly six fraction digits (RFC 3339 with `.000000`). The client sends
+    `isoformat()`, which drops them when they are zero, and the API server then answers 400."""
+
+    @classmethod
+    def of(cls, moment: datetime) -> "MicroTime":
+        utc = moment.astimezone(UTC)
+        return cls(*utc.timetuple()[:6], utc.microsecond, tzinfo=UTC)
+
+    def isoformat(self, sep: str = "T", timespec: str = "microseconds") -> str:
+        return super().isoformat(sep, timespec)
 
 
 def transport_problem(err: urllib3.exceptions.HTTPError, timeout: tuple[float, float]) -> str:

@@ -2,6 +2,7 @@
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Literal, Protocol
 
 from infra.ops.errors import OpsError
@@ -58,6 +59,15 @@ class WorkloadRef:
 class WorkloadStatus:
     desired: int
     ready: int
+
+
+@dataclass(frozen=True)
+class Lease:
+    """A coordination.k8s.io/v1 Lease used as a lock: who holds it, since when (uid: to release only our own)."""
+
+    uid: str
+    holder: str
+    acquired: datetime | None
 
 
 def nodegroup_members(nodes: Sequence[Node], nodegroup: str) -> list[Node]:

@@ -7,6 +7,7 @@ log; stacks deployed before the program owned those groups leak them.
 """
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -35,19 +36,27 @@ def existing(logs: Any, names: Sequence[str]) -> list[str]:
     return found
 
 
-def delete(logs: Any, names: Sequence[str]) -> tuple[list[str], list[tuple[str, str]]]:
-    """Delete each; returns (deleted, [(name, why not)]). One already gone counts as deleted."""
-    deleted: list[str] = []
-    failed: list[tuple[str, str]] = []
+@dataclass
+class Deletion:
+    deleted: list[str] = field(default_factory=list)
+    absent: list[str] = field(default_factory=list)  # already gone: nothing to do
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (name, why not)
+
+
+def delete(logs: Any, names: Sequence[str]) -> Deletion:
+    """Delete each. Needs only logs:DeleteLogGroup: a group that is not there answers ResourceNotFoundException."""
+    result = Deletion()
     for name in names:
         try:
             logs.delete_log_group(logGroupName=name)
         except ClientError as err:
-            if error_code(err) != "ResourceNotFoundException":
-                failed.append((name, one_line(err)))
-                continue
-        deleted.append(name)
-    return deleted, failed
+            if error_code(err) == "ResourceNotFoundException":
+                result.absent.append(name)
+            else:
+                result.failed.append((name, one_line(err)))
+            continue
+        result.deleted.append(name)
+    return result
 
 
 def delete_command(name: str) -> str:

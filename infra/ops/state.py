@@ -10,7 +10,10 @@ from typing import Any
 
 VPC_TYPE = "aws:ec2/vpc:Vpc"
 DB_TYPE = "aws:rds/instance:Instance"
+CLUSTER_TYPE = "aws:eks/cluster:Cluster"
 AWS_PROVIDER_TYPE = "pulumi:providers:aws"
+CERTIFICATE_TYPE = "aws:acm/certificate:Certificate"
+RECORD_TYPE = "aws:route53/record:Record"
 
 
 @dataclass(frozen=True)
@@ -29,26 +32,54 @@ class Resource:
 
 
 @dataclass(frozen=True)
+class PendingOperation:
+    """An operation a pulumi run started and never recorded the end of (it was killed, or lost its backend)."""
+
+    kind: str  # creating | updating | deleting | reading | importing (apitype.OperationType)
+    resource: Resource
+
+
+@dataclass(frozen=True)
+class ValidationRecord:
+    """The Route 53 record that proves a certificate's domain to ACM (one per name and account)."""
+
+    name: str  # e.g. _3a4b.foo.cloud.weave.works (lower case, no trailing dot)
+    domain: str
+    certificate_arn: str
+
+
+@dataclass(frozen=True)
 class StateFacts:
     vpc_id: str | None
     region: str | None
     db_identifier: str | None
     snapshot: str | None  # the final snapshot's name; "" when skipFinalSnapshot; None: no database in the state
     protected: tuple[str, ...]  # labels of resources `pulumi destroy` refuses to delete
+    pending: tuple[PendingOperation, ...] = ()
+    validation_records: tuple[ValidationRecord, ...] = ()
+
+
+def _resource(r: Mapping[str, Any]) -> Resource:
+    return Resource(
+        urn=str(r.get("urn", "")),
+        type=str(r.get("type", "")),
+        id=str(r.get("id") or ""),
+        protect=bool(r.get("protect")),
+        inputs=r.get("inputs") or {},
+        outputs=r.get("outputs") or {},
+    )
 
 
 def resources(deployment: Mapping[str, Any]) -> list[Resource]:
-    return [
-        Resource(
-            urn=str(r.get("urn", "")),
-            type=str(r.get("type", "")),
-            id=str(r.get("id") or ""),
-            protect=bool(r.get("protect")),
-            inputs=r.get("inputs") or {},
-            outputs=r.get("outputs") or {},
-        )
-        for r in deployment.get("resources") or []
-    ]
+    return [_resource(r) for r in deployment.get("resources") or []]
+
+
+def pending_operations(deployment: Mapping[str, Any]) -> tuple[PendingOperation, ...]:
+    """The checkpoint's `pending_operations` (apitype.DeploymentV3): [{"resource": {...}, "type": "creating"}]."""
+    return tuple(
+        PendingOperation(kind=str(op.get("type", "")), resource=_resource(op.get("resource") or {}))
+        for op in deployment.get("pending_operations") or []
+    )
 
 
 def _plain(value: Any) -> Any:
@@ -60,6 +91,34 @@ def _plain(value: Any) -> Any:
 
 def _first(found: Sequence[Resource], type_: str) -> Resource | None:
     return next((r for r in found if r.type == type_), None)
+
+
+def _dns_name(name: Any) -> str:
+    return str(_plain(name) or "").rstrip(".").lower()
+
+
+def validation_records(found: Sequence[Resource]) -> tuple[ValidationRecord, ...]:
+    """Route 53 records in the state that carry a certificate's DNS validation (`domainValidationOptions`)."""
+    records = {_dns_name(r.outputs.get("name")): r for r in found if r.type == RECORD_TYPE}
+    shared = []
+    for cert in (r for r in found if r.type == CERTIFICATE_TYPE):
+        for option in _plain(cert.outputs.get("domainValidationOptions")) or []:
+            name = _dns_name(option.get("resourceRecordName"))
+            if name and name in records:
+                arn = str(_plain(cert.outputs.get("arn")) or cert.id)
+                shared.append(ValidationRecord(name, str(option.get("domainName", "")), arn))
+    return tuple(shared)
+
+
+def _deletion_protected(r: Resource) -> bool:
+    """AWS's own deletion protection (the EKS cluster and RDS instance of a durable stack): DeleteCluster and
+    DeleteDBInstance refuse, after pulumi destroy has deleted everything that does not depend on them."""
+    return r.type in (CLUSTER_TYPE, DB_TYPE) and _plain(r.outputs.get("deletionProtection")) is True
+
+
+def _protection(r: Resource) -> str:
+    kinds = [kind for kind, on in (("protect", r.protect), ("deletion protection", _deletion_protected(r))) if on]
+    return f"{r.label} ({', '.join(kinds)})"
 
 
 def facts(deployment: Mapping[str, Any]) -> StateFacts:
@@ -77,5 +136,7 @@ def facts(deployment: Mapping[str, Any]) -> StateFacts:
         region=str(region) if region else None,
         db_identifier=str(_plain(db.outputs.get("identifier")) or db.id) if db else None,
         snapshot=snapshot,
-        protected=tuple(r.label for r in found if r.protect),
+        protected=tuple(_protection(r) for r in found if r.protect or _deletion_protected(r)),
+        pending=pending_operations(deployment),
+        validation_records=validation_records(found),
     )

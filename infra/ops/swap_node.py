@@ -11,15 +11,19 @@ capacity decremented, so the new node is the replacement; the original sizes are
 afterwards, also when a step fails. Before the old node leaves the ELB, another instance of
 the group must be InService there (a new node is only after its health checks pass).
 
-A failure or interrupt before the terminate uncordons the node and puts it back in the ELB
-before the sizes are restored; SIGTERM counts as an interrupt (see cli.cmd_swap_node).
+One run at a time per cluster (swap_lock.py).
+
+A failure or interrupt before the terminate (Ctrl-C, and SIGTERM or SIGHUP: see
+cli.terminate_as_interrupt) undoes exactly what this run changed on the node, before the sizes
+are restored: a cordon or label the node had before the run stays.
 """
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
-from infra.ops import aws, checks, drain, outputs
+from infra.ops import aws, checks, drain, outputs, swap_lock
 from infra.ops.errors import OpsError, one_line
 from infra.ops.kube_model import (
     EXCLUDE_FROM_LB_LABEL,
@@ -35,8 +39,8 @@ POLL_SECONDS = 10.0
 SERVICE = "helloworld"
 
 
-class SwapCluster(ClusterOps, Protocol):
-    """Also what undoes step 1 after a failure."""
+class SwapCluster(ClusterOps, swap_lock.Leases, Protocol):
+    """Also what undoes step 1 after a failure, and the lock."""
 
     def uncordon(self, node: str) -> None: ...
 
@@ -51,26 +55,35 @@ class SwapDeps:
     elb: Any
     clock: Clock
     out: Callable[[str], None]
+    wall: Callable[[], datetime] = swap_lock.utc_now  # the lock's start time
+    holder: str = field(default_factory=swap_lock.this_process)
 
 
-def undo_commands(node: str) -> list[str]:
-    """What reverses step 1 by hand; until the terminate nothing else needs undoing (evicted pods run elsewhere)."""
-    return [f"kubectl uncordon {node}", f"kubectl label node {node} {EXCLUDE_FROM_LB_LABEL}-"]
+def swap_node(
+    out: Mapping[str, Any],
+    node_ref: str,
+    *,
+    timeout: float,
+    deps: SwapDeps,
+    force: bool = False,
+    break_lock: bool = False,
+) -> None:
+    run = _Run.from_outputs(out, deps, timeout, force)
+    lock = swap_lock.SwapLock(deps.kube, run.cluster, deps.holder, deps.wall, deps.out)
+    with lock.held(break_lock=break_lock):
+        _swap(run, node_ref)
 
 
-def swap_node(out: Mapping[str, Any], node_ref: str, *, timeout: float, deps: SwapDeps, force: bool = False) -> None:
-    run = _Run.from_outputs(out, deps, timeout)
-    kube, say = deps.kube, deps.out
+def _swap(run: "_Run", node_ref: str) -> None:
+    kube, say = run.deps.kube, run.deps.out
 
     # Check everything that could refuse before touching anything.
     nodes = kube.nodes()
     node = drain.find_node(nodes, node_ref)
     instance = aws.instance_id(node.provider_id)
-    group = aws.describe_nodegroup(deps.eks, run.cluster, run.nodegroup)
-    asg = aws.asg_of_instance(deps.autoscaling, instance, group.asg_names)
-    plan = drain.plan_evictions(kube.pods(node=node.name))
-    if plan.refused and not force:
-        raise OpsError(drain.refusal_message(plan.refused))
+    group = aws.describe_nodegroup(run.deps.eks, run.cluster, run.nodegroup)
+    asg = aws.asg_of_instance(run.deps.autoscaling, instance, group.asg_names)
+    drain.checked_plan(kube.pods(node=node.name), force=run.force)
     lb = run.service_elb()
     say(f"replacing node {node.name} (instance {instance} in ASG {asg}, desired {group.desired})")
 
@@ -81,7 +94,7 @@ def swap_node(out: Mapping[str, Any], node_ref: str, *, timeout: float, deps: Sw
         if surge:
             resize.grow(node.name)
         run.wait_elb_serving_others(lb, node)
-        run.drain_and_terminate(node, instance, lb, plan, group, decrement=surge)
+        run.drain_and_terminate(node, instance, lb, group, decrement=surge)
         run.wait_replacement(node, group.desired)
     except BaseException:
         resize.restore(quiet=True)  # the first error is the one to report
@@ -102,9 +115,10 @@ class _Run:
     workload: WorkloadRef
     replicas: int
     endpoint: str
+    force: bool  # evict pods drain.refusal_reason names
 
     @classmethod
-    def from_outputs(cls, out: Mapping[str, Any], deps: SwapDeps, timeout: float) -> "_Run":
+    def from_outputs(cls, out: Mapping[str, Any], deps: SwapDeps, timeout: float, force: bool) -> "_Run":
         return cls(
             deps,
             timeout,
@@ -114,6 +128,7 @@ class _Run:
             workload=parse_workload(outputs.text(out, "helloworldWorkload")),
             replicas=outputs.integer(out, "helloworldReplicas"),
             endpoint=str(out.get("helloworldEndpoint") or ""),
+            force=force,
         )
 
     def wait(self, what: str, probe: Probe) -> str:
@@ -146,22 +161,16 @@ class _Run:
         self.wait(f"another node of the group InService in ELB {name}", others_in_service)
 
     def drain_and_terminate(
-        self,
-        node: Node,
-        instance: str,
-        lb: str | None,
-        plan: drain.EvictionPlan,
-        group: aws.NodeGroup,
-        *,
-        decrement: bool,
+        self, node: Node, instance: str, lb: str | None, group: aws.NodeGroup, *, decrement: bool
     ) -> None:
         kube, say = self.deps.kube, self.say
-        say("1/6 cordon and exclude from external load balancers")
-        kube.cordon(node.name)
+        changes = drain.NodeChanges(node.name)
         try:
-            kube.label_node(node.name, EXCLUDE_FROM_LB_LABEL, "true")
+            self.isolate(node.name, changes)
 
             say("2/6 evict pods through the Eviction API")
+            # Listed again after the cordon: pods scheduled since the check (minutes, when the group grew) go too.
+            plan = drain.checked_plan(kube.pods(node=node.name), force=self.force)
             for pod, reason in plan.skipped:
                 say(f"  skip {pod.ref}: {reason}")
             for pod, reason in plan.refused:
@@ -177,22 +186,40 @@ class _Run:
             kept = "decremented: the new node replaces it" if decrement else "kept"
             say(f"5/6 terminate {instance} (desired capacity {kept})")
             aws.terminate_in_asg(self.deps.autoscaling, instance, group.asg_names, decrement=decrement)
-        except BaseException:  # Ctrl-C and SIGTERM too: the node is still running, so it can serve again
-            self.undo_step_1(node.name)
+        except BaseException:  # Ctrl-C, SIGTERM and SIGHUP too: the node is still running, so it can serve again
+            self.undo(changes)
             raise
 
-    def undo_step_1(self, node: str) -> None:
-        """Uncordon the node and put it back in the ELB, before any resize lets the ASG pick an instance."""
+    def isolate(self, name: str, changes: drain.NodeChanges) -> None:
+        """Step 1, recording what it changes; a cordon or label already there (read now, not at the check) stays."""
+        kube, say = self.deps.kube, self.say
+        say("1/6 cordon and exclude from external load balancers")
+        before = drain.find_node(kube.nodes(), name)
+        if before.unschedulable:
+            say(f"  {name} was already cordoned: it stays so afterwards")
+        else:
+            changes.cordoned = True  # before the call: a cordon whose answer is lost is undone too
+            kube.cordon(name)
+        if EXCLUDE_FROM_LB_LABEL in before.labels:
+            say(f"  {name} already had the label {EXCLUDE_FROM_LB_LABEL}: it stays afterwards")
+        else:
+            changes.labelled = True
+            kube.label_node(name, EXCLUDE_FROM_LB_LABEL, "true")
+
+    def undo(self, changes: drain.NodeChanges) -> None:
+        """Reverse what step 1 changed, before any resize lets the ASG pick an instance."""
         kube, say = self.deps.kube, self.say
         try:
-            kube.uncordon(node)
-            kube.unlabel_node(node, EXCLUDE_FROM_LB_LABEL)
+            if changes.cordoned:
+                kube.uncordon(changes.node)
+            if changes.labelled:
+                kube.unlabel_node(changes.node, EXCLUDE_FROM_LB_LABEL)
         except BaseException as err:  # a second Ctrl-C too: the operator still needs the commands
-            say(f"stopped with {node} cordoned and excluded from load balancers ({one_line(err)}); to undo:")
-            for command in undo_commands(node):
+            say(f"stopped with {changes.node} {changes.state()} ({one_line(err)}); to undo:")
+            for command in changes.undo_commands():
                 say(f"  {command}")
             return
-        say(f"stopped: uncordoned {node} and removed its label {EXCLUDE_FROM_LB_LABEL} (it rejoins the ELB)")
+        say(f"stopped: {changes.undone()}")
 
     def wait_elb_release(self, elb_name: str | None, instance: str) -> None:
         """Terminating a node the ELB still sends traffic to (draining included) would fail requests."""

@@ -41,6 +41,16 @@ class UpgradeCheckDeps:
     now: Callable[[], datetime] = _utc_now
 
 
+class UnreadableBudgets:
+    """A BudgetReader for a cluster that cannot be read (no Kubernetes token): the PDB row says why."""
+
+    def __init__(self, problem: OpsError) -> None:
+        self.problem = problem
+
+    def disruption_budgets(self) -> list[Budget]:
+        raise self.problem
+
+
 def warned(name: str, detail: str) -> CheckResult:
     return CheckResult(name, "WARN", detail)
 

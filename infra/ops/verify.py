@@ -12,11 +12,13 @@ from infra.ops import aws, checks, outputs, tls
 from infra.ops.checks import CheckResult
 from infra.ops.http_probe import Fetch
 from infra.ops.kube_model import ClusterReader, nodegroup_members, parse_workload
+from infra.ops.kubeconfig import ExecPluginError
 from infra.ops.table import render
 from infra.ops.waiting import Clock
 
 HTTP_TIMEOUT = 5.0
 SERVICE = "helloworld"
+KUBE_CREDENTIALS = "Kubernetes credentials"
 
 
 @dataclass(frozen=True)
@@ -33,15 +35,16 @@ class Probe:
 
 def build_probes(
     out: Mapping[str, Any],
-    kube: ClusterReader,
+    kube: ClusterReader | ExecPluginError,
     eks: Any,
     fetch: Fetch,
     context: ssl.SSLContext,
     login: Callable[[], CheckResult] | None = None,
 ) -> list[Probe]:
     """One probe per check; each fetches fresh data so --wait can re-run it. `context` verifies the certificate;
-    `login` runs the database login Job (a real psql login over verified TLS with the app's credentials)."""
-    cluster = outputs.text(out, "clusterName")
+    `login` runs the database login Job (a real psql login over verified TLS with the app's credentials).
+    Without a Kubernetes token (`kube` is the exec plugin's failure) the cluster's checks are one row saying why."""
+    cluster_name = outputs.text(out, "clusterName")
     nodegroup = outputs.text(out, "nodeGroupName")
     namespace = outputs.text(out, "helloworldNamespace")
     workload = parse_workload(outputs.text(out, "helloworldWorkload"))
@@ -50,10 +53,6 @@ def build_probes(
     endpoint = out.get("helloworldEndpoint")
     url = outputs.text(out, "url").rstrip("/")
 
-    def nodes() -> CheckResult:
-        desired = aws.describe_nodegroup(eks, cluster, nodegroup).desired
-        return checks.nodes_ready(nodegroup_members(kube.nodes(), nodegroup), desired)
-
     def certificate() -> CheckResult:
         parts = urllib.parse.urlsplit(url)
         if parts.scheme != "https" or not parts.hostname:
@@ -61,23 +60,36 @@ def build_probes(
         cert = tls.peer_certificate(parts.hostname, parts.port or 443, context, HTTP_TIMEOUT)
         return checks.certificate(cert, datetime.now(UTC))
 
+    app = [
+        Probe("certificate", certificate),
+        Probe("GET /", lambda: checks.greeting(url, fetch(url, HTTP_TIMEOUT), greeting)),
+        Probe("GET /dbz", lambda: checks.database(url + "/dbz", fetch(url + "/dbz", HTTP_TIMEOUT))),
+    ]
+    if isinstance(kube, ExecPluginError):
+        skipped = f"not checked: nodes, kube-system pods, workload {workload}, service {SERVICE}, database login"
+        no_token = checks.failed(KUBE_CREDENTIALS, f"{kube}; {skipped}")
+        return [Probe(KUBE_CREDENTIALS, lambda: no_token), *app]
+    cluster = kube
+
+    def nodes() -> CheckResult:
+        desired = aws.describe_nodegroup(eks, cluster_name, nodegroup).desired
+        return checks.nodes_ready(nodegroup_members(cluster.nodes(), nodegroup), desired)
+
     return [
         Probe("nodes", nodes),
         Probe(
             "kube-system pods",
-            lambda: checks.system_pods_ready(kube.pods(namespace="kube-system")),
+            lambda: checks.system_pods_ready(cluster.pods(namespace="kube-system")),
         ),
         Probe(
             f"workload {workload}",
-            lambda: checks.workload_ready(workload, kube.workload(workload, namespace), replicas),
+            lambda: checks.workload_ready(workload, cluster.workload(workload, namespace), replicas),
         ),
         Probe(
             f"service {SERVICE}",
-            lambda: checks.service_hostname(kube.service_hostname(SERVICE, namespace), endpoint),
+            lambda: checks.service_hostname(cluster.service_hostname(SERVICE, namespace), endpoint),
         ),
-        Probe("certificate", certificate),
-        Probe("GET /", lambda: checks.greeting(url, fetch(url, HTTP_TIMEOUT), greeting)),
-        Probe("GET /dbz", lambda: checks.database(url + "/dbz", fetch(url + "/dbz", HTTP_TIMEOUT))),
+        *app,
         *([Probe("database login", login)] if login else []),
     ]
 

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from botocore.exceptions import ClientError
 
-from infra.ops.aws import error_code
+from infra.ops.aws import _NO_CREDENTIALS, _REJECTED, CREDENTIALS_FIX, CredentialsError, error_code
 from infra.ops.errors import OpsError, one_line
 
 # AWS errors no retry can fix: a missing permission, or a request AWS rejects as malformed.
@@ -13,6 +13,10 @@ from infra.ops.errors import OpsError, one_line
 PERMANENT_AWS_ERRORS = frozenset(
     {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "ValidationError", "InvalidParameterException"}
 )
+
+# The Kubernetes API's answer to a token it does not accept: on EKS the token comes from the AWS credentials
+# (`aws eks get-token`), so expired credentials show up as this.
+HTTP_UNAUTHORIZED = 401
 
 Probe = Callable[[], tuple[bool, str]]
 
@@ -53,10 +57,15 @@ def wait_for(
     while True:
         try:
             done, detail = probe()
+        except _NO_CREDENTIALS as err:  # no retry brings credentials back: stop at once
+            raise CredentialsError(
+                f"no usable AWS credentials ({type(err).__name__}) while waiting for {what}", CREDENTIALS_FIX
+            ) from err
         except ClientError as err:
             _raise_if_permanent(err, what)
             done, detail = False, one_line(err)
         except Exception as err:  # API hiccups during node churn are expected: keep polling
+            _raise_if_unauthorized(err, what)
             done, detail = False, one_line(err)
         now = clock.now()
         if done:
@@ -72,6 +81,17 @@ def wait_for(
 
 def _raise_if_permanent(err: ClientError, what: str) -> None:
     code = error_code(err)
+    if code in _REJECTED:
+        raise CredentialsError(
+            f"AWS rejected the credentials ({code}) while waiting for {what}", CREDENTIALS_FIX
+        ) from err
     if code in PERMANENT_AWS_ERRORS:
         message = " ".join(str(err.response.get("Error", {}).get("Message") or "").split())
         raise OpsError(f"{err.operation_name} answered {code} while waiting for {what}: {message}") from err
+
+
+def _raise_if_unauthorized(err: Exception, what: str) -> None:
+    """A kubernetes ApiException (duck-typed: this module does not load the kubernetes client) for HTTP 401."""
+    if getattr(err, "status", None) == HTTP_UNAUTHORIZED:
+        problem = f"the Kubernetes API rejected the token ({one_line(err)}) while waiting for {what}"
+        raise CredentialsError(problem, CREDENTIALS_FIX) from err

@@ -36,3 +36,25 @@ def kubeconfig(server: str) -> dict[str, Any]:
         "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}],
         "current-context": "c",
     }
+
+
+class _Status:
+    def __init__(self, status_code: int) -> None:
+        self.status_code = status_code
+        self.headers: dict[str, str] = {}
+
+
+def refuse(client: Any, operation: str, code: str, message: str, status: int = 400) -> list[str]:
+    """Make a boto3 client's `operation` (e.g. "DescribeLoadBalancers") answer with AWS's error `code`.
+
+    The answer replaces the call before it is sent (moto included), and botocore raises it as the same ClientError
+    a real refusal gives. Returns the list of refused operation names, one per call.
+    """
+    refused: list[str] = []
+
+    def answer(model: Any, **_: Any) -> tuple[_Status, dict[str, Any]]:
+        refused.append(model.name)
+        return _Status(status), {"Error": {"Code": code, "Message": message}, "ResponseMetadata": {}}
+
+    client.meta.events.register(f"before-call.*.{operation}", answer)
+    return refused

@@ -111,7 +111,7 @@ def test_watch_uses_the_stack_url(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_upgrade_check_prints_the_table_and_exits_1_on_a_fail(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], status: str, code: int
 ) -> None:
-    from infra.ops import kube_pdbs, upgrade_check
+    from infra.ops import aws, kube_pdbs, upgrade_check
     from infra.ops.checks import CheckResult
 
     seen: dict[str, Any] = {}
@@ -122,10 +122,11 @@ def test_upgrade_check_prints_the_table_and_exits_1_on_a_fail(
 
     monkeypatch.setattr(stack, "read_outputs", lambda name: {"region": "us-west-2", "kubeconfig": "{}"})
     monkeypatch.setattr(cli, "make_client", lambda service, out: service)
+    monkeypatch.setattr(aws, "caller_identity", lambda sts: seen.setdefault("identity", sts))
     monkeypatch.setattr(kube_pdbs.KubeBudgets, "from_kubeconfig", classmethod(lambda cls, config: "budgets"))
     monkeypatch.setattr(upgrade_check, "run_upgrade_check", run)
     assert cli.main(["upgrade-check", "foo", "--to", "1.36"]) == code
-    assert seen["target"] == "1.36"
+    assert (seen["identity"], seen["target"]) == ("sts", "1.36")
     captured = capsys.readouterr()
     assert f"target version  {status}" in captured.out
     assert ("error: 1 check(s) failed: target version" in captured.err) == (code == 1)

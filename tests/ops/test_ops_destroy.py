@@ -86,6 +86,7 @@ def world(own_account: str) -> World:
         eks=aws.client("eks", REGION),
         rds=aws.client("rds", REGION),
         logs=aws.client("logs", REGION),
+        acm=aws.client("acm", REGION),
     )
     ec2: Any = clients.sweep.ec2
     vpc, subnet = vpc_with_subnet(ec2)
@@ -132,7 +133,7 @@ def test_dependency_violation_sweeps_then_retries_once_and_reports(world: World)
     destroyer.during = lambda: EKS_LOGS in world.log_groups() or logs.create_log_group(logGroupName=EKS_LOGS)
     lines: list[str] = []
 
-    results = ops.destroy(world.target(), destroyer, world.clients, clock=ticking(), say=lines.append)
+    results = ops.destroy(world.target(), destroyer, world.clients, notices=[], clock=ticking(), say=lines.append).rows
 
     assert destroyer.calls == [False, False]
     assert destroyer.before == [["classic-elb", "security-group"], []]  # swept between the two attempts
@@ -178,7 +179,7 @@ def test_log_group_that_cannot_be_deleted_fails_with_the_command(world: World) -
         def __getattr__(self, name: str) -> Any:
             return getattr(self.logs, name)
 
-    clients = ops.AwsClients(world.clients.sweep, world.clients.eks, world.clients.rds, Denied(world.clients.logs))
+    clients = dataclasses.replace(world.clients, logs=Denied(world.clients.logs))
     row = ops.log_groups_check(world.target(), clients)
     assert row.status == "FAIL"
     assert row.detail.endswith(
@@ -195,13 +196,13 @@ def test_other_failures_and_a_second_violation_are_not_retried(world: World) -> 
     locked = StackError("pulumi destroy of stack 'foo' failed: error: the stack is currently locked")
     destroyer = Destroyer(locked)
     with pytest.raises(StackError, match="locked"):
-        ops.destroy(world.target(), destroyer, world.clients, clock=ticking(), say=lambda _: None)
+        ops.destroy(world.target(), destroyer, world.clients, notices=[], clock=ticking(), say=lambda _: None)
     assert destroyer.calls == [False]
     assert len(world.left()) == 2  # nothing swept
 
     twice = Destroyer(VIOLATION, VIOLATION)
     with pytest.raises(StackError, match="DependencyViolation"):
-        ops.destroy(world.target(), twice, world.clients, clock=ticking(), say=lambda _: None)
+        ops.destroy(world.target(), twice, world.clients, notices=[], clock=ticking(), say=lambda _: None)
     assert twice.calls == [False, False]
 
 
@@ -232,7 +233,7 @@ def test_dry_run_only_reads(world: World) -> None:
     destroyer = Destroyer()
     lines: list[str] = []
 
-    results = ops.preview(world.target(), destroyer, world.clients, clock=ticking(), say=lines.append)
+    results = ops.preview(world.target(), destroyer, world.clients, notices=[], clock=ticking(), say=lines.append)
 
     assert calls and all(name.startswith(("Describe", "List", "Get")) for name in calls), calls
     assert destroyer.calls == [True]  # pulumi destroy --preview-only
@@ -280,7 +281,7 @@ def test_target_names_the_cluster_after_project_and_stack() -> None:
 
 def test_rows_that_cannot_be_known_are_warnings(world: World) -> None:
     gone = ops.Target.locate("foo", "infra", {}, default_region=REGION)
-    rows = ops.destroy(gone, Destroyer(), world.clients, clock=ticking(), say=lambda _: None)
+    rows = ops.destroy(gone, Destroyer(), world.clients, notices=[], clock=ticking(), say=lambda _: None).rows
     assert [(r.name, r.status) for r in rows] == [
         ("leftovers", "WARN"),
         ("final DB snapshot", "WARN"),
@@ -294,7 +295,7 @@ def test_rows_that_cannot_be_known_are_warnings(world: World) -> None:
 def test_a_half_created_stack_is_swept_from_its_state(world: World) -> None:
     facts = StateFacts(vpc_id=world.vpc, region=REGION, db_identifier=None, snapshot=None, protected=())
     target = ops.Target.locate("foo", "infra", {}, facts)  # no outputs: `pulumi up` failed before the end
-    rows = ops.destroy(target, Destroyer(), world.clients, clock=ticking(), say=lambda _: None)
+    rows = ops.destroy(target, Destroyer(), world.clients, notices=[], clock=ticking(), say=lambda _: None).rows
     assert world.left() == []
     assert rows[0].detail == f"nothing left tagged kubernetes.io/cluster/infra-foo in {world.vpc}"
 
@@ -307,6 +308,13 @@ PROTECTED_DB = {  # what `pulumi stack export` holds for a durable stack's datab
     "protect": True,
     "outputs": {"identifier": "infra-prod", "skipFinalSnapshot": False, "finalSnapshotIdentifier": "infra-prod-f"},
 }
+DELETION_PROTECTED_CLUSTER = {  # a durable stack's EKS cluster: not Pulumi-protected, but DeleteCluster refuses
+    "urn": "urn:pulumi:prod::infra::infra:index:Cluster$aws:eks/cluster:Cluster::cluster-eks",
+    "custom": True,
+    "id": "infra-prod",
+    "type": "aws:eks/cluster:Cluster",
+    "outputs": {"name": "infra-prod", "deletionProtection": True},
+}
 
 
 def test_a_protected_resource_refuses_before_anything_is_deleted(
@@ -314,15 +322,17 @@ def test_a_protected_resource_refuses_before_anything_is_deleted(
 ) -> None:
     destroyed: list[str] = []
     monkeypatch.setattr(stack, "read_outputs", lambda name: {"region": REGION})
-    monkeypatch.setattr(stack, "read_state", lambda name: {"resources": [PROTECTED_DB]})
+    state = {"resources": [DELETION_PROTECTED_CLUSTER, PROTECTED_DB]}
+    monkeypatch.setattr(stack, "read_state", lambda name: state)
     monkeypatch.setattr(stack, "destroy", lambda name, *a, **k: destroyed.append(name))
     monkeypatch.setattr(cli, "make_client", lambda *a: pytest.fail("no AWS call before the refusal"))
 
     for argv in (["destroy", "prod", "--yes"], ["destroy", "prod", "--dry-run"]):
         assert cli.main(argv) == 1
         assert capsys.readouterr().err == (
-            "error: stack 'prod' has protected resources (aws:rds/instance:Instance database-postgres), so pulumi "
-            "destroy would delete everything else and then fail on them; nothing was destroyed. To remove them, "
+            "error: stack 'prod' has protected resources (aws:eks/cluster:Cluster cluster-eks (deletion protection),"
+            " aws:rds/instance:Instance database-postgres (protect)), so pulumi destroy would delete everything else"
+            " and then fail on them; nothing was destroyed. To remove them, "
             "review and apply: pulumi config set --path database.ephemeral true -s prod && pulumi up -s prod\n"
         )
     assert destroyed == []
@@ -387,7 +397,7 @@ def test_a_row_that_cannot_be_checked_is_a_warning_not_the_end_of_the_report(wor
 
     clients = dataclasses.replace(world.clients, eks=NoDescribe())
     world.take_snapshot()
-    rows = ops.destroy(world.target(), Destroyer(), clients, clock=ticking(), say=lambda _: None)
+    rows = ops.destroy(world.target(), Destroyer(), clients, notices=[], clock=ticking(), say=lambda _: None).rows
     by_name = {r.name: r for r in rows}
     assert list(by_name) == ["leftovers", "final DB snapshot", "cluster and pods", "log groups"]
     assert by_name["cluster and pods"].status == "WARN"

@@ -2,7 +2,9 @@
 
 from typing import Any
 
-from infra.ops import state
+import pytest
+
+from infra.ops import cli, stack, state
 
 STACK = "urn:pulumi:prod::infra::"
 DEPLOYMENT: dict[
@@ -51,7 +53,7 @@ def test_facts_of_a_deployed_durable_stack() -> None:
     assert facts.region == "eu-west-1"
     assert facts.db_identifier == "infra-prod"  # a secret's plaintext, not its envelope
     assert facts.snapshot == "infra-prod-final-1a2b3c4d"
-    assert facts.protected == ("aws:rds/instance:Instance database-postgres",)
+    assert facts.protected == ("aws:rds/instance:Instance database-postgres (protect)",)
 
 
 def test_skip_final_snapshot_and_an_empty_state() -> None:
@@ -64,3 +66,96 @@ def test_skip_final_snapshot_and_an_empty_state() -> None:
     assert (facts.snapshot, facts.protected, facts.vpc_id) == ("", (), None)
     empty = state.facts({})  # `pulumi stack export` of a destroyed stack has no resources
     assert (empty.vpc_id, empty.region, empty.db_identifier, empty.snapshot, empty.protected) == (None,) * 4 + ((),)
+
+
+# A `pulumi up` killed while creating the cluster role and updating the VPC: the checkpoint keeps both operations
+# under `pending_operations` (apitype.DeploymentV3: {"resource": ResourceV3, "type": "creating" | "updating" | ...}).
+ROLE_URN = "urn:pulumi:foo::infra::infra:index:Cluster$aws:iam/role:Role::cluster-role"
+VPC_URN = "urn:pulumi:foo::infra::infra:index:Network$aws:ec2/vpc:Vpc::network-vpc"
+INTERRUPTED: dict[str, Any] = {
+    "manifest": {"time": "2026-11-27T21:00:00Z", "version": "v3.150.0"},
+    "resources": [{"urn": VPC_URN, "custom": True, "id": "vpc-0abc", "type": "aws:ec2/vpc:Vpc"}],
+    "pending_operations": [
+        {"resource": {"urn": ROLE_URN, "custom": True, "type": "aws:iam/role:Role"}, "type": "creating"},
+        {"resource": {"urn": VPC_URN, "custom": True, "id": "vpc-0abc", "type": "aws:ec2/vpc:Vpc"}, "type": "updating"},
+    ],
+}
+
+
+def test_pending_operations_are_read_from_the_checkpoint() -> None:
+    pending = state.facts(INTERRUPTED).pending
+    assert [(op.kind, op.resource.urn, op.resource.label) for op in pending] == [
+        ("creating", ROLE_URN, "aws:iam/role:Role cluster-role"),
+        ("updating", VPC_URN, "aws:ec2/vpc:Vpc network-vpc"),
+    ]
+    assert state.facts(DEPLOYMENT).pending == ()
+
+
+def test_destroy_refuses_pending_operations_before_anything_is_deleted(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    destroyed: list[str] = []
+    monkeypatch.setattr(stack, "read_outputs", lambda name: {"region": "eu-west-1"})
+    monkeypatch.setattr(stack, "read_state", lambda name: INTERRUPTED)
+    monkeypatch.setattr(stack, "destroy", lambda name, *a, **k: destroyed.append(name))
+    monkeypatch.setattr(cli, "make_client", lambda *a: pytest.fail("no AWS call before the refusal"))
+
+    for argv in (["destroy", "foo", "--yes"], ["destroy", "foo", "--dry-run"]):
+        assert cli.main(argv) == 1
+        assert capsys.readouterr().err == (
+            "error: stack 'foo' has 2 pending operation(s) from an interrupted pulumi run: aws:iam/role:Role "
+            "cluster-role (interrupted while creating); aws:ec2/vpc:Vpc network-vpc (interrupted while updating). "
+            "pulumi destroy would warn and go on, leaving what they made in AWS outside the state; nothing was "
+            "destroyed. check each in AWS, then run `pulumi refresh -s foo`: it clears pending updates and deletes, "
+            "and asks (in a terminal) what to do with each interrupted create; without a terminal, adopt a create "
+            f"that AWS has with `pulumi refresh -s foo --yes --import-pending-creates {ROLE_URN} <ID>` (ID: its id "
+            "in AWS), or drop creates AWS does not have with `pulumi refresh -s foo --yes --clear-pending-creates`; "
+            "then run destroy again\n"
+        )
+    assert destroyed == []
+
+
+# What the certificate and its validation record look like in `pulumi stack export` (pulumi-aws outputs).
+CERT_ARN = "arn:aws:acm:us-west-2:123456789012:certificate/0f1e2d3c"
+RECORD = "_d930b28be6c5927595552b219965053e.foo.cloud.weave.works"
+DNS = "urn:pulumi:foo::infra::infra:index:Dns$"
+CERTIFICATE_STATE: list[dict[str, Any]] = [
+    {
+        "urn": f"{DNS}aws:acm/certificate:Certificate::dns-cert",
+        "custom": True,
+        "id": CERT_ARN,
+        "type": "aws:acm/certificate:Certificate",
+        "outputs": {
+            "arn": CERT_ARN,
+            "domainName": "foo.cloud.weave.works",
+            "domainValidationOptions": [
+                {
+                    "domainName": "foo.cloud.weave.works",
+                    "resourceRecordName": f"{RECORD}.",
+                    "resourceRecordType": "CNAME",
+                    "resourceRecordValue": "_6d5c.acm-validations.aws.",
+                }
+            ],
+        },
+    },
+    {
+        "urn": f"{DNS}aws:route53/record:Record::dns-cert-validation",
+        "custom": True,
+        "id": f"Z0123_{RECORD}_CNAME",
+        "type": "aws:route53/record:Record",
+        "outputs": {"name": RECORD, "fqdn": RECORD, "type": "CNAME", "zoneId": "Z0123", "allowOverwrite": True},
+    },
+    {  # the app's weighted CNAME: not a validation record
+        "urn": f"{DNS}aws:route53/record:Record::dns-app",
+        "custom": True,
+        "id": "Z0123_foo.cloud.weave.works_CNAME_foo",
+        "type": "aws:route53/record:Record",
+        "outputs": {"name": "foo.cloud.weave.works", "type": "CNAME", "zoneId": "Z0123", "setIdentifier": "foo"},
+    },
+]
+
+
+def test_the_certificate_validation_record_is_found_in_the_state() -> None:
+    records = state.facts({"resources": CERTIFICATE_STATE}).validation_records
+    assert records == (state.ValidationRecord(RECORD, "foo.cloud.weave.works", CERT_ARN),)
+    assert state.facts({"resources": CERTIFICATE_STATE[2:]}).validation_records == ()

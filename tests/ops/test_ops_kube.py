@@ -94,7 +94,7 @@ class FakeApps:
 
 
 def kube(core: FakeCore) -> Kube:
-    return Kube(cast(Any, core), cast(Any, FakeApps()))
+    return Kube(cast(Any, core), cast(Any, FakeApps()), cast(Any, None))  # the lease calls: test_ops_kube_lease.py
 
 
 def test_nodes_and_pods_become_plain_snapshots() -> None:

@@ -11,6 +11,7 @@ checks two polls later.
 import os
 import signal
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -20,7 +21,7 @@ from moto_env import MOTO_AMI, REGION, moto_account, unique, vpc_with_subnet
 
 from infra.ops import aws, cli, stack
 from infra.ops.errors import OpsError
-from infra.ops.kube_model import NODEGROUP_LABEL, Node, Pod, WorkloadRef, WorkloadStatus
+from infra.ops.kube_model import NODEGROUP_LABEL, Lease, Node, Pod, WorkloadRef, WorkloadStatus
 from infra.ops.swap_node import SwapDeps, swap_node
 from infra.ops.waiting import Clock
 
@@ -30,6 +31,8 @@ EXCLUDE = "node.kubernetes.io/exclude-from-external-load-balancers"
 POD_LEAVES_AFTER = 60.0  # seconds from eviction until the kubelet has stopped the pod
 ELB_DRAIN_POLLS = 3  # DescribeInstanceHealth says "deregistration in progress" this often
 ELB_HEALTH_POLLS = 2  # a newly registered instance is OutOfService this often before its health checks pass
+START = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)  # the wall clock when the fake clock reads 0
+HOLDER = "ops@laptop pid 42"
 
 
 @dataclass
@@ -173,6 +176,9 @@ class FakeKube:
     workload_polls: int = 0
     undo_fails: bool = False
     registered: set[str] = field(default_factory=set)  # by the service controller, into the ELB
+    cordoned: set[str] = field(default_factory=set)  # node names
+    labelled: set[str] = field(default_factory=set)  # node names with the exclude-from-external-LBs label
+    leases: dict[str, Lease] = field(default_factory=dict)  # by name; the semantics test_ops_kube_lease.py checks
 
     def nodes(self) -> list[Node]:
         ours, theirs = self.cloud.instances(), self.cloud.instances(self.cloud.other_asg)
@@ -187,8 +193,9 @@ class FakeKube:
             Node(
                 node_name(i),
                 i not in self.not_ready,
+                unschedulable=node_name(i) in self.cordoned,
                 provider_id=f"aws:///us-west-2a/{i}",
-                labels={NODEGROUP_LABEL: groups[i]},
+                labels={NODEGROUP_LABEL: groups[i]} | ({EXCLUDE: "true"} if node_name(i) in self.labelled else {}),
             )
             for i in joined
         ]
@@ -202,9 +209,11 @@ class FakeKube:
 
     def cordon(self, node: str) -> None:
         self.world.log.append(f"cordon {node}")
+        self.cordoned.add(node)
 
     def label_node(self, node: str, key: str, value: str) -> None:
         self.world.log.append(f"label {node} {key}={value}")
+        self.labelled.add(node)
         # The service controller reacts to the label by deregistering the node from the ELB.
         self.elb.deregister(self.cloud.elb_name, instance_of(node))
 
@@ -212,9 +221,26 @@ class FakeKube:
         if self.undo_fails:
             raise OpsError("HTTP 403 Forbidden")
         self.world.log.append(f"uncordon {node}")
+        self.cordoned.discard(node)
 
     def unlabel_node(self, node: str, key: str) -> None:
         self.world.log.append(f"unlabel {node} {key}")
+        self.labelled.discard(node)
+
+    def create_lease(self, namespace: str, name: str, holder: str, acquired: datetime) -> str | None:
+        if name in self.leases:
+            return None
+        self.leases[name] = Lease(f"uid-{len(self.world.log)}", holder, acquired)
+        return self.leases[name].uid
+
+    def read_lease(self, namespace: str, name: str) -> Lease | None:
+        return self.leases.get(name)
+
+    def delete_lease(self, namespace: str, name: str, uid: str) -> bool:
+        if name not in self.leases or self.leases[name].uid != uid:
+            return False
+        del self.leases[name]
+        return True
 
     def evict(self, pod: Pod) -> str:
         if pod.name.startswith("helloworld") and self.pdb_blocks:
@@ -320,6 +346,8 @@ def setup(cloud: Cloud) -> tuple[FakeKube, SwapDeps, list[str], World]:
         elb,
         Clock(lambda: world.now, world.sleep),
         lines.append,
+        wall=lambda: START + timedelta(seconds=world.now),
+        holder=HOLDER,
     )
     return kube, deps, lines, world
 
@@ -430,7 +458,7 @@ def test_failure_after_growing_undoes_the_cordon_before_restoring_sizes(lone_clo
     # The old node serves again before shrinking lets the ASG remove either node.
     assert world.log[-3:] == [f"uncordon {name}", f"unlabel {name} {EXCLUDE}", "resize min=1 max=1 desired=1"]
     assert cloud.sizes() == (1, 1, 1)
-    assert f"stopped: uncordoned {name} and removed its label {EXCLUDE} (it rejoins the ELB)" in lines
+    assert f"stopped: {name}: uncordoned it and removed its label {EXCLUDE} (it rejoins the ELB)" in lines
     assert "restore node group ng to min 1, max 1, desired 1; the ASG picks which instance to remove" in lines
     assert not any("kubectl" in ln for ln in lines)
 
@@ -496,17 +524,22 @@ def test_replacement_that_never_joins_times_out(cloud: Cloud) -> None:
         swap_node(OUTPUTS, node_name(old), timeout=60, deps=deps)
 
 
+def wire_cli(monkeypatch: pytest.MonkeyPatch, kube: FakeKube, deps: SwapDeps) -> None:
+    """`python -m infra.ops swap-node` on the fakes (and moto's STS for the credential check)."""
+    monkeypatch.setattr(stack, "read_outputs", lambda name: OUTPUTS)
+    monkeypatch.setattr(cli, "make_kube", lambda out: kube)
+    clients = {"eks": deps.eks, "autoscaling": deps.autoscaling, "elb": deps.elb, "sts": aws.client("sts", REGION)}
+    monkeypatch.setattr(cli, "make_client", lambda service, out: clients[service])
+    monkeypatch.setattr(cli, "REAL_CLOCK", deps.clock)
+
+
 def test_swap_node_verb_passes_force_and_reports_errors_in_one_line(
     cloud: Cloud, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     kube, deps, _, _ = setup(cloud)
     old, _ = cloud.instances()
     kube.pods_by_node[node_name(old)] = [Pod("debug", "default", node=node_name(old))]
-    monkeypatch.setattr(stack, "read_outputs", lambda name: OUTPUTS)
-    monkeypatch.setattr(cli, "make_kube", lambda out: kube)
-    clients = {"eks": deps.eks, "autoscaling": deps.autoscaling, "elb": deps.elb}
-    monkeypatch.setattr(cli, "make_client", lambda service, out: clients[service])
-    monkeypatch.setattr(cli, "REAL_CLOCK", deps.clock)
+    wire_cli(monkeypatch, kube, deps)
 
     assert cli.main(["swap-node", "foo", old]) == 1
     err = capsys.readouterr().err
@@ -522,41 +555,48 @@ def test_swap_node_verb_passes_force_and_reports_errors_in_one_line(
     assert capsys.readouterr().err == "error: workload 'job/x' should look like rc/NAME or deployment/NAME\n"
 
 
-def test_sigterm_during_swap_node_undoes_the_cordon_and_restores_sizes(
-    lone_cloud: Cloud, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(
+    "sig",
+    [
+        pytest.param(signal.SIGTERM, id="sigterm"),  # `timeout`, a CI job cancelled
+        pytest.param(signal.SIGHUP, id="sighup"),  # the SSH session dropped
+        pytest.param(signal.SIGINT, id="ctrl-c"),
+    ],
+)
+def test_signal_during_swap_node_undoes_the_cordon_restores_sizes_and_releases_the_lock(
+    lone_cloud: Cloud, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], sig: signal.Signals
 ) -> None:
     cloud = lone_cloud
     kube, deps, _, world = setup(cloud)
     (old,) = cloud.instances()
     name = node_name(old)
     app_pods(kube, old)
-    monkeypatch.setattr(stack, "read_outputs", lambda name: OUTPUTS)
-    monkeypatch.setattr(cli, "make_kube", lambda out: kube)
-    clients = {"eks": deps.eks, "autoscaling": deps.autoscaling, "elb": deps.elb}
-    monkeypatch.setattr(cli, "make_client", lambda service, out: clients[service])
-    monkeypatch.setattr(cli, "REAL_CLOCK", deps.clock)
+    wire_cli(monkeypatch, kube, deps)
     ignored: list[int] = []
 
     def outer(signum: int, frame: object) -> None:  # the caller's handler, to be given back afterwards
         ignored.append(signum)
 
-    saved = signal.signal(signal.SIGTERM, outer)
+    saved = signal.getsignal(sig)
+    if sig != signal.SIGINT:  # Ctrl-C is Python's own KeyboardInterrupt
+        signal.signal(sig, outer)
 
-    def evict_then_sigterm(pod: Pod) -> str:  # e.g. `timeout` expiring while pods move
-        os.kill(os.getpid(), signal.SIGTERM)
+    def evict_then_signal(pod: Pod) -> str:  # delivered to this process, like the real signal mid-drain
+        os.kill(os.getpid(), sig)
         return "evicted"
 
-    monkeypatch.setattr(kube, "evict", evict_then_sigterm)
+    monkeypatch.setattr(kube, "evict", evict_then_signal)
     try:
         assert cli.main(["swap-node", "foo", name]) == 130
-        handler_after = signal.getsignal(signal.SIGTERM)
+        handler_after = signal.getsignal(sig)
     finally:
-        signal.signal(signal.SIGTERM, saved)
+        signal.signal(sig, saved)
 
-    assert ignored == [] and handler_after is outer
+    assert ignored == [] and handler_after is (saved if sig == signal.SIGINT else outer)
     assert world.log[-3:] == [f"uncordon {name}", f"unlabel {name} {EXCLUDE}", "resize min=1 max=1 desired=1"]
     assert not any(entry.startswith("terminate") for entry in world.log)
     assert cloud.sizes() == (1, 1, 1)
+    assert kube.leases == {}  # the next run is not refused
     assert capsys.readouterr().err == "error: interrupted\n"
 
 

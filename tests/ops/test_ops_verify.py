@@ -161,14 +161,16 @@ class FakeSts:
 
 
 @contextmanager
-def app(dbz_status: int = 200, tls: ssl.SSLContext | None = None) -> Iterator[str]:
-    """The app on 127.0.0.1; with a server-side `tls` context it speaks only HTTPS (like the ELB's 443)."""
+def app(dbz_status: int = 200, tls: ssl.SSLContext | None = None, dbz_cut: bool = False) -> Iterator[str]:
+    """The app on 127.0.0.1; with a server-side `tls` context it speaks only HTTPS (like the ELB's 443).
+    `dbz_cut`: /dbz closes the connection before the body its Content-Length promises (a pod killed mid-answer)."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             status, body = (dbz_status, b"db\n") if self.path == "/dbz" else (200, b"Hello world\n")
+            missing = 10 if dbz_cut and self.path == "/dbz" else 0
             self.send_response(status)
-            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Content-Length", str(len(body) + missing))
             self.end_headers()
             self.wfile.write(body)
 
@@ -245,6 +247,16 @@ def test_verify_verb_prints_table_and_exit_code(
     if code:
         assert err.startswith("error: 1 check(s) failed: ")
         assert err.count("\n") == 1
+
+
+def test_a_dbz_answer_cut_short_fails_verify(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with app(dbz_cut=True) as url:
+        code, rows, err = run_verify_verb(monkeypatch, capsys, url)
+    assert code == 1
+    assert rows["GET /dbz"] == ("FAIL", f"{url}/dbz: HTTP 200 truncated (the body ended before its Content-Length)")
+    assert err == "error: 1 check(s) failed: GET /dbz\n"
 
 
 def test_database_login_is_a_row_and_its_failure_fails_verify(

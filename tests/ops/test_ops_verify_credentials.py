@@ -1,4 +1,4 @@
-"""verify with missing or expired AWS credentials: one line naming the fix, before any cluster call."""
+"""Missing or expired AWS credentials: one line naming the fix, before any cluster call, in every verb calling AWS."""
 
 from typing import Any
 
@@ -41,10 +41,9 @@ def test_expired_session_is_one_line_naming_the_fix(
     assert err == f"error: AWS rejected the credentials (ExpiredToken): {FIX}\n"
 
 
-def test_missing_credentials_are_one_line_naming_the_fix(
-    monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str], tmp_path: Any
-) -> None:
-    # A real client with nothing to find: no keys, no files, no instance metadata, no SSO cache.
+@pytest.fixture
+def no_aws_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    """Real clients with nothing to find: no keys, no files, no instance metadata, no SSO cache."""
     for name in (
         "AWS_ACCESS_KEY_ID",
         "AWS_SECRET_ACCESS_KEY",
@@ -61,9 +60,39 @@ def test_missing_credentials_are_one_line_naming_the_fix(
     monkeypatch.setattr(
         cli, "make_client", lambda service, out: boto3.session.Session(region_name="us-west-2").client(service)
     )
+
+
+@pytest.mark.usefixtures("no_aws_credentials")
+def test_missing_credentials_are_one_line_naming_the_fix(
+    monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
     code, out, err = run_verify(monkeypatch, capfd)
     assert (code, out) == (1, "")
     assert err == f"error: no usable AWS credentials (NoCredentialsError): {FIX}\n"
+
+
+@pytest.mark.usefixtures("no_aws_credentials")
+@pytest.mark.parametrize("argv", [["swap-node", "foo", "n1"], ["upgrade-check", "foo"], ["snapshot", "foo"]])
+def test_every_verb_calling_aws_checks_the_credentials_first(
+    monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    from infra.ops import kube_pdbs
+
+    monkeypatch.setattr(stack, "read_outputs", lambda name: {**outputs("http://127.0.0.1:9"), "dbIdentifier": "x"})
+    monkeypatch.setattr(cli, "make_kube", no_cluster)
+    monkeypatch.setattr(kube_pdbs.KubeBudgets, "from_kubeconfig", no_cluster)
+    assert cli.main(argv) == 1
+    assert capfd.readouterr() == ("", f"error: no usable AWS credentials (NoCredentialsError): {FIX}\n")
+
+
+def test_a_bad_target_version_stops_before_any_call(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(stack, "read_outputs", no_cluster)
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["upgrade-check", "foo", "--to", "banana"])
+    assert exit_info.value.code == 2
+    assert "argument --to: Kubernetes version 'banana' should look like 1.NN" in capsys.readouterr().err
 
 
 def test_sts_out_of_reach_is_one_line_without_blaming_the_credentials(

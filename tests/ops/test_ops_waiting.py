@@ -9,7 +9,9 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import NoCredentialsError, TokenRetrievalError
 from botocore.stub import Stubber
+from kubernetes.client.exceptions import ApiException
 
 from infra.ops.errors import OpsError
 from infra.ops.waiting import Clock, wait_for
@@ -86,3 +88,87 @@ def test_throttling_and_server_errors_are_retried_until_the_answer(eks: tuple[An
     assert time.sleeps == [10, 10]
     assert any("ThrottlingException" in ln for ln in lines) and any("ServerException" in ln for ln in lines)
     stubber.assert_no_pending_responses()
+
+
+LOGIN_HINT = "run `aws sso login` (SSO profiles, with AWS_PROFILE set) or `aws configure` (access keys), then retry"
+
+
+@pytest.mark.parametrize(
+    "code", ["ExpiredToken", "ExpiredTokenException", "InvalidClientTokenId", "UnrecognizedClientException"]
+)
+def test_rejected_credentials_stop_the_wait_after_one_call_with_the_login_hint(
+    eks: tuple[Any, Stubber], code: str
+) -> None:
+    client, stubber = eks
+    stubber.add_client_error(
+        "describe_update",
+        service_error_code=code,
+        service_message="The security token included in the request is expired",
+        http_status_code=403,
+        expected_params=UPDATE,
+    )
+    time, lines = FakeTime(), list[str]()
+
+    with pytest.raises(OpsError) as raised:
+        wait_update(client, time, lines)
+
+    assert str(raised.value) == f"AWS rejected the credentials ({code}) while waiting for EKS update u-1: {LOGIN_HINT}"
+    assert time.sleeps == [] and time.now == 0  # exactly one call, no polling until the timeout
+    stubber.assert_no_pending_responses()
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        TokenRetrievalError(provider="sso", error_msg="Token has expired and refresh failed"),
+        NoCredentialsError(),
+    ],
+    ids=["TokenRetrievalError", "NoCredentialsError"],
+)
+def test_credentials_botocore_cannot_load_stop_the_wait_at_once(error: Exception) -> None:
+    calls: list[str] = []
+
+    def probe() -> tuple[bool, str]:  # what botocore raises before sending the request
+        calls.append("describe")
+        raise error
+
+    time = FakeTime()
+    with pytest.raises(OpsError) as raised:
+        wait_for("ELB drain", probe, timeout=900, interval=10, clock=time.clock(), out=lambda _: None)
+
+    name = type(error).__name__
+    assert str(raised.value) == f"no usable AWS credentials ({name}) while waiting for ELB drain: {LOGIN_HINT}"
+    assert calls == ["describe"] and time.sleeps == []
+
+
+def test_kubernetes_401_stops_the_wait_with_the_login_hint() -> None:
+    # On EKS the bearer token is made from the AWS credentials (`aws eks get-token`): expired, the API answers 401.
+    calls: list[str] = []
+
+    def probe() -> tuple[bool, str]:
+        calls.append("list nodes")
+        raise ApiException(status=401, reason="Unauthorized")
+
+    time = FakeTime()
+    with pytest.raises(OpsError) as raised:
+        wait_for("replacement node", probe, timeout=900, interval=10, clock=time.clock(), out=lambda _: None)
+
+    assert str(raised.value) == (
+        "the Kubernetes API rejected the token (HTTP 401 Unauthorized) while waiting for replacement node: "
+        + LOGIN_HINT
+    )
+    assert calls == ["list nodes"] and time.sleeps == []
+
+
+def test_other_kubernetes_errors_are_still_retried() -> None:
+    answers: list[Exception | None] = [ApiException(status=503, reason="Service Unavailable"), None]
+
+    def probe() -> tuple[bool, str]:
+        error = answers.pop(0)
+        if error:
+            raise error
+        return True, "2/2 Ready"
+
+    time = FakeTime()
+    assert wait_for("nodes", probe, timeout=900, interval=10, clock=time.clock(), out=lambda _: None) == "2/2 Ready"
+    assert time.sleeps == [10]
