@@ -44,39 +44,46 @@ class ForwardingCommand(auto.PulumiCommand):
         env = {**os.environ, **additional_env, "PULUMI_AUTOMATION_API": "true"}
         chunks: dict[str, list[str]] = {"out": [], "err": []}
         interrupts: list[int] = []
-        with subprocess.Popen(
-            argv,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            cwd=cwd,
-            env=env,
-            encoding="utf-8",
-            errors="replace",  # one bad byte must not stop the reader (pulumi would then block on a full pipe)
-            process_group=0,
-        ) as process:
-            readers = [
-                threading.Thread(target=_consume, args=(process.stdout, on_output, chunks["out"]), daemon=True),
-                threading.Thread(target=_consume, args=(process.stderr, on_error, chunks["err"]), daemon=True),
-            ]
-            for reader in readers:
-                reader.start()
+        started: list[subprocess.Popen[str]] = []
 
-            def forward(signum: int, frame: object) -> None:
-                interrupts.append(signum)
-                process.send_signal(signal.SIGINT)
+        def forward(signum: int, frame: object) -> None:
+            interrupts.append(signum)
+            if started:
+                started[0].send_signal(signal.SIGINT)
 
-            # Signal handlers can only be set from the main thread; elsewhere the default behaviour stays. A CI
-            # cancel, `timeout` or a closed terminal (SIGTERM, SIGHUP) would otherwise kill only this process, and
-            # pulumi would die on its next write without saving its checkpoint: pass them on as a cancel too.
-            in_main = threading.current_thread() is threading.main_thread()
-            previous = {sig: signal.signal(sig, forward) for sig in FORWARDED} if in_main else {}
-            try:
+        # Signal handlers can only be set from the main thread; elsewhere the default behaviour stays. A CI cancel,
+        # `timeout` or a closed terminal (SIGTERM, SIGHUP) would otherwise kill only this process, and pulumi would
+        # die on its next write without saving its checkpoint: pass them on as a cancel too. Set before pulumi
+        # starts: an interrupt that arrives while it starts (its first line may already be on the screen) is
+        # passed on once it runs, never handled by Python's default (a traceback, or death without a cancel).
+        in_main = threading.current_thread() is threading.main_thread()
+        previous = {sig: signal.signal(sig, forward) for sig in FORWARDED} if in_main else {}
+        try:
+            with subprocess.Popen(
+                argv,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                cwd=cwd,
+                env=env,
+                encoding="utf-8",
+                errors="replace",  # one bad byte must not stop the reader (pulumi would then block on a full pipe)
+                process_group=0,
+            ) as process:
+                started.append(process)
+                if interrupts:  # arrived between the handler and the process
+                    process.send_signal(signal.SIGINT)
+                readers = [
+                    threading.Thread(target=_consume, args=(process.stdout, on_output, chunks["out"]), daemon=True),
+                    threading.Thread(target=_consume, args=(process.stderr, on_error, chunks["err"]), daemon=True),
+                ]
+                for reader in readers:
+                    reader.start()
                 for reader in readers:
                     reader.join()
                 process.wait()
-            finally:
-                for sig, handler in previous.items():
-                    signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
         result = auto.CommandResult(
             stdout="\n".join(chunks["out"]), stderr="\n".join(chunks["err"]), code=process.returncode
         )

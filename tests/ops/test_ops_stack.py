@@ -242,6 +242,28 @@ def test_ctrl_c_is_passed_to_pulumi_which_finishes_cancelling(pulumi: Pulumi, se
     assert child.returncode == 0
 
 
+def test_an_interrupt_while_pulumi_starts_is_passed_on_not_lost(
+    pulumi: Pulumi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The race behind a flaky Ctrl-C test: a signal that arrives before pulumi runs (its first line can be on the
+    screen before the handlers used to be set) must be the same cancel, never Python's KeyboardInterrupt."""
+    from infra.ops import stack_workspace
+
+    pulumi.add_stack("foo", {})
+    real_popen = subprocess.Popen
+
+    def popen_after_a_ctrl_c(argv: list[str], **kwargs: Any) -> subprocess.Popen[str]:
+        if "destroy" in argv:
+            signal.raise_signal(signal.SIGINT)  # the operator's Ctrl-C, just before pulumi destroy exists
+        return real_popen(argv, **kwargs)
+
+    monkeypatch.setattr(stack_workspace.subprocess, "Popen", popen_after_a_ctrl_c)
+    with pytest.raises(stack.StackError) as caught:
+        stack.destroy("foo", lambda line: None)
+    assert caught.value.interrupted
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the old handler is back
+
+
 def test_summarize_prefers_specific_errors() -> None:
     from pulumi import automation as auto
 
