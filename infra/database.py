@@ -136,10 +136,10 @@ class Database(pulumi.ComponentResource):
                 protect=not d.ephemeral,
                 depends_on=log_groups,
                 # Where the data came from matters only at creation: changing or removing restoreFrom later must
-                # never replace the database (terraform-aws-rds #270). RDS sets Extended Support enrolment only when
-                # it creates or restores an instance (RDS user guide; terraform-provider-aws #40870: a later change
-                # is ignored by RDS and would show as a diff on every `up`).
-                ignore_changes=["snapshotIdentifier", "restoreToPointInTime", "engineLifecycleSupport"],
+                # never replace the database (terraform-aws-rds #270). Extended Support enrolment is NOT ignored:
+                # ModifyDBInstance takes EngineLifecycleSupport (botocore rds model: "enroll ... or to opt out"),
+                # so an instance created enrolled (RDS's default) is opted out in place by the next `up`.
+                ignore_changes=["snapshotIdentifier", "restoreToPointInTime"],
             ),
         )
         self.host = instance.address

@@ -268,6 +268,9 @@ def check(cfg: StackConfig, *, image_tag: str) -> DeployFacts:
 
     database, database_found = preflight_database.check(cfg)
     problems += database_found
+    problem, warning = preflight_network.database_zone_problem(database.zone, database.multi_az, zones, existing)
+    problems += [problem] if problem else []
+    warnings += [warning] if warning else []
 
     problems += _log_group_problems(cfg, cluster_running=running is not None, db_running=database.running_version)
     if problems:

@@ -13,6 +13,8 @@ from typing import Any
 import boto3
 import pulumi
 import pulumi_aws as aws
+from botocore.config import Config as BotoConfig
+from botocore.exceptions import BotoCoreError, ClientError
 
 from infra import contract, preflight
 from infra.config import StackConfig
@@ -51,6 +53,8 @@ class DatabaseFacts:
     running_version: str | None  # None: the instance does not exist yet
     major_upgrade: bool  # the config asks for a newer PostgreSQL major than the instance runs
     restore_snapshot: str | None  # the snapshot a NEW instance starts from (restoreFrom snapshot/stack)
+    zone: str | None = None  # the running instance's AZ (its primary)
+    multi_az: bool = False  # the running instance has a standby, in an AZ the provider does not report
 
 
 def _parts(version: str) -> tuple[int, ...]:
@@ -184,11 +188,38 @@ class PostgresMajor:
     end_of_extended: dt.date | None
 
 
+def _session() -> boto3.Session:
+    """The credentials the AWS provider is configured with: `aws:profile`, or `aws:accessKey`/`secretKey`/`token`,
+    then each of `aws:assumeRoles` (or `aws:assumeRole`) in turn; with none of them, the default chain, as the
+    provider does."""
+    aws_config = pulumi.Config("aws")
+    session = boto3.Session(
+        profile_name=aws_config.get("profile"),
+        aws_access_key_id=aws_config.get("accessKey"),
+        aws_secret_access_key=aws_config.get("secretKey"),
+        aws_session_token=aws_config.get("token"),
+    )
+    one_role = aws_config.get_object("assumeRole")
+    for role in aws_config.get_object("assumeRoles") or ([one_role] if one_role else []):
+        if not isinstance(role, dict) or not role.get("roleArn"):
+            continue
+        extra = {"ExternalId": role["externalId"]} if role.get("externalId") else {}
+        name = role.get("sessionName") or "infra-deploy-checks"
+        keys = session.client("sts").assume_role(RoleArn=role["roleArn"], RoleSessionName=name, **extra)["Credentials"]
+        session = boto3.Session(
+            aws_access_key_id=keys["AccessKeyId"],
+            aws_secret_access_key=keys["SecretAccessKey"],
+            aws_session_token=keys["SessionToken"],
+        )
+    return session
+
+
 def rds_client(region: str) -> Any:
-    """pulumi-aws has no data source for DescribeDBMajorEngineVersions (7.51.1), so the program asks RDS itself:
-    with the provider's `aws:profile` when the stack sets one, else the default AWS credential chain. The answer is
-    RDS's public catalogue for the region, the same whichever account asks (`aws:assumeRoles` is not applied)."""
-    return boto3.Session(profile_name=pulumi.Config("aws").get("profile")).client("rds", region_name=region)
+    """pulumi-aws has no data source for DescribeDBMajorEngineVersions (7.51.1), so the program asks RDS itself with
+    the provider's credentials. The answer is RDS's public catalogue for the region, the same whichever account
+    asks; short timeouts, since a preview waits for it."""
+    timeouts = BotoConfig(connect_timeout=5, read_timeout=20, retries={"mode": "standard", "total_max_attempts": 3})
+    return _session().client("rds", region_name=region, config=timeouts)
 
 
 def postgres_majors(region: str) -> list[PostgresMajor]:
@@ -198,8 +229,27 @@ def postgres_majors(region: str) -> list[PostgresMajor]:
 
 
 def _major(row: dict[str, Any]) -> PostgresMajor:
-    ends = {c["LifecycleSupportName"]: c["LifecycleSupportEndDate"].date() for c in row["SupportedEngineLifecycles"]}
-    return PostgresMajor(row["MajorEngineVersion"], ends.get(STANDARD_SUPPORT), ends.get(EXTENDED_SUPPORT))
+    """SupportedEngineLifecycles is optional in RDS's model: a major without dates is offered, with no end known."""
+    lifecycles = row.get("SupportedEngineLifecycles") or []
+    ends = {c.get("LifecycleSupportName"): c.get("LifecycleSupportEndDate") for c in lifecycles}
+    standard, extended = ends.get(STANDARD_SUPPORT), ends.get(EXTENDED_SUPPORT)
+    return PostgresMajor(
+        row["MajorEngineVersion"], standard.date() if standard else None, extended.date() if extended else None
+    )
+
+
+def support_dates_unreadable(err: Exception) -> str:
+    return (
+        f"infra:database.engineVersion: RDS's support dates could not be read ({one_line_error(err)}), so the"
+        " Extended Support check was skipped; engineLifecycleSupport still keeps a STANDARD instance out of paid"
+        " Extended Support. Allow rds:DescribeDBMajorEngineVersions to the deploying identity"
+    )
+
+
+def one_line_error(err: Exception) -> str:
+    if isinstance(err, ClientError):
+        return f"{err.response.get('Error', {}).get('Code', '')}: {err.response.get('Error', {}).get('Message', '')}"
+    return f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
 
 
 def lifecycle_problems(
@@ -209,12 +259,14 @@ def lifecycle_problems(
     for `cluster.version`: past standard support needs the opt-in, and the end of standard support is warned of."""
     key = f"infra:database.engineVersion: {version}"
     majors = sorted(offered, key=lambda m: _parts(m.major))
-    usable = [m.major for m in majors if (m.end_of_extended or m.end_of_standard or today) > today]
-    standard = [m.major for m in majors if m.end_of_standard and m.end_of_standard > today]
+    # A major RDS lists without dates is offered, its end unknown: judged as in standard support.
+    usable = [m.major for m in majors if (m.end_of_extended or m.end_of_standard or dt.date.max) > today]
+    standard = [m.major for m in majors if (m.end_of_standard or dt.date.max) > today]
     newest = f"the newest RDS offers in standard support is {standard[-1]}" if standard else "none in standard support"
     info = next((m for m in majors if m.major == str(_parts(version)[0])), None)
     if info is None or info.major not in usable:
-        why = "not offered by RDS in this region" if info is None else f"past RDS support since {info.end_of_extended}"
+        ended = info.end_of_extended or info.end_of_standard if info else None
+        why = "not offered by RDS in this region" if info is None else f"past RDS support since {ended}"
         return [f"{key} — {why}; allowed: one of {', '.join(usable) or 'none'} ({newest})"], []
     if info.major not in standard:
         ends = f" until {info.end_of_extended}" if info.end_of_extended else ""
@@ -237,26 +289,43 @@ def lifecycle_problems(
     return [], [warning]
 
 
+def implicit_upgrade_problem(running: str, default: str) -> str:
+    """A new default major must never upgrade a running database: a major upgrade is irreversible."""
+    return (
+        f"infra:database.engineVersion: unset — the running instance is PostgreSQL {running} and the default is now"
+        f" {default}; a major upgrade cannot be undone, so it is never a default's doing: set engineVersion"
+        f' "{_parts(running)[0]}" to keep this major, or "{default}" to upgrade in place'
+    )
+
+
 def check(cfg: StackConfig) -> tuple[DatabaseFacts, list[str]]:
     identifier = cfg.cluster_name
     today = dt.datetime.now(dt.UTC).date()
-    lifecycle, warnings = lifecycle_problems(
-        cfg.database.engine_version, cfg.database.support_type, postgres_majors(cfg.region), today
-    )
+    try:
+        offered = postgres_majors(cfg.region)
+    except (BotoCoreError, ClientError) as err:  # no permission, no credentials, unreachable: say so, go on
+        lifecycle: list[str] = []
+        warnings = [support_dates_unreadable(err)]
+    else:
+        lifecycle, warnings = lifecycle_problems(cfg.database.engine_version, cfg.database.support_type, offered, today)
     for warning in warnings:
         pulumi.log.warn(warning)
     if not _instance_exists(identifier):  # restoreFrom is read only when the instance is created
         snapshot, problems = _restore(cfg)
         return DatabaseFacts(None, False, snapshot), lifecycle + problems
-    running = str(aws.rds.get_instance(db_instance_identifier=identifier).engine_version)
+    instance = aws.rds.get_instance(db_instance_identifier=identifier)
+    running = str(instance.engine_version)
+    zone, multi_az = str(instance.availability_zone or "") or None, bool(instance.multi_az)
     wanted = cfg.database.engine_version
     major_upgrade = _parts(wanted)[0] > _parts(running)[0]
+    if major_upgrade and "engineVersion" not in (pulumi.Config("infra").get_object("database") or {}):
+        return DatabaseFacts(running, major_upgrade, None, zone, multi_az), [implicit_upgrade_problem(running, wanted)]
     if lifecycle:  # a major RDS does not offer has no upgrade path to look up
-        return DatabaseFacts(running, major_upgrade, None), lifecycle
+        return DatabaseFacts(running, major_upgrade, None, zone, multi_az), lifecycle
     # include_all: the running minor may no longer be offered for new instances.
     info = aws.rds.get_engine_version(engine="postgres", version=running, include_all=True)
     default = None
     if major_upgrade and len(_parts(wanted)) == 1:
         default = str(aws.rds.get_engine_version(engine="postgres", version=wanted, default_only=True).version)
     problem = postgres_problem(wanted, running, list(info.valid_major_targets or []), default)
-    return DatabaseFacts(running, major_upgrade, None), [problem] if problem else []
+    return DatabaseFacts(running, major_upgrade, None, zone, multi_az), [problem] if problem else []

@@ -121,3 +121,27 @@ def existing_subnets(cfg: StackConfig) -> dict[str, str]:
 def zones_of_subnets(subnet_ids: Sequence[str]) -> set[str]:
     """The AZs of a running cluster's control-plane subnets: the AZs it was created in."""
     return {str(aws.ec2.get_subnet(id=subnet).availability_zone) for subnet in subnet_ids}
+
+
+def database_zone_problem(
+    db_zone: str | None, multi_az: bool, zones: Sequence[str], existing: Mapping[str, str]
+) -> tuple[str | None, str | None]:
+    """(problem, warning) for AZs leaving the network while the database runs: RDS refuses to drop a subnet from a
+    DB subnet group while the instance (or its standby) is in it."""
+    removed = sorted(set(existing.values()) - set(zones)) if zones else []
+    if not removed:
+        return None, None
+    if db_zone in removed:
+        return (
+            f"infra:network.azCount: the database runs in {db_zone}, whose subnets this change removes (RDS refuses"
+            " to take a subnet out of the DB subnet group while the instance is in it): keep that AZ, or move the"
+            " instance first (a Multi-AZ failover, `aws rds reboot-db-instance --force-failover`, puts the primary in"
+            " the standby's AZ)"
+        ), None
+    if multi_az:
+        return None, (
+            f"infra:network.azCount: removes {', '.join(removed)}; the database's standby may run there, and then RDS"
+            " refuses the subnet group change: check with `aws rds describe-db-instances --query"
+            " 'DBInstances[].SecondaryAvailabilityZone'` first"
+        )
+    return None, None

@@ -141,9 +141,12 @@ def rds_answers(world: World) -> Iterator[None]:
         "rds", region_name="us-west-2", aws_access_key_id="testing", aws_secret_access_key="testing"
     )
     stubber = Stubber(client)
-    stubber.add_response(
-        "describe_db_major_engine_versions", {"DBMajorEngineVersions": world.pg_majors}, {"Engine": "postgres"}
-    )
+    if world.pg_majors_error:
+        stubber.add_client_error("describe_db_major_engine_versions", world.pg_majors_error, "not allowed")
+    else:
+        stubber.add_response(
+            "describe_db_major_engine_versions", {"DBMajorEngineVersions": world.pg_majors}, {"Engine": "postgres"}
+        )
     with stubber, unittest.mock.patch.object(preflight_database, "rds_client", lambda region: client):
         yield
 
@@ -182,6 +185,9 @@ class World:
     log_groups: dict[str, dict[str, str]] = field(default_factory=dict)  # name -> tags
     versions: list[dict[str, Any]] = field(default_factory=eks_versions)
     db_instances: dict[str, str] = field(default_factory=dict)  # identifier -> running engine version
+    db_zones: dict[str, str] = field(default_factory=dict)  # identifier -> AZ of the primary (default us-west-2a)
+    db_multi_az: bool = False
+    pg_majors_error: str | None = None  # DescribeDBMajorEngineVersions answers this error code instead
     # DB snapshots: id -> {"instance": .., "engineVersion": .., "encrypted": .., "created": ISO time}
     snapshots: dict[str, dict[str, Any]] = field(default_factory=dict)
     # DescribeDBEngineVersions ValidUpgradeTarget (major ones) per running version.
@@ -380,7 +386,13 @@ class InfraMocks(pulumi.runtime.Mocks):
             return {"instanceIdentifiers": names, "instanceArns": [], "id": "us-west-2"}, []
         if token == "aws:rds/getInstance:getInstance":
             ident = args.args["dbInstanceIdentifier"]
-            return {"dbInstanceIdentifier": ident, "engine": "postgres", "engineVersion": w.db_instances[ident]}, []
+            return {
+                "dbInstanceIdentifier": ident,
+                "engine": "postgres",
+                "engineVersion": w.db_instances[ident],
+                "availabilityZone": w.db_zones.get(ident, "us-west-2a"),
+                "multiAz": w.db_multi_az,
+            }, []
         if token == "aws:rds/getSnapshot:getSnapshot":
             return self._snapshot(args.args), []
         if token == "aws:rds/getEngineVersion:getEngineVersion":

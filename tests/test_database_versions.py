@@ -7,12 +7,14 @@ import datetime as dt
 from typing import Any
 
 import pytest
-from harness import ACCOUNT, Registration, Run, World, rds_postgres_majors, run_program, with_changes
+from harness import ACCOUNT, Registration, Run, World, deployed, rds_postgres_majors, run_program, with_changes
 
+from infra import preflight_database
 from infra.config import ConfigError
 
 INSTANCE = "aws:rds/instance:Instance"
 PARAMS = "aws:rds/parameterGroup:ParameterGroup"
+RUNNING_CLUSTER = {"infra-foo": {"version": "1.35", "tags": {}}}
 COST = "$0.100 per vCPU-hour in its years 1-2 and $0.200 in year 3, on top of the instance"
 
 
@@ -98,10 +100,11 @@ def test_a_pinned_minor_older_than_the_snapshot_is_refused() -> None:
 # ---------------------------------------------------------------- RDS support dates and Extended Support
 
 
-def test_extended_support_is_disabled_unless_opted_in_and_set_only_at_creation(foo: Run) -> None:
+def test_extended_support_is_disabled_unless_opted_in_and_kept_so_on_running_instances(foo: Run) -> None:
     inst = foo.one(INSTANCE)
     assert inst.inputs["engineLifecycleSupport"] == "open-source-rds-extended-support-disabled"
-    assert "engineLifecycleSupport" in inst.ignore_changes, "RDS enrols only at create or restore"
+    # ModifyDBInstance changes enrolment (botocore rds model): an instance created enrolled is opted out in place.
+    assert "engineLifecycleSupport" not in inst.ignore_changes
     opted = instance({"infra:database.supportType": "EXTENDED"})
     assert opted.inputs["engineLifecycleSupport"] == "open-source-rds-extended-support"
 
@@ -170,3 +173,52 @@ def test_a_pin_below_what_rds_moved_the_instance_to_is_refused_until_raised() ->
         "infra:database.engineVersion: 16.4 — the database runs 16.5; RDS never downgrades: allowed: 16 or newer"
     ]
     assert instance({"infra:database.engineVersion": "16.5"}, world).inputs["autoMinorVersionUpgrade"] is False
+
+
+# ---------------------------------------------------------------- SRE review: defaults, permissions, AZs
+
+
+def test_a_new_default_major_never_upgrades_a_running_database() -> None:
+    """foo/prod pin "16"; a stack that leaves engineVersion unset must not be upgraded to the new default (18)."""
+    world = World(db_instances={"infra-foo": "16.4"}, clusters=RUNNING_CLUSTER)
+    with pytest.raises(ConfigError) as err:
+        run_program(with_changes({"infra:database.engineVersion": None}), world=world)
+    assert str(err.value).endswith(
+        "infra:database.engineVersion: unset — the running instance is PostgreSQL 16.4 and the default is now 18; a"
+        ' major upgrade cannot be undone, so it is never a default\'s doing: set engineVersion "16" to keep this'
+        ' major, or "18" to upgrade in place'
+    )
+    kept = run_program(with_changes({"infra:database.engineVersion": "16"}), world=world)
+    assert kept.one(INSTANCE).inputs["engineVersion"] == "16"
+
+
+def test_support_dates_that_cannot_be_read_are_a_warning_not_a_traceback() -> None:
+    run = run_program(with_changes({}), world=World(pg_majors_error="AccessDeniedException"))
+    assert any(
+        w.startswith("infra:database.engineVersion: RDS's support dates could not be read (AccessDeniedException:")
+        and w.endswith("Allow rds:DescribeDBMajorEngineVersions to the deploying identity")
+        for w in run.warnings()
+    ), run.warnings()
+    assert run.one(INSTANCE).inputs["engineLifecycleSupport"] == "open-source-rds-extended-support-disabled"
+
+
+def test_a_major_without_lifecycle_dates_is_offered() -> None:
+    """SupportedEngineLifecycles is optional in RDS's model (DBMajorEngineVersion)."""
+    majors = [{"Engine": "postgres", "MajorEngineVersion": "16"}]
+    assert preflight_database.lifecycle_problems(
+        "16", "STANDARD", [preflight_database._major(m) for m in majors], dt.date(2026, 12, 5)
+    ) == ([], [])
+
+
+def test_removing_the_az_the_database_runs_in_is_refused_before_anything_changes() -> None:
+    three = run_program(with_changes({"infra:network.azCount": 3}))
+    world = deployed(three)
+    world.db_instances = {"infra-foo": "16.4"}
+    world.db_zones = {"infra-foo": "us-west-2c"}
+    with pytest.raises(ConfigError) as err:
+        run_program(with_changes({"infra:network.azCount": 2}), world=world)
+    assert "infra:network.azCount: the database runs in us-west-2c, whose subnets this change removes" in str(err.value)
+    world.db_zones = {"infra-foo": "us-west-2a"}
+    world.db_multi_az = True
+    shrunk = run_program(with_changes({"infra:network.azCount": 2}), world=world)
+    assert any("the database's standby may run there" in w for w in shrunk.warnings())

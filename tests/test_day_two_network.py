@@ -126,3 +126,17 @@ def test_a_durable_stacks_cluster_has_deletion_protection() -> None:
     assert durable.one("aws:eks/cluster:Cluster").inputs["deletionProtection"] is True
     ephemeral = run_program(with_changes({"infra:database.ephemeral": True}))
     assert ephemeral.one("aws:eks/cluster:Cluster").inputs["deletionProtection"] is False
+
+
+def test_an_az_change_is_flagged_as_replacing_the_node_group() -> None:
+    """EKS's UpdateNodegroupConfig has no subnets (botocore eks model): `make plan` must say the group is replaced."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from tools import snapshot
+
+    messages = snapshot.replaced_by_inputs(
+        snapshot.capture("foo"), snapshot.capture("foo", with_changes({"infra:network.azCount": 3}))
+    )
+    assert any(m.startswith("aws:eks/nodeGroup:NodeGroup ") and "subnetIds" in m for m in messages), messages
