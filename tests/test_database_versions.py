@@ -222,3 +222,29 @@ def test_removing_the_az_the_database_runs_in_is_refused_before_anything_changes
     world.db_multi_az = True
     shrunk = run_program(with_changes({"infra:network.azCount": 2}), world=world)
     assert any("the database's standby may run there" in w for w in shrunk.warnings())
+
+
+def test_rds_is_asked_with_the_providers_credentials_and_assumed_roles(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The one boto3 call in the program uses what the AWS provider is configured with, not ambient credentials."""
+    import json
+
+    import moto
+    import pulumi
+
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    role = f"arn:aws:iam::{ACCOUNT}:role/deployer"
+    pulumi.runtime.set_all_config(
+        {
+            "aws:accessKey": "AKIAPROVIDERKEY00001",
+            "aws:secretKey": "provider-secret",
+            "aws:assumeRoles": json.dumps([{"roleArn": role, "sessionName": "ci"}]),
+        }
+    )
+    try:
+        with moto.mock_aws():
+            session = preflight_database._session()
+            identity = session.client("sts", region_name="us-west-2").get_caller_identity()
+    finally:
+        pulumi.runtime.set_all_config({})
+    assert identity["Arn"] == f"arn:aws:sts::{ACCOUNT}:assumed-role/deployer/ci"
+    assert session.get_credentials().access_key != "AKIAPROVIDERKEY00001"  # the role's, not the base keys
