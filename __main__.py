@@ -26,6 +26,7 @@ app_identity = AppIdentity(
     "helloworld-identity",
     cfg,
     cluster.cluster.name,
+    cfg.helloworld.namespace,
     db_pods.APP_SERVICE_ACCOUNT,
     f"log in to the database as {db_pods.APP_USER}",
     connect_policy(database.arn, database.resource_id, db_pods.APP_USER),
@@ -34,6 +35,7 @@ admin_identity = AppIdentity(
     "db-admin-identity",
     cfg,
     cluster.cluster.name,
+    db_pods.admin_namespace(cfg.helloworld.namespace),  # not the app's: pods there could use this account
     db_pods.ADMIN_SERVICE_ACCOUNT,
     "read the database's master secret",
     database.secret_arn.apply(read_secret_policy),

@@ -1,8 +1,9 @@
 """AppIdentity component: one ServiceAccount's AWS identity through EKS Pod Identity, with one inline policy.
 
-The IAM role is trusted only by EKS Pod Identity; the association binds it to a ServiceAccount. The stack has two:
-the app's pods (`rds-db:connect` as exactly `helloworld_app` on exactly this instance) and the role bootstrap Job
-(`secretsmanager:GetSecretValue` on exactly the master secret). Nothing else can read the master secret.
+The IAM role is trusted only by EKS Pod Identity; the association binds it to a ServiceAccount of a namespace. The
+stack has two: the app's pods (`rds-db:connect` as exactly `helloworld_app` on exactly this instance, in the app's
+namespace) and the role bootstrap Job (`secretsmanager:GetSecretValue` on exactly the master secret, in its own
+namespace, db_pods.admin_namespace, where only cluster admins create pods). Nothing else can read the master secret.
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ class AppIdentity(pulumi.ComponentResource):
         name: str,
         cfg: StackConfig,
         cluster_name: pulumi.Input[str],
+        namespace: str,
         service_account: str,
         purpose: str,
         policy: pulumi.Input[str],
@@ -80,7 +82,7 @@ class AppIdentity(pulumi.ComponentResource):
         self.association = aws.eks.PodIdentityAssociation(
             f"{name}-association",
             cluster_name=cluster_name,
-            namespace=cfg.helloworld.namespace,
+            namespace=namespace,
             service_account=service_account,
             role_arn=role.arn,
             tags=tags,

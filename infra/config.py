@@ -20,7 +20,7 @@ from typing import Any
 import pulumi
 
 from infra import contract
-from infra.db_pods import APP_USER
+from infra.db_pods import APP_USER, admin_namespace
 
 PROJECT_NAMESPACE = "infra"
 SECTIONS = ("network", "cluster", "helloworld", "database", "dns")
@@ -472,10 +472,16 @@ def _check_helloworld(h: HelloWorldConfig, dockerhub_token_set: bool, problems: 
             )
     if not 0 <= h.update_period_seconds <= 600:
         problems.append(f"{p}.updatePeriodSeconds: {h.update_period_seconds} — allowed: 0..600")
-    if not DNS_LABEL.match(h.namespace) or h.namespace == "default" or h.namespace.startswith("kube-"):
+    admin = admin_namespace(h.namespace)  # the stack creates this one too: it must be a DNS label as well
+    if (
+        not (DNS_LABEL.match(h.namespace) and DNS_LABEL.match(admin))
+        or h.namespace in ("default",)
+        or (h.namespace.startswith("kube-"))
+    ):
         problems.append(
             f"{p}.namespace: {h.namespace!r} — allowed: a new namespace the stack owns: a DNS label (lowercase"
-            " letters, digits, '-', at most 63), not 'default' nor 'kube-*' (they exist already)"
+            f" letters, digits, '-', at most {63 - len(admin) + len(h.namespace)} characters, since the stack also"
+            f" creates {admin!r}), not 'default' nor 'kube-*' (they exist already)"
         )
 
 

@@ -5,15 +5,20 @@ password), CONNECT on the app's database and USAGE+CREATE on a schema of its own
 no superuser, createdb or createrole. The SQL is idempotent: running it again changes nothing.
 
 The Job runs as the ServiceAccount `helloworld-db-admin`, whose Pod Identity role may read exactly the master
-secret. An AWS CLI init container fetches the master credentials and AWS's RDS CA bundle (verified HTTPS) into an
-in-memory emptyDir; psql then connects with sslmode=verify-full.
+secret, in a namespace of its own (`<helloworld.namespace>-db-admin`, db_pods.admin_namespace): any pod may name any
+ServiceAccount of its namespace, so only those who may create pods there can read the master secret, and the stack
+grants that to no one (no Role, no RoleBinding: cluster admins only). An AWS CLI init container fetches the master
+credentials and AWS's RDS CA bundle (verified HTTPS) into an in-memory emptyDir; psql then connects with
+sslmode=verify-full.
 
 pulumi-kubernetes awaits a Job until its Complete condition and fails the update on Failed (provider/pkg/await/
 job.go, 10 minutes by default). `.spec.template` forces replacement (provider/pkg/provider/diff.go), and a named Job
 is replaced delete-before-create, so the Job runs again whenever its pod template changes: new SQL, a new host, or a
-new instance (its DbiResourceId is a template annotation). `pulumi.com/replaceUnready` runs a failed Job again on
-the next `up`. No ttlSecondsAfterFinished: a Job Kubernetes deleted by itself would be recreated (run again) only
-after a `pulumi refresh`, which surprises more than a finished Job kept in the namespace.
+new instance (its DbiResourceId is a template annotation). A change of namespace (stacks that ran it in the app's
+namespace) replaces it create-before-delete: it runs once more in its own, then the old one goes.
+`pulumi.com/replaceUnready` runs a failed Job again on the next `up`. No ttlSecondsAfterFinished: a Job Kubernetes
+deleted by itself would be recreated (run again) only after a `pulumi refresh`, which surprises more than a finished
+Job kept in the namespace.
 """
 
 from __future__ import annotations
@@ -119,14 +124,24 @@ def network_policy_spec(vpc_cidr: str) -> dict[str, Any]:
 
 def create(
     name: str,
-    namespace: pulumi.Input[str],
+    namespace: str,
     vpc_cidr: str,
     spec: dict[str, Any],
     needs: list[pulumi.Resource],
     opts: pulumi.ResourceOptions,
 ) -> k8s.batch.v1.Job:
-    """The ServiceAccount, the NetworkPolicy and the Job; `needs`: what must exist before its pod starts."""
-    meta = {"namespace": namespace, "labels": db_pods.ADMIN_LABELS}
+    """The admin namespace, its ServiceAccount, NetworkPolicy and Job; `needs`: what must exist before its pod
+    starts."""
+    home = k8s.core.v1.Namespace(
+        f"{name}-db-admin-ns",
+        metadata={
+            "name": namespace,
+            # The pods that hold the master password never run privileged, whoever creates them.
+            "labels": {**db_pods.ADMIN_LABELS, "pod-security.kubernetes.io/enforce": "restricted"},
+        },
+        opts=opts,
+    )
+    meta = {"namespace": home.metadata.name, "labels": db_pods.ADMIN_LABELS}
     account = k8s.core.v1.ServiceAccount(
         f"{name}-db-admin-sa",
         metadata={**meta, "name": db_pods.ADMIN_SERVICE_ACCOUNT},

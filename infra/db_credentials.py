@@ -3,7 +3,7 @@
 The app's pods run as the ServiceAccount `helloworld`, whose Pod Identity role may `rds-db:connect` as
 `helloworld_app` only (infra/app_identity.py); they get DB_HOST, DB_PORT, DB_NAME and DB_USER from the Secret
 `helloworld-db` and make a 15-minute IAM auth token when they connect. Here: that ServiceAccount, the NetworkPolicy of
-`verify`'s `database login` Job, and the Job that creates the role (infra/db_app_user.py).
+`verify`'s `database login` Job, and the Job that creates the role in its own namespace (infra/db_app_user.py).
 
 Part of the HelloWorld component (its children); the AWS side (roles, policies, associations) is infra/app_identity.py.
 """
@@ -42,6 +42,7 @@ class DatabaseAccess:
 def create(
     name: str,
     namespace: pulumi.Input[str],
+    admin_namespace: str,
     region: str,
     vpc_cidr: str,
     database: DatabaseFacts,
@@ -49,7 +50,8 @@ def create(
     nodes: list[pulumi.Resource],
     opts: pulumi.ResourceOptions,
 ) -> list[pulumi.Resource]:
-    """The Kubernetes objects the app's pods need before they start: their ServiceAccount and their role."""
+    """The Kubernetes objects the app's pods need before they start: their ServiceAccount (in the app's `namespace`)
+    and their role (made by the Job in `admin_namespace`)."""
     account = k8s.core.v1.ServiceAccount(
         f"{name}-sa",
         metadata={"namespace": namespace, "name": db_pods.APP_SERVICE_ACCOUNT, "labels": {"app": "helloworld"}},
@@ -84,6 +86,6 @@ def create(
         database.resource_id,
     )
     role = db_app_user.create(
-        name, namespace, vpc_cidr, spec, needs=[*nodes, *access.associations, access.reachable], opts=opts
+        name, admin_namespace, vpc_cidr, spec, needs=[*nodes, *access.associations, access.reachable], opts=opts
     )
     return [account, login_policy, role]

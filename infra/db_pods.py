@@ -3,7 +3,8 @@
 The program (the app's pods, the role bootstrap Job in infra/db_app_user.py) and `verify`'s `database login` Job
 (infra/ops/db_login.py) read the same names and build their pods from the same pieces. Pure Python: ops imports it.
 
-- The master user: RDS-managed password in Secrets Manager, read only by the bootstrap Job (`ADMIN_SERVICE_ACCOUNT`).
+- The master user: RDS-managed password in Secrets Manager, read only by the bootstrap Job (`ADMIN_SERVICE_ACCOUNT`
+  in `admin_namespace`, where only cluster admins can create pods).
 - `APP_USER`: the app's own role, IAM database authentication only (no password exists), used by the app's pods and
   by `verify` (`APP_SERVICE_ACCOUNT`).
 """
@@ -48,6 +49,13 @@ HARDENED_CONTAINER: dict[str, Any] = {
 RESTRICTED_POD: dict[str, Any] = {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
 # No pager in a pod.
 AWS_CLI_ENV = [{"name": "AWS_PAGER", "value": ""}]
+
+
+def admin_namespace(app_namespace: str) -> str:
+    """The bootstrap Job's own namespace. Kubernetes lets a pod name any ServiceAccount of its namespace, so whoever
+    may create pods next to `ADMIN_SERVICE_ACCOUNT` may read the master secret: the stack grants no Role in this
+    namespace, and only cluster admins create pods there. The app's namespace stays the app's."""
+    return f"{app_namespace}-db-admin"
 
 
 def container(

@@ -22,7 +22,7 @@ import pulumi_kubernetes as k8s
 from infra import db_credentials, image_source, preflight_image
 from infra.config import HelloWorldConfig, StackConfig
 from infra.db_credentials import DatabaseAccess, DatabaseFacts
-from infra.db_pods import APP_SERVICE_ACCOUNT, APP_USER, HARDENED_CONTAINER, POD_IDENTITY_AGENT
+from infra.db_pods import APP_SERVICE_ACCOUNT, APP_USER, HARDENED_CONTAINER, POD_IDENTITY_AGENT, admin_namespace
 from infra.preflight_image import ImageFacts, ecr_repository_name
 
 APP_DIR = "apps/helloworld"  # relative to the project, where `pulumi up` runs
@@ -30,9 +30,6 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 PLATFORM = "linux/amd64"
 PORT = 8080
 UID = 65532  # distroless "nonroot"
-PRESTOP_SECONDS = 10  # time for endpoints and the ELB to stop sending new requests to a terminating pod
-SHUTDOWN_SECONDS = 15  # the app's graceful-shutdown budget after SIGTERM
-GRACE_SECONDS = PRESTOP_SECONDS + SHUTDOWN_SECONDS + 5
 DB_SECRET_NAME = "helloworld-db"
 KEEP_LAST_20_IMAGES = {
     "rulePriority": 1,
@@ -43,12 +40,18 @@ KEEP_LAST_20_IMAGES = {
 AWAIT_TIMEOUT = "900"  # pulumi.com/timeoutSeconds: a new version must be available within 15 minutes
 # The ELB's health check (cloud-provider-aws: defaults interval 10 s, unhealthy threshold 6, timeout 5, healthy 2;
 # ELB's minimums: interval 5, thresholds 2, timeout 2 and below the interval). With externalTrafficPolicy Local it
-# asks kube-proxy's healthCheckNodePort, which fails once the node has no ready helloworld pod: a drained node
-# leaves the ELB within interval x unhealthy threshold = 10 s, while its last pod still serves its preStop pause.
+# asks kube-proxy's healthCheckNodePort, which fails once the node has no ready helloworld pod.
 HEALTH_CHECK_INTERVAL_SECONDS = 5
 HEALTH_CHECK_TIMEOUT_SECONDS = 2
 UNHEALTHY_THRESHOLD = 2
 HEALTHY_THRESHOLD = 2
+# The node's last pod is unready from its eviction on and serves new requests only through its preStop pause, so the
+# pause must outlast the ELB marking the node OutOfService: a check already passed or in flight when the pod went
+# (up to one interval of phase), then UNHEALTHY_THRESHOLD failed checks, 5 s x (2 + 1) = 15 s; plus 5 s for
+# kube-proxy seeing the EndpointSlice change, the last check's 2 s timeout and the ELB acting on it: 20 s.
+PRESTOP_SECONDS = HEALTH_CHECK_INTERVAL_SECONDS * (UNHEALTHY_THRESHOLD + 1) + 5
+SHUTDOWN_SECONDS = 15  # the app's graceful-shutdown budget after SIGTERM (its WriteTimeout, 15 s, fits in it)
+GRACE_SECONDS = PRESTOP_SECONDS + SHUTDOWN_SECONDS + 5  # 20 + 15 + 5 = 40 s before SIGKILL
 
 
 def selector_labels() -> dict[str, str]:
@@ -216,7 +219,15 @@ class HelloWorld(pulumi.ComponentResource):
             opts=k8s_opts,
         )
         needed = db_credentials.create(
-            name, ns.metadata.name, cfg.region, cfg.network.cidr, database, access, nodes, k8s_opts
+            name,
+            ns.metadata.name,
+            admin_namespace(h.namespace),
+            cfg.region,
+            cfg.network.cidr,
+            database,
+            access,
+            nodes,
+            k8s_opts,
         )
         # Pods need nodes to become available, and to start: the DB secret, their ServiceAccount, their database role
         # and the AWS identity they sign IAM auth tokens with.

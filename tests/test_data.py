@@ -150,15 +150,17 @@ def named(run: Run, typ: str, name: str) -> Registration:
 
 
 @pytest.mark.parametrize(
-    ("identity", "service_account", "statement"),
+    ("identity", "namespace", "service_account", "statement"),
     [
         (
             "helloworld-identity",
+            "helloworld",
             "helloworld",
             {"Sid": "LogInAsTheAppUser", "Effect": "Allow", "Action": "rds-db:connect", "Resource": DBUSER_ARN},
         ),
         (
             "db-admin-identity",
+            "helloworld-db-admin",  # its own namespace: a pod in the app's could name its ServiceAccount
             "helloworld-db-admin",
             {
                 "Sid": "ReadTheMasterSecret",
@@ -170,7 +172,7 @@ def named(run: Run, typ: str, name: str) -> Registration:
     ],
 )
 def test_each_service_account_may_do_exactly_one_thing(
-    foo: Run, identity: str, service_account: str, statement: dict[str, Any]
+    foo: Run, identity: str, namespace: str, service_account: str, statement: dict[str, Any]
 ) -> None:
     """The app's pods log in as helloworld_app on this instance only; only the bootstrap reads the master secret."""
     role = named(foo, "aws:iam/role:Role", f"{identity}-role")
@@ -179,7 +181,7 @@ def test_each_service_account_may_do_exactly_one_thing(
     assert policy.inputs["role"] == f"{identity}-role-id"
     assert json.loads(policy.plain("policy"))["Statement"] == [statement]
     association = named(foo, "aws:eks/podIdentityAssociation:PodIdentityAssociation", f"{identity}-association")
-    assert association.inputs["clusterName"] == "infra-foo" and association.inputs["namespace"] == "helloworld"
+    assert association.inputs["clusterName"] == "infra-foo" and association.inputs["namespace"] == namespace
     assert association.inputs["serviceAccount"] == service_account
     assert association.inputs["roleArn"] == f"arn:aws:iam:us-west-2:123456789012:{identity}-role"
     assert policy.urn in association.dependencies, "pods get a role that is already allowed"

@@ -10,20 +10,31 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from harness import Registration, Run
+from harness import Registration, Run, run_program, with_changes
 
 from infra import db_app_user
 
 MASTER_SECRET = "arn:aws:secretsmanager:us-west-2:123456789012:secret:rds!db-database-postgres"
+ADMIN_NAMESPACE = "helloworld-db-admin"  # `<helloworld.namespace>-db-admin`, foo's app namespace being `helloworld`
+NAMESPACE = "kubernetes:core/v1:Namespace"
+SERVICE_ACCOUNT = "kubernetes:core/v1:ServiceAccount"
+NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+ASSOCIATION = "aws:eks/podIdentityAssociation:PodIdentityAssociation"
 
 
 def job(foo: Run) -> Registration:
     return foo.one("kubernetes:batch/v1:Job")
 
 
+def admin_association(run: Run) -> Registration:
+    (found,) = [r for r in run.of_type(ASSOCIATION) if r.inputs["serviceAccount"] == "helloworld-db-admin"]
+    return found
+
+
 def test_job_runs_as_the_admin_service_account_and_keeps_secrets_in_memory(foo: Run) -> None:
     found = job(foo)
     assert found.plain("metadata")["name"] == "helloworld-db-admin"
+    assert found.plain("metadata")["namespace"] == ADMIN_NAMESPACE
     assert found.plain("metadata")["annotations"] == {"pulumi.com/replaceUnready": "true"}  # a failed run runs again
     spec = found.plain("spec")
     assert "ttlSecondsAfterFinished" not in spec, "a Job Kubernetes deletes would run again after a refresh only"
@@ -59,27 +70,60 @@ def test_job_runs_as_the_admin_service_account_and_keeps_secrets_in_memory(foo: 
 
 
 def test_job_waits_for_its_identity_and_the_database_path(foo: Run) -> None:
-    (admin,) = [
-        r
-        for r in foo.of_type("aws:eks/podIdentityAssociation:PodIdentityAssociation")
-        if r.inputs["serviceAccount"] == "helloworld-db-admin"
-    ]
     (rule,) = foo.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
-    (account,) = [
-        r
-        for r in foo.of_type("kubernetes:core/v1:ServiceAccount")
-        if r.plain("metadata")["name"] == "helloworld-db-admin"
-    ]
-    for needed in (admin, rule, account, foo.one("aws:eks/nodeGroup:NodeGroup")):
+    (account,) = [r for r in foo.of_type(SERVICE_ACCOUNT) if r.plain("metadata")["name"] == "helloworld-db-admin"]
+    (home,) = [r for r in foo.of_type(NAMESPACE) if r.plain("metadata")["name"] == ADMIN_NAMESPACE]
+    for needed in (admin_association(foo), rule, account, home, foo.one("aws:eks/nodeGroup:NodeGroup")):
         assert foo.depends_on(job(foo), needed), f"the Job's pod would start before {needed.name}"
 
 
+def in_namespace(run: Run, namespace: str) -> set[str]:
+    """`<kind>/<name>` of every namespaced Kubernetes object the stack puts in `namespace`."""
+    return {
+        f"{r.type.rsplit(':', 1)[1]}/{r.plain('metadata')['name']}"
+        for r in run.resources
+        if r.type.startswith("kubernetes:") and r.plain("metadata").get("namespace") == namespace
+    }
+
+
+def test_only_cluster_admins_can_run_a_pod_that_reads_the_master_secret(foo: Run) -> None:
+    """Kubernetes lets a pod use any ServiceAccount of its namespace, so the master secret's ServiceAccount lives in
+    a namespace of its own, the one its Pod Identity association names, with no RBAC grant in it: creating pods
+    there takes cluster admin. The app's objects stay in the app's namespace."""
+    (home,) = [r for r in foo.of_type(NAMESPACE) if r.plain("metadata")["name"] == ADMIN_NAMESPACE]
+    assert home.plain("metadata")["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    association = admin_association(foo)
+    assert (association.inputs["namespace"], association.inputs["serviceAccount"]) == (
+        ADMIN_NAMESPACE,
+        "helloworld-db-admin",
+    )
+    assert in_namespace(foo, ADMIN_NAMESPACE) == {
+        "ServiceAccount/helloworld-db-admin",
+        "NetworkPolicy/helloworld-db-admin",
+        "Job/helloworld-db-admin",
+    }
+    assert in_namespace(foo, "helloworld") == {
+        "Secret/helloworld-db",
+        "ServiceAccount/helloworld",
+        "NetworkPolicy/helloworld",
+        "NetworkPolicy/helloworld-dblogin",
+        "ReplicationController/helloworld-1.0.0",
+        "PodDisruptionBudget/helloworld",
+        "Service/helloworld",
+    }
+    assert [r.name for r in foo.resources if r.type.startswith("kubernetes:rbac.authorization.k8s.io/")] == []
+
+
+def test_admin_namespace_follows_the_apps_namespace() -> None:
+    run = run_program(with_changes({"infra:helloworld.namespace": "shop"}))
+    assert {r.plain("metadata")["name"] for r in run.of_type(NAMESPACE)} == {"shop", "shop-db-admin"}
+    assert job(run).plain("metadata")["namespace"] == "shop-db-admin"
+    assert admin_association(run).inputs["namespace"] == "shop-db-admin"
+
+
 def test_network_policy_allows_only_dns_postgres_https_and_the_pod_identity_agent(foo: Run) -> None:
-    (policy,) = [
-        r
-        for r in foo.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
-        if r.plain("metadata")["name"] == "helloworld-db-admin"
-    ]
+    (policy,) = [r for r in foo.of_type(NETWORK_POLICY) if r.plain("metadata")["name"] == "helloworld-db-admin"]
+    assert policy.plain("metadata")["namespace"] == ADMIN_NAMESPACE
     assert policy.plain("spec") == {
         "podSelector": {"matchLabels": {"app": "helloworld-db-admin"}},
         "policyTypes": ["Ingress", "Egress"],

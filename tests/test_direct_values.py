@@ -57,11 +57,12 @@ def deployment() -> Run:
     ],
 )
 def test_pod_drains_before_it_stops(request: pytest.FixtureRequest, workload: str, typ: str) -> None:
-    """The kubelet pauses 10 s in preStop (endpoints and the ELB stop sending new requests), then SIGTERM gives the
-    app 15 s to finish in-flight requests, plus 5 s margin before SIGKILL: 10 + 15 + 5 = 30."""
+    """The kubelet pauses 20 s in preStop (endpoints and the ELB stop sending new requests: the ELB's 5 s x (2 + 1)
+    checks + 5 s), then SIGTERM gives the app 15 s to finish in-flight requests, plus 5 s margin before SIGKILL:
+    20 + 15 + 5 = 40."""
     run: Run = request.getfixturevalue("foo" if workload == "ReplicationController" else "deployment")
     spec = run.one(typ).plain("spec")["template"]["spec"]
     [container] = spec["containers"]
-    assert container["lifecycle"] == {"preStop": {"sleep": {"seconds": 10}}}
+    assert container["lifecycle"] == {"preStop": {"sleep": {"seconds": 20}}}
     assert {"name": "SHUTDOWN_TIMEOUT", "value": "15"} in container["env"]
-    assert spec["terminationGracePeriodSeconds"] == 10 + 15 + 5 == 30
+    assert spec["terminationGracePeriodSeconds"] == 20 + 15 + 5 == 40

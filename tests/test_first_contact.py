@@ -213,7 +213,7 @@ def test_kubernetes_objects_wait_for_access_entries() -> None:
     association = run.one("aws:eks/accessPolicyAssociation:AccessPolicyAssociation")
     entry = run.one("aws:eks/accessEntry:AccessEntry")
     assert {association.urn, entry.urn} <= set(provider.dependencies)
-    for obj in (run.one("kubernetes:core/v1:Namespace"), run.one("kubernetes:core/v1:Service")):
+    for obj in (*run.of_type("kubernetes:core/v1:Namespace"), run.one("kubernetes:core/v1:Service")):
         assert run.depends_on(obj, association), f"{obj.name} would race its own access (and outlive it on destroy)"
 
 
@@ -222,13 +222,17 @@ def test_kubernetes_objects_wait_for_access_entries() -> None:
 
 def test_namespace_defaults_to_one_the_stack_creates() -> None:
     run = run_program(with_changes({"infra:helloworld.namespace": None}))
-    assert run.one("kubernetes:core/v1:Namespace").plain("metadata")["name"] == "helloworld"
+    names = {n.plain("metadata")["name"] for n in run.of_type("kubernetes:core/v1:Namespace")}
+    assert names == {"helloworld", "helloworld-db-admin"}
 
 
-@pytest.mark.parametrize("namespace", ["default", "kube-system", "kube-public", "Hello", "a_b", "-x", "x" * 64])
+@pytest.mark.parametrize(
+    "namespace", ["default", "kube-system", "kube-public", "Hello", "a_b", "-x", "x" * 64, "x" * 55]
+)
 def test_namespaces_that_exist_or_are_invalid_are_refused(namespace: str) -> None:
     text, _ = refused(with_changes({"infra:helloworld.namespace": namespace}))
     assert f"infra:helloworld.namespace: {namespace!r}" in text
+    assert "at most 54 characters, since the stack also creates" in text  # 63 less "-db-admin"
 
 
 @pytest.mark.parametrize("version", ["2.0.0-RC1", "2.0.0-rc_1", "1.0.0+build.5", "1.0", f"1.0.0-{'a' * 60}"])

@@ -152,10 +152,10 @@ def test_cluster_and_database_log_retention_are_separate_settings() -> None:
 
 
 def test_readiness_takes_a_draining_pod_out_within_its_prestop_pause(foo: Run) -> None:
-    """README (Node rolls and the ELB): a pod keeps serving through its 10 s preStop pause, then the app has 15 s
+    """README (Node rolls and the ELB): a pod keeps serving through its 20 s preStop pause, then the app has 15 s
     for in-flight requests. Once /healthz fails, readiness takes the pod out within period x failure threshold:
-    "within a few seconds" (issue 20; 5 at most, half the pause), and SIGKILL comes only after pause + shutdown."""
-    prestop_seconds, shutdown_seconds, few_seconds = 10, 15, 5
+    "within a few seconds" (issue 20; 5 at most), and SIGKILL comes only after pause + shutdown."""
+    prestop_seconds, shutdown_seconds, few_seconds = 20, 15, 5
     spec = foo.one(RC).plain("spec")["template"]["spec"]
     [container] = spec["containers"]
     readiness = container["readinessProbe"]
