@@ -28,10 +28,10 @@ AWS_CLI_IMAGE = (
     "public.ecr.aws/aws-cli/aws-cli:2.36.15@sha256:310813a7eae8fd88da1cc9c37970e3500b0ff3984479e1012f0a6fd44e453f63"
 )
 # Docker Hub's official image through AWS's public mirror (same digests): no anonymous pull limit shared by every
-# node behind the NAT. The tag's release when pinned: 17.11-alpine3.24.
+# node behind the NAT. psql 18: the default server major (a newer psql talks to every older server).
 PSQL_IMAGE = (
-    "public.ecr.aws/docker/library/postgres:17-alpine"
-    "@sha256:b0f9560a2de083e2cc7382e75f808c7381a32852a7ec49117deedb300e552b24"
+    "public.ecr.aws/docker/library/postgres:18-alpine"
+    "@sha256:9a8afca54e7861fd90fab5fdf4c42477a6b1cb7d293595148e674e0a3181de15"
 )
 # One UID for both containers (they share the files in WORK_DIR); high, like the app's (distroless "nonroot"), so
 # it maps to no user on the node. Neither client needs a passwd entry: HOME points at WORK_DIR.

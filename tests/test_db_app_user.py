@@ -49,8 +49,8 @@ def test_job_runs_as_the_admin_service_account_and_keeps_secrets_in_memory(foo: 
         "public.ecr.aws/aws-cli/aws-cli:2.36.15@sha256:310813a7eae8fd88da1cc9c37970e3500b0ff3984479e1012f0a6fd44e453f63"
     )
     assert psql["image"] == (
-        "public.ecr.aws/docker/library/postgres:17-alpine"
-        "@sha256:b0f9560a2de083e2cc7382e75f808c7381a32852a7ec49117deedb300e552b24"
+        "public.ecr.aws/docker/library/postgres:18-alpine"
+        "@sha256:9a8afca54e7861fd90fab5fdf4c42477a6b1cb7d293595148e674e0a3181de15"
     )
     fetch_env = {e["name"]: e["value"] for e in fetch["env"]}
     assert fetch_env["MASTER_SECRET_ARN"] == MASTER_SECRET and fetch_env["AWS_REGION"] == "us-west-2"
