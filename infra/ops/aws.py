@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import boto3
+from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
@@ -22,14 +23,33 @@ from infra.ops.errors import OpsError, one_line
 _PROVIDER_ID = re.compile(r"^aws:///[a-z0-9-]*/(i-[0-9a-f]+)$")
 
 
+@dataclass(frozen=True)
+class CallLimits:
+    """How long one AWS call may take: botocore's defaults (60 s read timeout, retried) let a hung endpoint hold a
+    verb for minutes before any of its own deadlines is looked at."""
+
+    connect_timeout: float = 5.0
+    read_timeout: float = 20.0
+    attempts: int = 3  # the first try included
+
+    def config(self) -> Config:
+        retries: Any = {"mode": "standard", "total_max_attempts": self.attempts}
+        return Config(connect_timeout=self.connect_timeout, read_timeout=self.read_timeout, retries=retries)
+
+
+EVERY_CALL = CallLimits()
+# A last call made after an interrupt (destroy's log groups): it must not hold the exit for long.
+ONE_SHORT_TRY = CallLimits(connect_timeout=2.0, read_timeout=5.0, attempts=1)
+
+
 @functools.cache
 def _session(region: str) -> boto3.session.Session:
     # One session per region: clients share its credential lookup and loaded API models.
     return boto3.session.Session(region_name=region)
 
 
-def client(service: str, region: str) -> Any:
-    return _session(region).client(service)
+def client(service: str, region: str, limits: CallLimits = EVERY_CALL) -> Any:
+    return _session(region).client(service, config=limits.config())
 
 
 def error_code(err: ClientError) -> str:
@@ -41,6 +61,20 @@ CREDENTIALS_FIX = (
 )
 # No credentials found, or an SSO token that cannot be loaded or refreshed.
 _NO_CREDENTIALS = (NoCredentialsError, PartialCredentialsError, CredentialRetrievalError, TokenRetrievalError, SSOError)
+# What AWS answers a caller that calls too often (botocore's standard retry mode backs off on these).
+THROTTLED = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "RequestThrottled",
+        "SlowDown",
+        "EC2ThrottledException",
+    }
+)
 # What STS answers for expired or unknown credentials.
 _REJECTED = {
     "ExpiredToken",
@@ -69,17 +103,23 @@ class Identity:
         return f"{self.arn} (account {self.account})"
 
 
+def credentials_problem(err: BaseException, during: str = "") -> CredentialsError | None:
+    """The CredentialsError `err` amounts to (`during`: e.g. " while checking X"), if logging in again is the fix."""
+    if isinstance(err, _NO_CREDENTIALS):
+        return CredentialsError(f"no usable AWS credentials ({type(err).__name__}){during}", CREDENTIALS_FIX)
+    if isinstance(err, ClientError) and error_code(err) in _REJECTED:
+        return CredentialsError(f"AWS rejected the credentials ({error_code(err)}){during}", CREDENTIALS_FIX)
+    return None
+
+
 def caller_identity(sts: Any) -> Identity:
     """Who the AWS credentials act as (the first call of verify and destroy); CredentialsError when they do not work."""
     try:
         found = sts.get_caller_identity()
-    except _NO_CREDENTIALS as err:  # before BotoCoreError: these are BotoCoreErrors too
-        raise CredentialsError(f"no usable AWS credentials ({type(err).__name__})", CREDENTIALS_FIX) from err
-    except ClientError as err:
-        if error_code(err) in _REJECTED:
-            raise CredentialsError(f"AWS rejected the credentials ({error_code(err)})", CREDENTIALS_FIX) from err
-        raise CredentialsError(f"cannot check the AWS credentials ({one_line(err)})", None) from err
-    except BotoCoreError as err:  # e.g. STS unreachable: logging in again would not help
+    except (ClientError, BotoCoreError) as err:
+        if problem := credentials_problem(err):
+            raise problem from err
+        # e.g. STS unreachable or hung: logging in again would not help
         raise CredentialsError(f"cannot check the AWS credentials ({one_line(err)})", None) from err
     return Identity(str(found["Arn"]), str(found["Account"]))
 

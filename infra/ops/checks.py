@@ -9,6 +9,7 @@ from infra.ops.errors import one_line
 from infra.ops.http_probe import Answer
 from infra.ops.kube_model import Node, Pod, WorkloadRef, WorkloadStatus
 from infra.ops.tls import Certificate
+from infra.ops.waiting import HTTP_UNAUTHORIZED
 
 Status = Literal["PASS", "FAIL", "WARN", "INFO"]  # only FAIL makes a verb exit non-zero
 _FINISHED = ("Succeeded", "Failed")  # completed Job pods are not expected to be Ready
@@ -21,6 +22,7 @@ class CheckResult:
     name: str
     status: Status
     detail: str
+    final: bool = False  # no re-run can change it (the cluster refused the token): --wait does not re-run it
 
     @property
     def ok(self) -> bool:
@@ -123,6 +125,11 @@ def plain_http(host: str | None, elb_hostname: str | None) -> CheckResult:
     return CheckResult("certificate", "INFO", "plain HTTP: no certificate (no DNS name)")
 
 
-def crashed(name: str, err: BaseException) -> CheckResult:
-    """A check whose data could not be fetched (API error, missing output...)."""
+def crashed(name: str, err: BaseException, cluster: str | None = None) -> CheckResult:
+    """A check whose data could not be fetched (API error, missing output...). The Kubernetes API's 401 is final:
+    verify's own AWS credentials work (checked first), so the cluster does not admit that identity."""
+    if getattr(err, "status", None) == HTTP_UNAUTHORIZED:
+        entries = f"`aws eks list-access-entries --cluster-name {cluster}`" if cluster else "its access entries"
+        detail = f"{one_line(err)}: the cluster refused the token of your AWS identity (see {entries})"
+        return CheckResult(name, "FAIL", detail, final=True)
     return failed(name, one_line(err))

@@ -4,20 +4,22 @@ import argparse
 import contextlib
 import os
 import signal
-import stat
 import sys
+import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from infra import contract
 from infra.ops import outputs, stack
 from infra.ops.errors import OpsError, one_line
+from infra.ops.terminal import leave_lost_terminal as _leave_lost_terminal  # pulumi's runner uses it too
 from infra.ops.waiting import Clock
 
 if TYPE_CHECKING:
     from infra.ops.checks import CheckResult
+    from infra.ops.db_login import LoginJobs
     from infra.ops.kube import Kube
 
 # Verb modules are imported inside the commands: kubernetes, boto3 and pulumi take seconds
@@ -97,23 +99,34 @@ def cmd_kubeconfig(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from infra.ops import http_probe, tls
+    from infra.ops import db_login, http_probe, tls
     from infra.ops import verify as verify_ops
     from infra.ops.kubeconfig import ExecPluginError
 
+    started = REAL_CLOCK.now()  # --wait bounds the whole verb, so it counts from here
     context = tls.client_context(args.ca_file)
     out = stack.read_outputs(args.stack)
     check_credentials(out)
     eks = make_client("eks", out)
+    login_jobs = db_login.LoginJobs()
     try:
         kube = make_kube(out)
     except ExecPluginError as err:  # no token: one row says why, the app's own checks still run
         probes = verify_ops.build_probes(out, err, eks, http_probe.fetcher(context), context)
     else:
         probes = verify_ops.build_probes(
-            out, kube, eks, http_probe.fetcher(context), context, login=lambda: database_login(out, kube)
+            out, kube, eks, http_probe.fetcher(context), context, login=lambda: database_login(out, kube, login_jobs)
         )
-    results = verify_ops.run_checks(probes, wait=args.wait, interval=args.interval, clock=REAL_CLOCK, out=say)
+    with terminate_as_interrupt():
+        try:
+            results = verify_ops.run_checks(
+                probes, wait=args.wait, interval=args.interval, clock=REAL_CLOCK, out=say, started=started
+            )
+        except KeyboardInterrupt:  # the checks run in worker threads: the login Job is deleted from here
+            with interrupts_deferred():
+                for line in login_jobs.interrupt():
+                    say(line)
+            raise
     say(verify_ops.report(results))
     failing = [r.name for r in results if not r.ok]
     if failing:
@@ -124,12 +137,20 @@ def cmd_verify(args: argparse.Namespace) -> int:
 LOGIN_TIMEOUT = 90.0  # the Job's pull, CSI mount and psql; Kubernetes itself stops it after 120 s
 
 
-def database_login(out: dict[str, Any], kube: "Kube") -> "CheckResult":
+def database_login(out: dict[str, Any], kube: "Kube", started: "LoginJobs | None" = None) -> "CheckResult":
     """The `database login` row: the RDS CA bundle (fetched from AWS) as the Job's ConfigMap, then the Job."""
-    from infra.ops import db_login, rds_ca
+    import urllib3
 
-    rds_ca.ensure_configmap(kube.core, outputs.text(out, "helloworldNamespace"), rds_ca.fetch_bundle(), kube.timeout)
-    return db_login.check_login(out, db_login.batch_api(kube.core), kube.core, timeout=LOGIN_TIMEOUT, clock=REAL_CLOCK)
+    from infra.ops import db_login, rds_ca
+    from infra.ops.kube import transport_problem
+
+    pem, namespace = rds_ca.fetch_bundle(), outputs.text(out, "helloworldNamespace")
+    try:
+        rds_ca.ensure_configmap(kube.core, namespace, pem, kube.timeout)
+    except urllib3.exceptions.HTTPError as err:  # the row says it in a few words, as the other Kubernetes rows do
+        raise OpsError(f"Kubernetes API: {transport_problem(err, kube.timeout)}") from err
+    jobs = db_login.batch_api(kube.core)
+    return db_login.check_login(out, jobs, kube.core, timeout=LOGIN_TIMEOUT, clock=REAL_CLOCK, started=started)
 
 
 def watch_url(target: str) -> str:
@@ -148,31 +169,38 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def _leave_lost_terminal() -> None:
-    """Writing to a hung-up terminal fails (EIO), which would stop the cleanup at its first line: what is still
-    printed goes to /dev/null instead. Output to a file or pipe (a log, `tee`) is kept."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        for fd in (1, 2):  # stdout, stderr
-            # A terminal is a character device (os.isatty is False once it hung up); files and pipes are not.
-            with contextlib.suppress(OSError):
-                if stat.S_ISCHR(os.fstat(fd).st_mode):
-                    os.dup2(devnull, fd)
-    finally:
-        os.close(devnull)
+def terminate_as_interrupt() -> contextlib.AbstractContextManager[None]:
+    """For the block's duration SIGTERM and SIGHUP are Ctrl-C, so the verb's own cleanup runs."""
+    return _handling(INTERRUPTS, _interrupt)
+
+
+def interrupts_deferred() -> contextlib.AbstractContextManager[None]:
+    """For the block's duration Ctrl-C, SIGTERM and SIGHUP do not interrupt: cleanup that must not be cut short
+    (each of its calls has a short timeout of its own). The verb is ending as interrupted already; a hangup still
+    leaves the lost terminal."""
+
+    def hold(signum: int, frame: object) -> None:
+        if signum == signal.SIGHUP:
+            _leave_lost_terminal()
+
+    return _handling((signal.SIGINT, *INTERRUPTS), hold)
 
 
 @contextlib.contextmanager
-def terminate_as_interrupt() -> Iterator[None]:
-    """For the block's duration SIGTERM and SIGHUP are Ctrl-C, so the verb's own cleanup runs; the old handlers
-    come back. A signal already ignored stays so: under `nohup` a hangup must not stop (and undo) the run."""
+def _handling(signals: tuple[signal.Signals, ...], handler: Callable[[int, Any], None]) -> Iterator[None]:
+    """`handler` for `signals` during the block; the old handlers come back. A signal already ignored stays so (under
+    `nohup` a hangup must not stop, and undo, the run). Only the main thread can set handlers: a verb run from
+    another thread (a caller embedding the CLI) keeps the process's handlers."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
     ignored = signal.SIG_IGN
-    previous = {sig: signal.signal(sig, _interrupt) for sig in INTERRUPTS if signal.getsignal(sig) is not ignored}
+    previous = {sig: signal.signal(sig, handler) for sig in signals if signal.getsignal(sig) is not ignored}
     try:
         yield
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+        for sig, old in previous.items():
+            signal.signal(sig, old if old is not None else signal.SIG_DFL)
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
@@ -216,8 +244,8 @@ def cmd_swap_node(args: argparse.Namespace) -> int:
 
 
 def cmd_destroy(args: argparse.Namespace) -> int:
+    from infra.ops import aws, preflight, state, sweep
     from infra.ops import destroy as destroy_ops
-    from infra.ops import preflight, state, sweep
     from infra.ops import verify as verify_ops
 
     # Before destroying: the outputs and the state vanish after.
@@ -237,6 +265,7 @@ def cmd_destroy(args: argparse.Namespace) -> int:
         rds=make_client("rds", located),
         logs=make_client("logs", located),
         acm=make_client("acm", located),
+        logs_last_try=aws.client("logs", target.region, aws.ONE_SHORT_TRY),
     )
     identity = preflight.check(
         make_client("sts", located), clients.sweep.ec2, stack=args.stack, vpc_id=target.vpc_id, region=target.region
@@ -340,7 +369,8 @@ VERBS = {
         "certificate (trusted, naming the host; WARN 30 days before expiry), GET url (the\n"
         "greeting) and GET url/dbz, all at once; each Kubernetes call gives up after 20 s. Prints a\n"
         "PASS/FAIL table; exits 0 only if every check passes. --wait re-runs the failing\n"
-        "checks, e.g. while new nodes join after scaling.",
+        "checks, e.g. while new nodes join after scaling, until that long after the start.\n"
+        "Ctrl-C, SIGTERM or SIGHUP stop it at once; it deletes the database login Job first.",
     ),
     "watch": (
         "poll the app and report every change of answer",
@@ -415,7 +445,11 @@ def parser() -> argparse.ArgumentParser:
     p = verb("verify")
     p.add_argument("stack", type=stack_name, help=STACK_HELP)
     p.add_argument(
-        "--wait", type=not_negative, default=0.0, metavar="SECONDS", help="re-run failing checks this long (default 0)"
+        "--wait",
+        type=not_negative,
+        default=0.0,
+        metavar="SECONDS",
+        help="re-run failing checks until SECONDS after the start (default 0)",
     )
     p.add_argument("--interval", type=positive, default=10.0, help="seconds between re-runs (default 10)")
     p.add_argument("--ca-file", metavar="PEM", help=CA_FILE_HELP)

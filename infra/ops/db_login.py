@@ -4,14 +4,17 @@ The Job runs as the app's ServiceAccount: an AWS CLI init container makes an IAM
 (`aws rds generate-db-auth-token`, signed locally with the Pod Identity role's credentials) into an in-memory
 emptyDir, then psql logs in as that role with it. A PASS proves the whole chain: the Pod Identity association, the
 role's `rds-db:connect` on exactly that user, the role in PostgreSQL (created by the bootstrap Job), the
-NetworkPolicy to port 5432, the security group and TLS against the RDS CA. The Job is always deleted afterwards.
+NetworkPolicy to port 5432, the security group and TLS against the RDS CA. The Job is always deleted afterwards;
+on Ctrl-C by the main thread (LoginJobs.interrupt), since the check runs in a worker thread no signal reaches.
 """
 
 import secrets
+import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import urllib3
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
@@ -19,10 +22,10 @@ from infra import db_pods
 from infra.ops import checks, outputs
 from infra.ops.checks import CheckResult
 from infra.ops.errors import OpsError, one_line
-from infra.ops.kube import TIMEOUT
+from infra.ops.kube import TIMEOUT, transport_problem
 from infra.ops.rds_ca import CONFIGMAP as CA_CONFIGMAP
 from infra.ops.rds_ca import KEY as CA_KEY
-from infra.ops.waiting import Clock, wait_for
+from infra.ops.waiting import Clock, Stopped, wait_for
 
 NAME = "database login"
 APP_LABEL = db_pods.DB_LOGIN_LABELS["app"]
@@ -32,6 +35,9 @@ DEADLINE_SECONDS = 120  # Kubernetes stops the pod even if this process dies mid
 TTL_SECONDS = 300  # ... and removes the finished Job
 JOB_LABEL = "batch.kubernetes.io/job-name"  # set by the Job controller on its pods (Kubernetes >= 1.27)
 LOG_LINES = 5
+# Deleting the Job must not hold up the end of the run (an interrupted one least of all): a short limit per call.
+DELETE_TIMEOUT = (2.0, 3.0)
+SELF_REMOVAL = f"Kubernetes stops it {DEADLINE_SECONDS}s after it starts and removes it {TTL_SECONDS}s after it ends"
 
 # A token is valid for 15 minutes and is the password of this one connection; it never leaves the pod's memory.
 TOKEN_SCRIPT = f"""set -eu
@@ -151,6 +157,30 @@ def _pod_story(core: PodsApi, name: str, namespace: str, timeout: Timeout) -> st
     return f"pod {pod.metadata.name} is {(status.phase if status else None) or 'unknown'}"
 
 
+class LoginJobs:
+    """The login Jobs of one verify run. The checks run in worker threads, which Ctrl-C does not reach: on an
+    interrupt the main thread calls interrupt(), which stops every check and deletes their Jobs itself."""
+
+    def __init__(self) -> None:
+        self.stop = threading.Event()
+        self._lock = threading.Lock()
+        self._jobs: list[_LoginJob] = []
+
+    def add(self, job: "_LoginJob") -> None:
+        """Before the Job is created; after an interrupt none is."""
+        with self._lock:
+            if self.stop.is_set():
+                raise Stopped
+            self._jobs.append(job)
+
+    def interrupt(self) -> list[str]:
+        """Stop the checks; delete, in this thread, each Job no check has deleted yet: one line per Job."""
+        with self._lock:
+            self.stop.set()
+            jobs = list(self._jobs)
+        return [line for job in jobs if (line := job.delete_on_interrupt())]
+
+
 def check_login(
     out: Mapping[str, Any],
     jobs: JobsApi,
@@ -162,19 +192,23 @@ def check_login(
     interval: float = 2.0,
     request_timeout: Timeout = TIMEOUT,
     name: str | None = None,
+    started: LoginJobs | None = None,
 ) -> CheckResult:
     """PASS only when the Job's `psql ... -c 'select 1'` exits 0; FAIL with one line otherwise. Always deletes it,
-    Ctrl-C included."""
+    Ctrl-C included. With `started`, the main thread can stop the check and delete the Job (worker threads)."""
     namespace = outputs.text(out, "helloworldNamespace")
     host, port, dbname = outputs.text(out, "dbEndpoint"), outputs.integer(out, "dbPort"), outputs.text(out, "dbName")
     region = outputs.text(out, "region")
-    job = _LoginJob(jobs, core, name or job_name(), namespace, request_timeout)
+    stop = started.stop if started else threading.Event()
+    job = _LoginJob(jobs, core, name or job_name(), namespace, request_timeout, stop)
+    body = login_job(job.name, namespace, host, port, dbname, region)
+    if started:
+        started.add(job)
     leftover = ""
     try:
-        body = login_job(job.name, namespace, host, port, dbname, region)
         result = job.run(body, f"{host}:{port}/{dbname}", timeout=timeout, interval=interval, clock=clock, say=say)
     finally:
-        leftover = "" if job.taken else job.delete()
+        leftover = job.delete_after_check()
     return CheckResult(result.name, result.status, f"{result.detail}; {leftover}") if leftover else result
 
 
@@ -185,7 +219,12 @@ class _LoginJob:
     name: str
     namespace: str
     timeout: Timeout
+    stop: threading.Event  # set by the main thread on an interrupt: the check ends at its next step
     taken: bool = False  # the name belongs to another Job: never delete it
+    creating: bool = False  # the create call was (about to be) sent
+    created: bool = False  # ... and answered
+    _claim: threading.Lock = field(default_factory=threading.Lock)
+    _claimed: bool = False  # one deleter: the check when it ends, or the main thread on an interrupt
 
     def __str__(self) -> str:
         return f"{self.namespace}/{self.name}"
@@ -200,11 +239,15 @@ class _LoginJob:
         clock: Clock,
         say: Callable[[str], None],
     ) -> CheckResult:
+        self.creating = True  # before looking at stop: interrupt() reads them in the other order
+        if self.stop.is_set():
+            raise Stopped
         try:
             self.jobs.create_namespaced_job(self.namespace, body, _request_timeout=self.timeout)
         except Exception as err:  # without an answer the Job may exist all the same: it is deleted anyway
             self.taken = isinstance(err, ApiException) and err.status == 409
-            return checks.failed(NAME, f"cannot create Job {self}: {one_line(err)}")
+            return checks.failed(NAME, f"cannot create Job {self}: {_problem(err, self.timeout)}")
+        self.created = True
         outcome: list[str | None] = [None]
 
         def probe() -> tuple[bool, str]:
@@ -213,8 +256,13 @@ class _LoginJob:
             )
             return outcome[0] is not None, outcome[0] or "running"
 
+        def sleep(seconds: float) -> None:
+            clock.sleep(seconds)
+            if self.stop.is_set():  # interrupted: the main thread deletes the Job
+                raise Stopped
+
         try:
-            wait_for(f"Job {self}", probe, timeout=timeout, interval=interval, clock=clock, out=say)
+            wait_for(f"Job {self}", probe, timeout=timeout, interval=interval, clock=Clock(clock.now, sleep), out=say)
         except OpsError:
             return checks.failed(NAME, f"no result within {timeout:g}s: {self.explain()}")
         if outcome[0] == "succeeded":
@@ -225,20 +273,55 @@ class _LoginJob:
         try:
             return _pod_story(self.core, self.name, self.namespace, self.timeout)
         except Exception as err:  # the verdict stands without the story
-            return f"(pod details unavailable: {one_line(err)})"
+            return f"(pod details unavailable: {_problem(err, self.timeout)})"
 
-    def delete(self) -> str:
-        """Delete the Job and, by Background propagation, its pod; what is left behind, in words ("" when nothing)."""
+    def _claimed_now(self) -> bool:
+        """True for the first caller only; a Job whose name was another's is never ours to delete."""
+        with self._claim:
+            first, self._claimed = not self._claimed, True
+        return first and not self.taken
+
+    def delete_after_check(self) -> str:
+        """The check's own delete: what is left behind, in words ("" when nothing)."""
+        if not self._claimed_now():
+            return ""
+        try:
+            self._delete()
+        except Exception as err:
+            return f"Job {self} not deleted ({_problem(err, DELETE_TIMEOUT)}): {SELF_REMOVAL}"
+        return ""
+
+    def delete_on_interrupt(self) -> str:
+        """The main thread's delete after Ctrl-C: one line saying what happened to the Job ("" if the check had
+        already deleted it)."""
+        if not self._claimed_now() or not self.creating:  # not creating: it never will be (stop is set)
+            return ""
+        try:
+            deleted = self._delete()
+        except Exception as err:
+            return f"interrupted: Job {self} not deleted ({_problem(err, DELETE_TIMEOUT)}): {SELF_REMOVAL}"
+        if deleted:
+            return f"interrupted: deleted Job {self} (database login check)"
+        if self.created:
+            return f"interrupted: Job {self} was already gone"
+        return f"interrupted while Job {self} was being created: not found; if it appears, {SELF_REMOVAL}"
+
+    def _delete(self) -> bool:
+        """Delete the Job and, by Background propagation, its pod: False when there is none (never created, or
+        already removed)."""
         try:
             self.jobs.delete_namespaced_job(
-                self.name, self.namespace, propagation_policy="Background", _request_timeout=self.timeout
+                self.name, self.namespace, propagation_policy="Background", _request_timeout=DELETE_TIMEOUT
             )
         except ApiException as err:
-            if err.status == 404:  # never created, or already gone
-                return ""
-            problem = one_line(err)
-        except Exception as err:
-            problem = one_line(err)
-        else:
-            return ""
-        return f"Job {self} not deleted ({problem}): Kubernetes removes it {TTL_SECONDS}s after it ends"
+            if err.status == 404:
+                return False
+            raise
+        return True
+
+
+def _problem(err: Exception, timeout: Timeout) -> str:
+    """One line: a transport failure in a few words (urllib3's text runs to hundreds of characters)."""
+    if isinstance(err, urllib3.exceptions.HTTPError):
+        return f"Kubernetes API: {transport_problem(err, timeout)}"
+    return one_line(err)

@@ -3,15 +3,16 @@
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
+from botocore.parsers import ResponseParserError
 
 from infra import contract
 from infra.ops import outputs
 from infra.ops.aws import error_code
-from infra.ops.errors import OpsError
+from infra.ops.errors import OpsError, one_line
 from infra.ops.waiting import Clock, wait_for
 
 # CreateDBSnapshot's DBSnapshotIdentifier (botocore rds model): 1-255 letters, digits or hyphens, a letter first,
@@ -22,6 +23,9 @@ _MAX_IDENTIFIER = 255
 _DEAD = ("deleted", "deleting", "failed", "incompatible-restore", "incompatible-parameters")
 _ACCESS_DENIED = ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation")
 POLL_SECONDS = 15.0
+# A request whose answer did not arrive whole (a cut body is a ResponseParserError, not a BotoCoreError).
+_NO_ANSWER = (BotoCoreError, ResponseParserError)
+CLOCK_SKEW = timedelta(minutes=5)  # between this machine's clock and RDS's SnapshotCreateTime
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,7 @@ class Snapshot:
     created: datetime | None
     status: str
     progress: int | None = None  # PercentProgress: data transferred so far
+    instance: str | None = None  # DBInstanceIdentifier: the instance it was taken of
 
     def describe(self) -> str:
         return self.status if self.progress is None or self.status == "available" else f"{self.status} {self.progress}%"
@@ -55,6 +60,7 @@ def _from_api(found: Mapping[str, Any]) -> Snapshot:
         created=found.get("SnapshotCreateTime"),
         status=str(found.get("Status", "")),
         progress=int(progress) if progress is not None else None,
+        instance=found.get("DBInstanceIdentifier"),
     )
 
 
@@ -80,16 +86,41 @@ def _explain(err: ClientError, instance: str, stack: str) -> OpsError:
     return OpsError(f"snapshot of {instance} failed: {why}")
 
 
-def create(rds: Any, instance: str, name: str, tags: Mapping[str, str], stack: str) -> Snapshot:
+def create(rds: Any, instance: str, name: str, tags: Mapping[str, str], stack: str, *, since: datetime) -> Snapshot:
+    """CreateDBSnapshot. When its answer is lost (botocore's retry then meets DBSnapshotAlreadyExists, or the body is
+    cut), RDS is asked for the name: a snapshot of this instance taken `since` this run started is this run's."""
     try:
         found = rds.create_db_snapshot(
             DBSnapshotIdentifier=name,
             DBInstanceIdentifier=instance,
             Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
         )["DBSnapshot"]
-    except ClientError as err:
-        raise _explain(err, instance, stack) from err
+    except (ClientError, *_NO_ANSWER) as err:
+        if isinstance(err, ClientError) and error_code(err) != "DBSnapshotAlreadyExists":
+            raise _explain(err, instance, stack) from err
+        return _taken_by_this_run(rds, instance, name, since, err, stack)
     return _from_api(found)
+
+
+def _taken_by_this_run(rds: Any, instance: str, name: str, since: datetime, err: Exception, stack: str) -> Snapshot:
+    try:
+        found = describe(rds, name)
+    except (ClientError, *_NO_ANSWER) as describe_err:
+        raise OpsError(
+            f"snapshot of {instance}: the answer to CreateDBSnapshot was lost ({one_line(err)}) and RDS could not be "
+            f"asked whether {name} exists ({one_line(describe_err)}): check with "
+            f"`aws rds describe-db-snapshots --db-snapshot-identifier {name}`"
+        ) from err
+    # The name carries this run's second: one of another instance, or from before this run, is not this run's.
+    if (
+        found
+        and found.instance == instance
+        and (found.created is None or found.created >= since.replace(microsecond=0))
+    ):
+        return found
+    if isinstance(err, ClientError):
+        raise _explain(err, instance, stack) from err
+    raise OpsError(f"snapshot of {instance} failed: {one_line(err)}; RDS has no snapshot {name} of it: retry") from err
 
 
 def describe(rds: Any, identifier: str) -> Snapshot | None:
@@ -141,9 +172,10 @@ def take_snapshot(
 ) -> str:
     """Start a manual snapshot of the stack's instance (tagged with project and stack); return its identifier."""
     instance = outputs.text(out, "dbIdentifier")
-    name = snapshot_name(instance, at or datetime.now(UTC))
+    when = at or datetime.now(UTC)
+    name = snapshot_name(instance, when)
     tags = {"project": project, "stack": contract.stack_short_name(stack)}  # as the program tags what it creates
-    started = create(rds, instance, name, tags, stack)
+    started = create(rds, instance, name, tags, stack, since=when)
     say(f"snapshot {name} of {instance}: {started.describe()}")
     if wait:
         wait_available(rds, name, timeout=timeout, clock=clock, say=say)

@@ -81,6 +81,7 @@ class AwsClients:
     rds: Any
     logs: Any
     acm: Any
+    logs_last_try: Any  # logs with aws.ONE_SHORT_TRY: after an interrupt it must not hold the exit for long
 
 
 def refuse_protected(stack: str, facts: StateFacts) -> None:
@@ -277,18 +278,34 @@ def log_groups_check(target: Target, clients: AwsClients) -> CheckResult:
         candidates, listed = list(writers), False
     kept = [g for g in candidates if writers[g] is True]  # deleting now would only see it re-created
     result = log_groups.delete(clients.logs, [g for g in candidates if writers[g] is not True])
+    if result.failed and not listed:  # neither listed nor deleted: whether they exist is unknown
+        raise OpsError(f"could not list or delete ({_why_not(result)})")
+    if kept and not result.failed:
+        return CheckResult(name, "WARN", f"kept {', '.join(kept)}: the cluster or database still exists")
+    note = f" (the cluster or database could not be looked up: {'; '.join(unsure)})" if unsure else ""
+    return _deletion_row(target, result, note)
+
+
+def log_groups_last_try(target: Target, clients: AwsClients) -> CheckResult:
+    """After an interrupt: one short try at deleting the log groups, or the next `pulumi up` stops on them.
+    pulumi destroy has succeeded, so their writers are gone: DeleteLogGroup alone, nothing looked up first."""
+    return _deletion_row(target, log_groups.delete(clients.logs_last_try, _log_group_plan(target)))
+
+
+def _why_not(result: log_groups.Deletion) -> str:
+    return "; ".join(f"{g}: {err}" for g, err in result.failed)
+
+
+def _deletion_row(target: Target, result: log_groups.Deletion, note: str = "") -> CheckResult:
+    name = "log groups"
     if result.failed:
         commands = " && ".join(log_groups.delete_command(g) for g, _ in result.failed)
-        why = "; ".join(f"{g}: {err}" for g, err in result.failed)
-        if not listed:  # neither listed nor deleted: whether they exist is unknown
-            raise OpsError(f"could not list or delete ({why})")
-        return failed(name, f"could not delete ({why}); the next `pulumi up` needs them gone: {commands}")
-    note = f" (the cluster or database could not be looked up: {'; '.join(unsure)})" if unsure else ""
-    if kept:
-        return CheckResult(name, "WARN", f"kept {', '.join(kept)}: the cluster or database still exists")
+        return failed(name, f"could not delete ({_why_not(result)}); the next `pulumi up` needs them gone: {commands}")
     if result.deleted:
         return passed(name, f"deleted {', '.join(result.deleted)} (re-created by AWS after Pulumi deleted them){note}")
-    return passed(name, f"none left ({eks_group}, /aws/rds/instance/{target.db_identifier}/*){note}")
+    return passed(
+        name, f"none left ({log_groups.eks_group(target.cluster)}, /aws/rds/instance/{target.db_identifier}/*){note}"
+    )
 
 
 def preview(
@@ -357,6 +374,7 @@ class _Step:
     name: str
     run: Callable[[], CheckResult]
     by_hand: str  # the command that finishes (or checks) the step when it cannot run
+    last_try: Callable[[], CheckResult] | None = None  # what still runs after an interrupt
 
 
 def _leftovers_step(target: Target, clients: AwsClients, *, clock: Clock, say: Callable[[str], None]) -> CheckResult:
@@ -393,6 +411,7 @@ def _after_destroy(target: Target, clients: AwsClients, *, clock: Clock, say: Ca
             "log groups",
             lambda: log_groups_check(target, clients),
             " && ".join(f"{log_groups.delete_command(g)} {region}" for g in _log_group_plan(target)),
+            last_try=lambda: log_groups_last_try(target, clients),
         ),
     ]
 
@@ -428,20 +447,24 @@ def destroy(
     # The irreversible part is done: from here on every step is a row, whatever AWS answers.
     report = Teardown(rows=list(notices))
     for step in _after_destroy(target, clients, clock=clock, say=say):
-        if report.interrupted:
-            report.rows.append(CheckResult(step.name, "WARN", f"not run (interrupted); by hand: {step.by_hand}"))
-            continue
-        try:
-            report.rows.append(step.run())
-        except KeyboardInterrupt:  # Ctrl-C (or SIGTERM): stop, but still say what is done and what is not
-            report.interrupted = True
-            report.rows.append(CheckResult(step.name, "WARN", f"interrupted; by hand: {step.by_hand}"))
-        except Exception as err:  # Throttling, AccessDenied...: the destroy stays done, the row says what to do
-            report.unchecked.append(step.name)
-            report.rows.append(
-                CheckResult(step.name, "WARN", f"could not check: {one_line(err)}; by hand: {step.by_hand}")
-            )
+        row = None if report.interrupted else _outcome(step, step.run, report)
+        if report.interrupted and step.last_try:  # interrupted before or in this step, which still runs once
+            say(f"interrupted: one short try at the {step.name} step")
+            row = _outcome(step, step.last_try, report)
+        report.rows.append(row or CheckResult(step.name, "WARN", f"not run (interrupted); by hand: {step.by_hand}"))
     return report
+
+
+def _outcome(step: _Step, run: Callable[[], CheckResult], report: Teardown) -> CheckResult:
+    """run()'s row; an error or an interrupt is a WARN row naming the command to finish by hand."""
+    try:
+        return run()
+    except KeyboardInterrupt:  # Ctrl-C, SIGTERM, SIGHUP: stop, but still say what is done and what is not
+        report.interrupted = True
+        return CheckResult(step.name, "WARN", f"interrupted; by hand: {step.by_hand}")
+    except Exception as err:  # Throttling, AccessDenied...: the destroy stays done, the row says what to do
+        report.unchecked.append(step.name)
+        return CheckResult(step.name, "WARN", f"could not check: {one_line(err)}; by hand: {step.by_hand}")
 
 
 def require_confirmation(stack: str, *, yes: bool, interactive: bool, ask: Callable[[str], str]) -> None:

@@ -4,21 +4,31 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from infra.ops.errors import OpsError
-from infra.ops.kube_model import EXCLUDE_FROM_LB_LABEL, Node, Pod
+from infra.ops.kube_model import EXCLUDE_FROM_LB_LABEL, Node, Pod, WorkloadKind, WorkloadRef
 from infra.ops.waiting import Backoff, Clock
 
 _FINISHED = ("Succeeded", "Failed")
 PDB_BACKOFF = Backoff(initial=1.0, factor=2.0, maximum=16.0)
 
 
+@dataclass(frozen=True)
+class NodeMarks:
+    """What step 1 found on the node before changing anything."""
+
+    cordoned: bool
+    labelled: bool
+
+
 @dataclass
 class NodeChanges:
     """What a swap changed on the node, so its undo reverses exactly that: a cordon or label the operator put
-    there before (a quarantined node) stays."""
+    there before (a quarantined node) stays. `found` is None until step 1 has read the node."""
 
     node: str
+    found: NodeMarks | None = None
     cordoned: bool = False
     labelled: bool = False
+    terminate_sent: bool = False  # from then on the node is going away: nothing is undone
 
     def undo_commands(self) -> list[str]:
         """What reverses them by hand; until the terminate nothing else needs undoing (evicted pods run elsewhere)."""
@@ -29,15 +39,15 @@ class NodeChanges:
         return _joined([("cordoned", self.cordoned), ("excluded from load balancers", self.labelled)])
 
     def undone(self) -> str:
-        """What the undo did, and what it left as the run found it."""
+        """What the undo did, and what it left as the run found it ("not touched" when the run changed nothing)."""
         label = EXCLUDE_FROM_LB_LABEL
         did = _joined(
             [("uncordoned it", self.cordoned), (f"removed its label {label} (it rejoins the ELB)", self.labelled)]
         )
-        kept = _joined([("cordoned", not self.cordoned), (f"labelled {label}", not self.labelled)])
-        return f"{self.node}: " + "; ".join(
-            ([did] if did else []) + ([f"it was {kept} before this run and stays so"] if kept else [])
-        )
+        found = self.found or NodeMarks(cordoned=False, labelled=False)
+        kept = _joined([("cordoned", found.cordoned), (f"labelled {label}", found.labelled)])
+        said = ([did] if did else []) + ([f"it was {kept} before this run and stays so"] if kept else [])
+        return f"{self.node}: " + ("; ".join(said) or "not touched")
 
 
 def _joined(words_if: list[tuple[str, bool]]) -> str:
@@ -140,6 +150,28 @@ def drained(pods_on_node: Sequence[Pod], *, node_ready: bool) -> tuple[bool, str
     if not left:
         return True, "no evictable pods left"
     return False, f"{len(left)} pod(s) still on the node: " + ", ".join(p.ref for p in left[:3])
+
+
+# The controller that owns a workload's pods: an RC its own, a Deployment's through its ReplicaSets.
+_POD_OWNER: dict[WorkloadKind, str] = {"rc": "ReplicationController", "deployment": "ReplicaSet"}
+
+
+def serving_pods(pods: Sequence[Pod], namespace: str, workload: WorkloadRef) -> list[Pod]:
+    """The workload's ready pods not being deleted, by name: under externalTrafficPolicy Local, what keeps a node
+    InService (kube-proxy's health check counts ready local endpoints, not terminating ones). Its pods are named
+    after it (`<rc>-xxxxx`, `<deployment>-<hash>-xxxxx`); other pods of the namespace (a Job's) are owned otherwise."""
+    return sorted(
+        (
+            p
+            for p in pods
+            if p.namespace == namespace
+            and _POD_OWNER[workload.kind] in p.owner_kinds
+            and p.name.startswith(f"{workload.name}-")
+            and p.ready
+            and not p.deleting
+        ),
+        key=lambda p: p.name,
+    )
 
 
 def find_node(nodes: Sequence[Node], ref: str) -> Node:

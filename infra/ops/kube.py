@@ -4,7 +4,7 @@ No decisions here (those live in checks.py and drain.py), so tests can swap in a
 with the same few CoreV1Api/AppsV1Api methods.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
 
@@ -139,6 +139,11 @@ class Kube:
                 return str(ingress.hostname)
         return None
 
+    def service_traffic_policy(self, name: str, namespace: str) -> str:
+        """The Service's externalTrafficPolicy; "Cluster" (the API's default) when unset."""
+        svc = self._call(self.core.read_namespaced_service, name, namespace)
+        return str((svc.spec.external_traffic_policy if svc.spec else None) or "Cluster")
+
     def cordon(self, node: str) -> None:
         self._call(self.core.patch_node, node, {"spec": {"unschedulable": True}}, _content_type=_MERGE_PATCH)
 
@@ -168,7 +173,8 @@ class Kube:
             raise OpsError(f"creating Lease {namespace}/{name} failed: HTTP {err.status} {err.reason}") from err
         return _uid(created)
 
-    def read_lease(self, namespace: str, name: str) -> Lease | None:
+    def read_lease(self, namespace: str, name: str) -> tuple[Lease, dict[str, str]] | None:
+        """The Lease and its annotations; None when there is none."""
         try:
             found = self._call(self.coordination.read_namespaced_lease, name, namespace)
         except ApiException as err:
@@ -176,11 +182,21 @@ class Kube:
                 return None
             raise OpsError(f"reading Lease {namespace}/{name} failed: HTTP {err.status} {err.reason}") from err
         spec = found.spec
-        return Lease(
+        lease = Lease(
             uid=_uid(found),
             holder=(spec.holder_identity if spec else None) or "unknown",
             acquired=spec.acquire_time if spec else None,
         )
+        return lease, dict((found.metadata.annotations if found.metadata else None) or {})
+
+    def annotate_lease(self, namespace: str, name: str, uid: str, annotations: Mapping[str, str]) -> None:
+        """Add annotations to the Lease, only while it is still the one with `uid` (the API server answers 409
+        to a patch whose metadata.uid names another object)."""
+        body = {"metadata": {"uid": uid, "annotations": dict(annotations)}}
+        try:
+            self._call(self.coordination.patch_namespaced_lease, name, namespace, body, _content_type=_MERGE_PATCH)
+        except ApiException as err:
+            raise OpsError(f"annotating Lease {namespace}/{name} failed: HTTP {err.status} {err.reason}") from err
 
     def delete_lease(self, namespace: str, name: str, uid: str) -> bool:
         """Delete the Lease only if it is still the one with `uid`; False when it is gone or another's now."""

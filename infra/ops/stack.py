@@ -89,21 +89,27 @@ def project_name() -> str:
     return str(yaml.safe_load((REPO_ROOT / "Pulumi.yaml").read_text(encoding="utf-8"))["name"])
 
 
+def _read(what: str, read: Callable[[], Any]) -> Any:
+    """read(), every failure one StackError: `cannot read <what>: <why>`; an interrupt stays one (exit 130)."""
+    from infra.ops.stack_workspace import CancelledByOperatorError
+
+    try:
+        return read()
+    except CancelledByOperatorError as err:  # even if pulumi answered: the operator asked to stop before anything
+        raise StackError(f"cannot read {what}: interrupted", interrupted=True) from err
+    except Exception as err:  # CLI missing, no such stack, backend login...: all one message
+        raise StackError(f"cannot read {what}: {explain(err)}") from err
+
+
 def read_outputs(stack: str) -> dict[str, Any]:
     """Return the stack's outputs as name -> plain value (secrets included, in memory only)."""
-    try:
-        outputs = _open(stack).outputs()
-    except Exception as err:  # CLI missing, no such stack, backend login...: all one message
-        raise StackError(f"cannot read outputs of stack {stack!r}: {explain(err)}") from err
+    outputs = _read(f"outputs of stack {stack!r}", lambda: _open(stack).outputs())
     return {name: out.value for name, out in outputs.items()}
 
 
 def read_state(stack: str) -> dict[str, Any]:
     """The stack's checkpoint (`pulumi stack export`): its `resources` carry ids, outputs and `protect`."""
-    try:
-        deployment = _open(stack).export_stack().deployment
-    except Exception as err:
-        raise StackError(f"cannot read the state of stack {stack!r}: {explain(err)}") from err
+    deployment = _read(f"the state of stack {stack!r}", lambda: _open(stack).export_stack().deployment)
     return dict(deployment or {})
 
 
@@ -119,6 +125,12 @@ def destroy(stack: str, on_output: Callable[[str], None], *, preview_only: bool 
             preview_only=preview_only,
         )
     except CancelledByOperatorError as err:
+        if err.completed and not preview_only:  # the interrupt came as pulumi finished: the steps after it must run
+            on_output(
+                f"pulumi destroy of stack {stack!r} completed before the interrupt could cancel it; "
+                "the steps after it run"
+            )
+            return
         raise StackError(
             f"pulumi destroy of stack {stack!r} was interrupted: pulumi was asked to cancel and has exited "
             f"(code {err.result.code}). Run the same command again to finish, after `pulumi refresh -s {stack}` "

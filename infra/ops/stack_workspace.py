@@ -3,6 +3,7 @@
 Imported only by infra.ops.stack (lazily: the Automation API takes a while to load and `--help` needs none of it).
 """
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -13,6 +14,8 @@ from typing import IO
 from pulumi import automation as auto
 from pulumi.automation.errors import create_command_error
 
+from infra.ops.terminal import leave_lost_terminal
+
 
 class CancelledByOperatorError(Exception):
     """The operator pressed Ctrl-C; pulumi was told and has exited. Carries what it printed."""
@@ -20,6 +23,11 @@ class CancelledByOperatorError(Exception):
     def __init__(self, result: auto.CommandResult) -> None:
         super().__init__(f"interrupted; pulumi exited with code {result.code}")
         self.result = result
+
+    @property
+    def completed(self) -> bool:
+        """pulumi finished its command anyway (the interrupt came too late to cancel it): its work is done."""
+        return self.result.code == 0
 
 
 class ForwardingCommand(auto.PulumiCommand):
@@ -47,6 +55,8 @@ class ForwardingCommand(auto.PulumiCommand):
         started: list[subprocess.Popen[str]] = []
 
         def forward(signum: int, frame: object) -> None:
+            if signum == signal.SIGHUP:  # what pulumi and the caller still print must not fail on the lost terminal
+                leave_lost_terminal()
             interrupts.append(signum)
             if started:
                 started[0].send_signal(signal.SIGINT)
@@ -99,7 +109,10 @@ def _consume(stream: IO[str] | None, callback: auto.OnOutput | None, chunks: lis
     for line in iter(stream.readline, ""):
         stripped = line.rstrip()
         if callback:
-            callback(stripped)
+            # A line that cannot be shown (the terminal hung up) must not stop the reading: pulumi would block on a
+            # full pipe before writing its checkpoint.
+            with contextlib.suppress(OSError):
+                callback(stripped)
         chunks.append(stripped)
     stream.close()
 

@@ -1,25 +1,29 @@
 """swap-node's lock: one run at a time per cluster, so two runs cannot take both nodes out of the ELB.
 
 A coordination.k8s.io Lease, kube-system/infra-swap-node, names the holder (user@host pid N) and
-its start. Creating it is atomic: of two runs started together, the API server lets one create
-it and answers the other 409. Released on every way out but SIGKILL, and only while it is still
-this run's (the delete names its uid); `--break-lock` clears one whose holder is gone.
+its start; its annotations say which node the run swaps and, once it grows the node group, the sizes
+to give back, so whoever meets a stale lock gets the commands that undo that run. Creating it is
+atomic: of two runs started together, the API server lets one create it and answers the other 409.
+Released on every way out but SIGKILL, and only while it is still this run's (the delete names its uid);
+`--break-lock` clears one whose holder is gone.
 """
 
 import contextlib
 import getpass
 import os
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
 from infra.ops.errors import OpsError, one_line
-from infra.ops.kube_model import Lease
+from infra.ops.kube_model import EXCLUDE_FROM_LB_LABEL, Lease
 
 NAMESPACE, NAME = "kube-system", "infra-swap-node"
 LEASE = f"Lease {NAMESPACE}/{NAME}"
+NODE_NOTE = "infra.ops/node"  # the node the holder swaps
+SIZES_NOTE = "infra.ops/original-sizes"  # set before it grows the node group: `--scaling-config ...` to restore
 
 
 class Leases(Protocol):
@@ -27,7 +31,9 @@ class Leases(Protocol):
 
     def create_lease(self, namespace: str, name: str, holder: str, acquired: datetime) -> str | None: ...
 
-    def read_lease(self, namespace: str, name: str) -> Lease | None: ...
+    def read_lease(self, namespace: str, name: str) -> tuple[Lease, dict[str, str]] | None: ...
+
+    def annotate_lease(self, namespace: str, name: str, uid: str, annotations: Mapping[str, str]) -> None: ...
 
     def delete_lease(self, namespace: str, name: str, uid: str) -> bool: ...
 
@@ -45,19 +51,39 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def nodegroup_sizes_command(cluster: str, nodegroup: str, scaling_args: str) -> str:
+    return f"aws eks update-nodegroup-config --cluster-name {cluster} --nodegroup-name {nodegroup} {scaling_args}"
+
+
+def undo_commands(cluster: str, nodegroup: str, notes: Mapping[str, str]) -> str:
+    """What undoes a run that died holding the lock, from what it noted (its own undo never ran)."""
+    node, sizes = notes.get(NODE_NOTE), notes.get(SIZES_NOTE)
+    if node is None:
+        return "check that its node is uncordoned and unlabelled"
+    undo = (
+        f"undo what it may have left on {node} (unless you cordoned or labelled it yourself): "
+        f"`kubectl uncordon {node}`, `kubectl label node {node} {EXCLUDE_FROM_LB_LABEL}-`"
+    )
+    if sizes:
+        undo += f"; it grew the node group: `{nodegroup_sizes_command(cluster, nodegroup, sizes)}`"
+    return undo
+
+
 @dataclass(frozen=True)
 class SwapLock:
     kube: Leases
     cluster: str
+    nodegroup: str
     holder: str
     wall: Callable[[], datetime]
     say: Callable[[str], None]
 
     @contextlib.contextmanager
-    def held(self, *, break_lock: bool) -> Iterator[None]:
-        uid = self._take(break_lock=break_lock)
+    def held(self, *, break_lock: bool) -> Iterator["HeldLock"]:
+        """Yields the lock, with what a lock broken on the way in had noted (empty when none was broken)."""
+        uid, broken = self._take(break_lock=break_lock)
         try:
-            yield
+            yield HeldLock(self, uid, broken)
         finally:
             try:
                 if not self.kube.delete_lease(NAMESPACE, NAME, uid):
@@ -65,23 +91,26 @@ class SwapLock:
             except BaseException as err:  # a second Ctrl-C too: the first error is the one to report
                 self.say(f"could not release the lock {LEASE} ({one_line(err)}); the next swap-node needs --break-lock")
 
-    def _take(self, *, break_lock: bool) -> str:
+    def _take(self, *, break_lock: bool) -> tuple[str, dict[str, str]]:
+        broken: dict[str, str] = {}
         for _ in range(2):  # a second try when the holder released it between our create and our read
             uid = self.kube.create_lease(NAMESPACE, NAME, self.holder, self.wall())
             if uid is not None:
-                return uid
-            held = self.kube.read_lease(NAMESPACE, NAME)
-            if held is None:
+                return uid, broken
+            found = self.kube.read_lease(NAMESPACE, NAME)
+            if found is None:
                 continue
+            held, notes = found
             since = self._since(held)
+            undo = undo_commands(self.cluster, self.nodegroup, notes)
             if not break_lock:
                 raise OpsError(
                     f"another swap-node is running on cluster {self.cluster}: {held.holder}, {since} ({LEASE}). "
-                    "If that process is gone (killed, machine lost), check that its node is uncordoned and "
-                    "unlabelled, then run again with --break-lock"
+                    f"If that process is gone (killed, machine lost), {undo}; then run again with --break-lock"
                 )
-            self.say(f"breaking the lock held by {held.holder}, {since}")
+            self.say(f"breaking the lock held by {held.holder}, {since}; if it stopped without its undo, {undo}")
             self.kube.delete_lease(NAMESPACE, NAME, held.uid)
+            broken = notes
         raise OpsError(f"the lock {LEASE} keeps changing hands; run again")
 
     def _since(self, lease: Lease) -> str:
@@ -91,3 +120,14 @@ class SwapLock:
         hours, rest = divmod(seconds, 3600)
         age = f"{hours}h{rest // 60:02d}m" if hours else f"{rest // 60}m{rest % 60:02d}s"
         return f"since {lease.acquired.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC ({age} ago)"
+
+
+@dataclass(frozen=True)
+class HeldLock:
+    lock: SwapLock
+    uid: str
+    broken_notes: dict[str, str]  # what the lock broken with --break-lock had noted
+
+    def note(self, annotations: Mapping[str, str]) -> None:
+        """Write down what a run that dies without its undo leaves behind (the next run's refusal prints it)."""
+        self.lock.kube.annotate_lease(NAMESPACE, NAME, self.uid, annotations)

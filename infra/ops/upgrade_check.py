@@ -12,7 +12,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from infra.ops import checks, outputs
+from infra.ops import aws, checks, outputs
 from infra.ops.checks import CheckResult, _names, failed, passed
 from infra.ops.errors import OpsError, one_line
 from infra.ops.kube_pdbs import Budget, BudgetReader
@@ -286,6 +286,10 @@ def _guarded(name: str, rows: Callable[[], list[CheckResult]]) -> list[CheckResu
     try:
         return rows()
     except Exception as err:  # a fetch that failed is a failed row; the other rows still run
+        if problem := aws.credentials_problem(err, f" while checking {name}"):
+            raise problem from err  # every other row would fail the same way: one line naming the fix
+        if isinstance(err, ClientError) and aws.error_code(err) in aws.THROTTLED:
+            return [warned(name, f"not checked: AWS throttled the request ({aws.error_code(err)}); run it again")]
         return [checks.crashed(name, err)]
 
 

@@ -1,20 +1,20 @@
 """`verify`: fetch cluster/app state through thin layers, judge it with checks.py, print a table."""
 
 import ssl
+import threading
 import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from infra.ops import aws, checks, outputs, tls
 from infra.ops.checks import CheckResult
-from infra.ops.http_probe import Fetch
+from infra.ops.http_probe import Fetch, describe
 from infra.ops.kube_model import ClusterReader, nodegroup_members, parse_workload
 from infra.ops.kubeconfig import ExecPluginError
 from infra.ops.table import render
-from infra.ops.waiting import Clock
+from infra.ops.waiting import Clock, Stopped
 
 HTTP_TIMEOUT = 5.0
 SERVICE = "helloworld"
@@ -25,12 +25,13 @@ KUBE_CREDENTIALS = "Kubernetes credentials"
 class Probe:
     name: str
     run: Callable[[], CheckResult]
+    cluster: str | None = None  # the EKS cluster whose API the check calls, if it does
 
     def __call__(self) -> CheckResult:
         try:
             return self.run()
         except Exception as err:  # a fetch that failed is a failed check, not a crash
-            return checks.crashed(self.name, err)
+            return checks.crashed(self.name, err, self.cluster)
 
 
 def build_probes(
@@ -57,7 +58,11 @@ def build_probes(
         parts = urllib.parse.urlsplit(url)
         if parts.scheme != "https" or not parts.hostname:
             return checks.plain_http(parts.hostname, endpoint)
-        cert = tls.peer_certificate(parts.hostname, parts.port or 443, context, HTTP_TIMEOUT)
+        port = parts.port or 443
+        try:
+            cert = tls.peer_certificate(parts.hostname, port, context, HTTP_TIMEOUT)
+        except OSError as err:  # in the words GET / uses for the same failure
+            return checks.failed("certificate", f"{parts.hostname}:{port}: {describe(err)}")
         return checks.certificate(cert, datetime.now(UTC))
 
     app = [
@@ -76,21 +81,24 @@ def build_probes(
         return checks.nodes_ready(nodegroup_members(cluster.nodes(), nodegroup), desired)
 
     return [
-        Probe("nodes", nodes),
+        Probe("nodes", nodes, cluster_name),
         Probe(
             "kube-system pods",
             lambda: checks.system_pods_ready(cluster.pods(namespace="kube-system")),
+            cluster_name,
         ),
         Probe(
             f"workload {workload}",
             lambda: checks.workload_ready(workload, cluster.workload(workload, namespace), replicas),
+            cluster_name,
         ),
         Probe(
             f"service {SERVICE}",
             lambda: checks.service_hostname(cluster.service_hostname(SERVICE, namespace), endpoint),
+            cluster_name,
         ),
         *app,
-        *([Probe("database login", login)] if login else []),
+        *([Probe("database login", login, cluster_name)] if login else []),
     ]
 
 
@@ -101,16 +109,19 @@ def run_checks(
     interval: float,
     clock: Clock,
     out: Callable[[str], None],
+    started: float | None = None,
 ) -> list[CheckResult]:
-    """Run every probe; with wait > 0 re-run the failing ones until they pass or time runs out.
+    """Run every probe; with wait > 0 re-run the failing ones (but a final failure) until they pass or time runs
+    out.
 
-    Each probe's calls have timeouts, so a round ends within the slowest one; the last round
-    may start just before the deadline, so the whole run ends within `wait` plus one round.
+    `wait` counts from `started` (the verb's start; default: now), not from the end of the first round. Each
+    probe's calls have timeouts, so a round ends within the slowest one; the last round may start just before
+    the deadline, so the whole run ends within `wait` plus one round.
     """
+    deadline = (clock.now() if started is None else started) + wait
     results = run_round(probes)
-    deadline = clock.now() + wait
     while True:
-        failing = [p for p in probes if not results[p.name].ok]
+        failing = [p for p in probes if not results[p.name].ok and not results[p.name].final]
         left = deadline - clock.now()
         if not failing or left <= 0:
             return [results[p.name] for p in probes]
@@ -121,10 +132,33 @@ def run_checks(
 
 
 def run_round(probes: Sequence[Probe]) -> dict[str, CheckResult]:
-    """All probes at once: a round takes as long as its slowest check, not their sum
-    (against an API that does not answer, every Kubernetes check waits out its timeout)."""
-    with ThreadPoolExecutor(max_workers=max(len(probes), 1)) as pool:
-        return dict(zip((p.name for p in probes), pool.map(lambda probe: probe(), probes), strict=True))
+    """All probes at once: a round takes as long as its slowest check, not their sum (against an API that does
+    not answer, every Kubernetes check waits out its timeout).
+
+    Each probe runs in a daemon thread and the calling (main) thread only waits for them, so Ctrl-C interrupts
+    the wait at once; a thread left running then ends with the process (a pool's threads would be joined first).
+    """
+    results: dict[str, CheckResult] = {}
+    lock, all_done = threading.Lock(), threading.Event()
+
+    def run(probe: Probe) -> None:
+        try:
+            result = probe()
+        except Stopped:  # the main thread was interrupted and no longer waits for this result
+            return
+        except BaseException as err:  # (Probe turns every Exception into a row) a row all the same: never hang
+            result = checks.crashed(probe.name, err)
+        with lock:
+            results[probe.name] = result
+            if len(results) == len(probes):
+                all_done.set()
+
+    if not probes:
+        return results
+    for probe in probes:
+        threading.Thread(target=run, args=(probe,), name=f"verify {probe.name}", daemon=True).start()
+    all_done.wait()  # interruptible: Ctrl-C raises KeyboardInterrupt here
+    return dict(results)
 
 
 def report(results: Sequence[CheckResult]) -> str:

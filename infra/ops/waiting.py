@@ -7,6 +7,7 @@ from botocore.exceptions import ClientError
 
 from infra.ops.aws import _NO_CREDENTIALS, _REJECTED, CREDENTIALS_FIX, CredentialsError, error_code
 from infra.ops.errors import OpsError, one_line
+from infra.ops.kubeconfig import ExecPluginError
 
 # AWS errors no retry can fix: a missing permission, or a request AWS rejects as malformed.
 # Throttling and 5xx answers stay transient.
@@ -19,6 +20,11 @@ PERMANENT_AWS_ERRORS = frozenset(
 HTTP_UNAUTHORIZED = 401
 
 Probe = Callable[[], tuple[bool, str]]
+
+
+class Stopped(BaseException):
+    """Work in a worker thread was given up (Ctrl-C reaches only the main thread, which then cleans up itself).
+    A BaseException, like KeyboardInterrupt, so that the `except Exception` of retries and checks lets it through."""
 
 
 @dataclass(frozen=True)
@@ -64,6 +70,8 @@ def wait_for(
         except ClientError as err:
             _raise_if_permanent(err, what)
             done, detail = False, one_line(err)
+        except ExecPluginError as err:  # `aws eks get-token` failed (expired credentials): no retry fixes that
+            raise CredentialsError(f"{err} (while waiting for {what})", CREDENTIALS_FIX) from err
         except Exception as err:  # API hiccups during node churn are expected: keep polling
             _raise_if_unauthorized(err, what)
             done, detail = False, one_line(err)

@@ -28,7 +28,7 @@ from kubernetes.client.exceptions import ApiException
 from infra.ops import db_login
 from infra.ops.db_login import check_login, login_job
 from infra.ops.kube import Kube
-from infra.ops.waiting import Clock
+from infra.ops.waiting import Clock, Stopped
 
 K8S = "1.35.0"
 OUT: dict[str, Any] = {
@@ -477,6 +477,93 @@ def test_ctrl_c_while_waiting_still_deletes_the_job() -> None:
     with pytest.raises(KeyboardInterrupt):
         check_login(OUT, batch, FakeCore([]), timeout=90, clock=Clock(lambda: 0.0, interrupted), name=JOB)
     assert_deleted_once(batch)
+
+
+class BlockingBatch(FakeBatch):
+    """Its first status read blocks until released (a hung API), so an interrupt lands while the check waits;
+    records which thread deletes."""
+
+    def __init__(self) -> None:
+        super().__init__([RUNNING])
+        self.polling, self.release = threading.Event(), threading.Event()
+        self.deleters: list[threading.Thread] = []
+        self.delete_timeouts: list[tuple[float, float]] = []
+
+    def read_namespaced_job_status(self, name: str, namespace: str, **kwargs: Any) -> Any:
+        self.polling.set()
+        self.release.wait(timeout=5)
+        return super().read_namespaced_job_status(name, namespace, **kwargs)
+
+    def delete_namespaced_job(self, name: str, namespace: str, **kwargs: Any) -> Any:
+        self.deleters.append(threading.current_thread())
+        self.delete_timeouts.append(kwargs["_request_timeout"])
+        return super().delete_namespaced_job(name, namespace, **kwargs)
+
+
+def check_in_a_worker(batch: FakeBatch, started: db_login.LoginJobs) -> tuple[threading.Thread, list[BaseException]]:
+    ended: list[BaseException] = []
+
+    def check() -> None:
+        try:
+            check_login(OUT, batch, FakeCore([]), timeout=90, clock=FakeClock().clock, name=JOB, started=started)
+        except BaseException as err:  # Stopped, once the main thread has taken over
+            ended.append(err)
+
+    worker = threading.Thread(target=check, daemon=True)
+    worker.start()
+    return worker, ended
+
+
+def test_an_interrupt_stops_the_check_and_deletes_the_job_in_the_calling_thread() -> None:
+    batch, started = BlockingBatch(), db_login.LoginJobs()
+    worker, ended = check_in_a_worker(batch, started)
+    assert batch.polling.wait(timeout=5)
+    lines = started.interrupt()
+    batch.release.set()
+    worker.join(timeout=5)
+    assert lines == [f"interrupted: deleted Job apps/{JOB} (database login check)"]
+    assert batch.deleters == [threading.main_thread()]  # and the check, stopped, does not delete it again
+    assert_deleted_once(batch)
+    assert [type(err) for err in ended] == [Stopped]
+    assert [sum(limits) <= 5.0 for limits in batch.delete_timeouts] == [True]  # an interrupted run ends soon
+
+
+def test_an_interrupt_before_the_job_is_created_creates_none_and_deletes_nothing() -> None:
+    batch, started = FakeBatch([RUNNING]), db_login.LoginJobs()
+    assert started.interrupt() == []
+    with pytest.raises(Stopped):
+        check_login(OUT, batch, FakeCore([]), timeout=90, clock=FakeClock().clock, name=JOB, started=started)
+    assert batch.created == [] and batch.deleted == []
+
+
+def test_an_interrupt_just_before_the_create_call_stops_it() -> None:
+    class InterruptedAfterAdding(db_login.LoginJobs):
+        def add(self, job: Any) -> None:
+            super().add(job)
+            self.lines = self.interrupt()  # Ctrl-C between the check's registration and its create call
+
+    batch, started = FakeBatch([RUNNING]), InterruptedAfterAdding()
+    with pytest.raises(Stopped):
+        check_login(OUT, batch, FakeCore([]), timeout=90, clock=FakeClock().clock, name=JOB, started=started)
+    assert batch.created == [] and batch.deleted == [] and started.lines == []
+
+
+def test_an_interrupt_after_the_check_deleted_its_job_says_nothing() -> None:
+    batch, started = FakeBatch([SUCCEEDED]), db_login.LoginJobs()
+    check_login(OUT, batch, FakeCore([]), timeout=90, clock=FakeClock().clock, name=JOB, started=started)
+    assert started.interrupt() == []
+    assert_deleted_once(batch)
+
+
+def test_an_interrupt_finding_the_job_gone_says_so() -> None:
+    batch = BlockingBatch()
+    batch.delete_error = ApiException(status=404, reason="Not Found")
+    started = db_login.LoginJobs()
+    worker, _ = check_in_a_worker(batch, started)
+    assert batch.polling.wait(timeout=5)
+    assert started.interrupt() == [f"interrupted: Job apps/{JOB} was already gone"]
+    batch.release.set()
+    worker.join(timeout=5)
 
 
 def test_names_are_fresh_valid_and_labelled() -> None:

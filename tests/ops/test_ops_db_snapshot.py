@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from botocore.exceptions import EndpointConnectionError
+from botocore.parsers import ResponseParserError
 from botocore.stub import Stubber
 from fakes import FakeClock
 from moto_env import REGION, moto_account, own_account
@@ -25,7 +27,7 @@ OUT = {"dbIdentifier": "infra-foo"}
 
 
 def snap(
-    rds: Any, *, wait: bool = True, timeout: float = 600.0, out: dict[str, Any] | None = None
+    rds: Any, *, wait: bool = True, timeout: float = 600.0, out: dict[str, Any] | None = None, at: datetime = AT
 ) -> tuple[str, list[str]]:
     lines: list[str] = []
     name = take_snapshot(
@@ -37,7 +39,7 @@ def snap(
         timeout=timeout,
         clock=FakeClock().clock,
         say=lines.append,
-        at=AT,
+        at=at,
     )
     return name, lines
 
@@ -125,11 +127,12 @@ def test_quota_names_the_fix(rds: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     assert "aws rds delete-db-snapshot" in str(err.value)
 
 
-def test_same_second_twice_says_retry(rds: Any) -> None:
+def test_the_name_taken_before_this_run_says_retry(rds: Any) -> None:
     make_instance(rds, "infra-foo")
-    snap(rds)
+    later = datetime.now(UTC) + timedelta(hours=1)  # this run starts an hour after the snapshot of its name
+    rds.create_db_snapshot(DBInstanceIdentifier="infra-foo", DBSnapshotIdentifier=snapshot_name("infra-foo", later))
     with pytest.raises(OpsError, match=r"already exists .*: retry$"):
-        snap(rds)
+        snap(rds, at=later)
 
 
 def test_lists_available_manual_and_final_snapshots_of_the_instance_only(rds: Any) -> None:
@@ -250,3 +253,68 @@ def test_a_snapshot_deleted_while_waited_for_stops_the_wait() -> None:
         with pytest.raises(OpsError, match=f"^snapshot {NAME} is gone \\(deleted\\), not available"):
             snap(rds)
         stub.assert_no_pending_responses()
+
+
+# ---------------------------------------------------------------- the answer to CreateDBSnapshot lost
+
+
+def test_a_lost_answer_then_already_exists_is_this_runs_snapshot(rds: Any) -> None:
+    """The connection drops after RDS took the request; botocore's retry then meets DBSnapshotAlreadyExists."""
+    make_instance(rds, "infra-foo")
+    first_attempt = aws.client("rds", REGION)
+
+    def lost_first_attempt(**_: Any) -> None:  # RDS took it; the answer never came back
+        first_attempt.create_db_snapshot(DBInstanceIdentifier="infra-foo", DBSnapshotIdentifier=NAME)
+
+    rds.meta.events.register("before-call.rds.CreateDBSnapshot", lost_first_attempt)
+
+    name, lines = snap(rds, wait=False)
+
+    assert name == NAME
+    assert lines[0] == f"snapshot {NAME} of infra-foo: available"  # moto's snapshots are available at once
+    assert lines[-2:] == [f"snapshot id: {NAME}", f"to start a new stack from it: {PASTE}"]
+
+
+def test_a_cut_answer_is_this_runs_snapshot_when_rds_has_it(rds: Any) -> None:
+    make_instance(rds, "infra-foo")
+
+    def cut_body(**_: Any) -> None:  # RDS made it; its answer arrives cut in half
+        raise ResponseParserError("Unable to parse response (unclosed token: line 1, column 599), invalid XML")
+
+    rds.meta.events.register("after-call.rds.CreateDBSnapshot", cut_body)
+
+    name, lines = snap(rds)
+
+    assert name == NAME and lines[-2:] == [f"snapshot id: {NAME}", f"to start a new stack from it: {PASTE}"]
+    manual = rds.describe_db_snapshots(SnapshotType="manual")["DBSnapshots"]
+    assert [s["DBSnapshotIdentifier"] for s in manual] == [NAME]  # one snapshot: none taken twice
+
+
+def test_a_request_that_never_reached_rds_says_none_was_taken(rds: Any) -> None:
+    make_instance(rds, "infra-foo")
+
+    def unreachable(**_: Any) -> None:
+        raise EndpointConnectionError(endpoint_url="https://rds.us-west-2.amazonaws.com/")
+
+    rds.meta.events.register("before-call.rds.CreateDBSnapshot", unreachable)
+
+    with pytest.raises(OpsError) as caught:
+        snap(rds)
+
+    assert str(caught.value) == (
+        "snapshot of infra-foo failed: EndpointConnectionError: Could not connect to the endpoint URL: "
+        f'"https://rds.us-west-2.amazonaws.com/"; RDS has no snapshot {NAME} of it: retry'
+    )
+
+
+def test_the_same_name_of_another_instance_is_not_taken_for_this_runs(rds: Any) -> None:
+    make_instance(rds, "infra-foo")
+    make_instance(rds, "infra-bar")
+    rds.create_db_snapshot(DBInstanceIdentifier="infra-bar", DBSnapshotIdentifier=NAME)
+
+    with pytest.raises(OpsError) as caught:
+        snap(rds)
+
+    assert str(caught.value) == (
+        "snapshot of infra-foo failed: a snapshot with this name already exists (taken this very second): retry"
+    )

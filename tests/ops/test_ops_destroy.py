@@ -87,6 +87,7 @@ def world(own_account: str) -> World:
         rds=aws.client("rds", REGION),
         logs=aws.client("logs", REGION),
         acm=aws.client("acm", REGION),
+        logs_last_try=aws.client("logs", REGION, aws.ONE_SHORT_TRY),
     )
     ec2: Any = clients.sweep.ec2
     vpc, subnet = vpc_with_subnet(ec2)

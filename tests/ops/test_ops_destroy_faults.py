@@ -99,7 +99,7 @@ def test_neither_listing_nor_deleting_log_groups_is_unchecked_with_the_commands(
     assert report.unchecked == ["log groups"] and report.exit_code == 4
 
 
-def test_ctrl_c_after_the_destroy_reports_what_did_not_run(world: World) -> None:
+def test_ctrl_c_after_the_destroy_reports_what_did_not_run_and_still_deletes_the_log_groups(world: World) -> None:
     def interrupt(**_: Any) -> None:
         raise KeyboardInterrupt
 
@@ -111,9 +111,10 @@ def test_ctrl_c_after_the_destroy_reports_what_did_not_run(world: World) -> None
         ("leftovers", "WARN", "interrupted"),
         ("final DB snapshot", "WARN", "not run (interrupted)"),
         ("cluster and pods", "WARN", "not run (interrupted)"),
-        ("log groups", "WARN", "not run (interrupted)"),
+        ("log groups", "PASS", f"deleted {EKS_LOGS} (re-created by AWS after Pulumi deleted them)"),
     ]
     assert report.rows[0].detail.endswith(FIND_BY_HAND)
+    assert world.log_groups() == ["/aws/eks/infra-bar/cluster"]  # the next `pulumi up -s foo` is not blocked
     assert (report.exit_code, report.summary) == (
         130,
         "pulumi destroy succeeded, then was interrupted: finish the rows that say so by hand (their commands)",
@@ -158,20 +159,39 @@ def test_the_exit_code_says_what_is_left(world: World, verb: list[bool], capsys:
     assert capsys.readouterr().err.startswith("error: pulumi destroy succeeded, but AWS did not answer for leftovers")
 
 
-def test_sigterm_after_the_destroy_ends_like_ctrl_c(
-    world: World, verb: list[bool], capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize("sent", [signal.SIGTERM, signal.SIGHUP], ids=["sigterm", "sighup"])
+def test_sigterm_or_a_hangup_after_the_destroy_ends_like_ctrl_c_and_still_deletes_the_log_groups(
+    world: World, verb: list[bool], capsys: pytest.CaptureFixture[str], sent: signal.Signals
 ) -> None:
-    def terminate(**_: Any) -> None:  # `timeout` or a cancelled CI job, while the sweep runs
-        if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
-            pytest.fail("SIGTERM would kill destroy without its report")
-        signal.raise_signal(signal.SIGTERM)
+    def terminate(**_: Any) -> None:  # `timeout`, a cancelled CI job or a dropped SSH session, while the sweep runs
+        if signal.getsignal(sent) in (signal.SIG_DFL, None):
+            pytest.fail(f"{sent.name} would kill destroy without its report")
+        signal.raise_signal(sent)
 
     world.clients.sweep.elb.meta.events.register("before-call.*.DescribeLoadBalancers", terminate)
 
     assert cli.main(["destroy", "foo", "--yes"]) == 130
     out, err = capsys.readouterr()
-    assert "log groups         WARN    not run (interrupted); by hand: aws logs delete-log-group" in out
+    assert "interrupted: one short try at the log groups step" in out
+    assert f"log groups         PASS    deleted {EKS_LOGS} (re-created by AWS after Pulumi deleted them)" in out
+    assert world.log_groups() == ["/aws/eks/infra-bar/cluster"]
     assert err.startswith("error: pulumi destroy succeeded, then was interrupted")
+
+
+def test_a_second_interrupt_stops_the_last_try_too(world: World) -> None:
+    def interrupt(**_: Any) -> None:
+        raise KeyboardInterrupt
+
+    world.clients.sweep.elb.meta.events.register("before-call.*.DescribeLoadBalancers", interrupt)
+    world.clients.logs_last_try.meta.events.register("before-call.*.DeleteLogGroup", interrupt)
+
+    report = run(world)
+
+    assert (report.rows[-1].name, report.rows[-1].status) == ("log groups", "WARN")
+    assert report.rows[-1].detail.startswith(
+        f"interrupted; by hand: aws logs delete-log-group --log-group-name {EKS_LOGS}"
+    )
+    assert report.exit_code == 130
 
 
 def test_a_refused_sweep_between_two_destroy_attempts_stops_without_retrying(world: World) -> None:

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from infra.ops import drain
 from infra.ops.errors import OpsError
-from infra.ops.kube_model import Node, Pod
+from infra.ops.kube_model import Node, Pod, WorkloadRef
 from infra.ops.waiting import Backoff, wait_for
 
 APP = Pod("helloworld-1.0.0-abcde", "helloworld", node="n1", owner_kinds=("ReplicationController",))
@@ -146,3 +146,22 @@ def test_wait_for_reports_progress_and_times_out() -> None:
 
     with pytest.raises(OpsError, match="timed out after 30s waiting for api: ConnectionResetError: peer reset"):
         wait_for("api", flaky, timeout=30, interval=10, clock=fake.clock, out=lambda _: None)
+
+
+def test_serving_pods_are_the_workloads_ready_pods_not_being_deleted() -> None:
+    rc, deployment = WorkloadRef("rc", "helloworld-1.0.0"), WorkloadRef("deployment", "helloworld")
+    deployed = Pod("helloworld-5d9c7-x2x4q", "helloworld", node="n2", owner_kinds=("ReplicaSet",))
+    login_job = Pod("helloworld-dblogin-1a2b3c4d-q7x2k", "helloworld", node="n2", owner_kinds=("Job",))
+    other_rc = Pod("helloworld-0.9.0-zzzzz", "helloworld", node="n2", owner_kinds=("ReplicationController",))
+    pods = [
+        replace(APP, name="helloworld-1.0.0-b"),
+        APP,
+        replace(APP, name="helloworld-1.0.0-c", ready=False),  # not ready yet: kube-proxy does not count it
+        replace(APP, name="helloworld-1.0.0-d", deleting=True),  # terminating: nor this one
+        replace(APP, namespace="other"),
+        deployed,
+        login_job,
+        other_rc,
+    ]
+    assert drain.serving_pods(pods, "helloworld", rc) == [APP, replace(APP, name="helloworld-1.0.0-b")]
+    assert drain.serving_pods(pods, "helloworld", deployment) == [deployed]

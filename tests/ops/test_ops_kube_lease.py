@@ -75,6 +75,14 @@ class LeaseHandler(BaseHTTPRequestHandler):
             return self.failure(404, "NotFound")
         if method == "GET":
             return self.answer(200, leases[name])
+        if method == "PATCH":  # a JSON merge patch; a metadata.uid that names another object is a 409 Conflict
+            if self.headers["Content-Type"] != "application/merge-patch+json":
+                return self.failure(415, "UnsupportedMediaType")
+            if body["metadata"].get("uid") not in (None, leases[name]["metadata"]["uid"]):
+                return self.failure(409, "Conflict")
+            meta = leases[name]["metadata"]
+            meta["annotations"] = {**meta.get("annotations", {}), **body["metadata"].get("annotations", {})}
+            return self.answer(200, leases[name])
         wanted = ((body or {}).get("preconditions") or {}).get("uid")
         if wanted and wanted != leases[name]["metadata"]["uid"]:
             return self.failure(409, "Conflict")
@@ -89,6 +97,9 @@ class LeaseHandler(BaseHTTPRequestHandler):
 
     def do_DELETE(self) -> None:
         self.handle_one("DELETE")
+
+    def do_PATCH(self) -> None:
+        self.handle_one("PATCH")
 
 
 @pytest.fixture
@@ -120,7 +131,25 @@ def test_only_one_create_wins_and_the_loser_reads_who_holds_it(api: LeaseApi) ->
     assert body["spec"] == {"holderIdentity": "ops@laptop pid 42", "acquireTime": "2026-11-27T10:00:00.000000+00:00"}
 
     assert kube.create_lease("kube-system", "infra-swap-node", "dev@ci pid 7", ON_THE_SECOND) is None
-    assert kube.read_lease("kube-system", "infra-swap-node") == Lease("uid-1", "ops@laptop pid 42", ON_THE_SECOND)
+    assert kube.read_lease("kube-system", "infra-swap-node") == (
+        Lease("uid-1", "ops@laptop pid 42", ON_THE_SECOND),
+        {},
+    )
+
+
+def test_annotations_are_added_to_our_lease_only_and_read_back(api: LeaseApi) -> None:
+    kube = kube_for(api)
+    uid = kube.create_lease("kube-system", "infra-swap-node", "ops@laptop pid 42", ON_THE_SECOND)
+    assert uid is not None
+
+    kube.annotate_lease("kube-system", "infra-swap-node", uid, {"infra.ops/node": "ip-10-0-1-5"})
+    kube.annotate_lease("kube-system", "infra-swap-node", uid, {"infra.ops/original-sizes": "--scaling-config x"})
+    _, notes = kube.read_lease("kube-system", "infra-swap-node") or (None, None)
+    assert notes == {"infra.ops/node": "ip-10-0-1-5", "infra.ops/original-sizes": "--scaling-config x"}
+
+    with pytest.raises(OpsError, match=r"^annotating Lease kube-system/infra-swap-node failed: HTTP 409 Conflict$"):
+        kube.annotate_lease("kube-system", "infra-swap-node", "uid-other", {"infra.ops/node": "ip-10-0-9-9"})
+    assert api.leases["infra-swap-node"]["metadata"]["annotations"]["infra.ops/node"] == "ip-10-0-1-5"
 
 
 def test_delete_removes_only_the_lease_with_our_uid(api: LeaseApi) -> None:

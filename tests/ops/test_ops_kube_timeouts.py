@@ -110,7 +110,7 @@ def test_verify_against_a_silent_api_fails_in_bounded_time(
     out, err = capfd.readouterr()
     assert code == 1 and took < 2.0
     rows = [ln for ln in out.splitlines() if "no answer within 0.2s" in ln]
-    assert len(rows) == 4 and all(" FAIL " in row for row in rows)  # nodes, pods, workload, service
+    assert len(rows) == 5 and all(" FAIL " in row for row in rows)  # nodes, pods, workload, service, login
     assert err == (
         "error: 5 check(s) failed: nodes, kube-system pods, workload rc/helloworld-1.0.0, service helloworld,"
         " database login\n"

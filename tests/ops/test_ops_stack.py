@@ -60,9 +60,15 @@ STANDIN = textwrap.dedent(
     elif argv[:1] == ["destroy"]:
         mode = (home / "destroy").read_text() if (home / "destroy").exists() else "ok"
         cancelled = []
-        if mode == "slow":  # the engine handles SIGINT from its start: set before the first line a test waits for
-            signal.signal(signal.SIGINT, lambda *_: cancelled.append(time.monotonic()))
+        if mode in ("slow", "late"):  # the engine handles SIGINT from its start: set before the first line a test
+            signal.signal(signal.SIGINT, lambda *_: cancelled.append(time.monotonic()))  # waits for
         print(f"Destroying ({name}):", flush=True)
+        if mode == "late":  # the SIGINT comes as the last resource goes: the destroy completes anyway
+            deadline = time.monotonic() + 5
+            while not cancelled and time.monotonic() < deadline:
+                time.sleep(0.01)
+            print("Resources:\\n    42 deleted", flush=True)
+            sys.exit(0)
         if mode == "violation":
             print((home / "violation.txt").read_text())
             fail("error: update failed")
@@ -262,6 +268,87 @@ def test_an_interrupt_while_pulumi_starts_is_passed_on_not_lost(
         stack.destroy("foo", lambda line: None)
     assert caught.value.interrupted
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the old handler is back
+
+
+def test_a_destroy_that_completes_despite_a_late_interrupt_is_a_completed_destroy(pulumi: Pulumi) -> None:
+    """The operator's Ctrl-C reaches pulumi as it deletes the last resource: pulumi finishes and exits 0. The
+    destroy is done, so destroy's steps after it (sweep, log groups) must run: no "interrupted, run again"."""
+    home = pulumi.add_stack("foo", {})
+    (home / "destroy").write_text("late")
+    lines: list[str] = []
+
+    def ctrl_c_while_pulumi_destroys(line: str) -> None:
+        lines.append(line)
+        if line == "Destroying (foo):":
+            os.kill(os.getpid(), signal.SIGINT)
+
+    stack.destroy("foo", ctrl_c_while_pulumi_destroys)  # returns: no StackError
+
+    assert lines == [
+        "Destroying (foo):",
+        "Resources:",
+        "    42 deleted",
+        "pulumi destroy of stack 'foo' completed before the interrupt could cancel it; the steps after it run",
+    ]
+
+
+@pytest.mark.parametrize("read", [stack.read_outputs, stack.read_state], ids=["outputs", "state"])
+def test_an_interrupt_while_the_stack_is_read_exits_130(
+    pulumi: Pulumi, monkeypatch: pytest.MonkeyPatch, read: Any
+) -> None:
+    from infra.ops import stack_workspace
+
+    pulumi.add_stack("foo", {})
+    real_popen = subprocess.Popen
+
+    def popen_then_ctrl_c(argv: list[str], **kwargs: Any) -> subprocess.Popen[str]:
+        process = real_popen(argv, **kwargs)
+        if "stack" in argv:
+            signal.raise_signal(signal.SIGINT)  # the operator's Ctrl-C while `pulumi stack output/export` runs
+        return process
+
+    monkeypatch.setattr(stack_workspace.subprocess, "Popen", popen_then_ctrl_c)
+    with pytest.raises(StackError) as caught:
+        read("foo")
+    assert caught.value.interrupted
+    what = "outputs of stack 'foo'" if read is stack.read_outputs else "the state of stack 'foo'"
+    assert str(caught.value) == f"cannot read {what}: interrupted"
+
+    from infra.ops import cli
+
+    monkeypatch.setattr(stack, "read_outputs", read)
+    assert cli.main(["kubeconfig", "foo", "-o", str(pulumi.home / "foo.kubeconfig")]) == 130
+
+
+HANGUP_CHILD = """
+import os, pty, signal, sys
+from infra.ops import cli, stack
+
+terminal, tty = pty.openpty()
+os.dup2(tty, 1)
+os.dup2(tty, 2)
+
+def on_output(line):
+    print(line, flush=True)
+    if line == "Destroying (foo):":  # the SSH session drops while pulumi destroys
+        os.close(terminal)  # writing to the terminal now fails with EIO
+        os.kill(os.getpid(), signal.SIGHUP)
+
+def pulumi_destroy_step(args):  # cmd_destroy's pulumi destroy, without the AWS steps around it
+    stack.destroy(args.stack, on_output)
+    return 0
+
+cli.cmd_destroy = pulumi_destroy_step
+sys.exit(cli.main(["destroy", "foo", "--yes"]))
+"""
+
+
+def test_a_hangup_while_pulumi_destroys_exits_130_like_ctrl_c(pulumi: Pulumi) -> None:
+    home = pulumi.add_stack("foo", {})
+    (home / "destroy").write_text("slow")
+    child = subprocess.run([sys.executable, "-c", HANGUP_CHILD], cwd=ROOT, capture_output=True, timeout=30)
+    assert (pulumi.home / "signals.log").read_text() == "SIGINT x1\ncheckpoint written\n"  # cancelled cleanly
+    assert child.returncode == 130
 
 
 def test_summarize_prefers_specific_errors() -> None:

@@ -5,11 +5,14 @@ instance for three polls after the service controller deregisters it (DescribeLo
 longer lists it by then), the workload is ready only some polls after the new node joins. The
 log records when each of those ends and when the terminate call comes, so a missing wait shows.
 A node that joins is registered with the ELB by the service controller and passes its health
-checks two polls later.
+checks two polls later. Here the ELB's health does not depend on pods, as under the Service's
+externalTrafficPolicy Cluster; test_ops_swap_node_local.py has the Local one.
 """
 
 import os
+import re
 import signal
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -178,7 +181,9 @@ class FakeKube:
     registered: set[str] = field(default_factory=set)  # by the service controller, into the ELB
     cordoned: set[str] = field(default_factory=set)  # node names
     labelled: set[str] = field(default_factory=set)  # node names with the exclude-from-external-LBs label
+    traffic_policy: str = "Cluster"  # the Service's externalTrafficPolicy
     leases: dict[str, Lease] = field(default_factory=dict)  # by name; the semantics test_ops_kube_lease.py checks
+    lease_notes: dict[str, dict[str, str]] = field(default_factory=dict)  # each Lease's annotations, by name
 
     def nodes(self) -> list[Node]:
         ours, theirs = self.cloud.instances(), self.cloud.instances(self.cloud.other_asg)
@@ -201,8 +206,13 @@ class FakeKube:
         ]
 
     def pods(self, *, namespace: str | None = None, node: str | None = None) -> list[Pod]:
-        node_ready = instance_of(node or "") not in self.not_ready
-        return [p for p in self.pods_by_node.get(node or "", []) if not (node_ready and self._left(p))]
+        on = [node] if node else list(self.pods_by_node)
+        return [
+            p
+            for name in on
+            for p in self.pods_by_node.get(name, [])
+            if namespace in (None, p.namespace) and not (instance_of(name) not in self.not_ready and self._left(p))
+        ]
 
     def _left(self, pod: Pod) -> bool:
         return self.world.now >= self.evicted_at.get(pod.ref, float("inf")) + POD_LEAVES_AFTER
@@ -226,6 +236,7 @@ class FakeKube:
     def unlabel_node(self, node: str, key: str) -> None:
         self.world.log.append(f"unlabel {node} {key}")
         self.labelled.discard(node)
+        self.elb.register(self.cloud.elb_name, instance_of(node))  # the service controller takes it back
 
     def create_lease(self, namespace: str, name: str, holder: str, acquired: datetime) -> str | None:
         if name in self.leases:
@@ -233,13 +244,18 @@ class FakeKube:
         self.leases[name] = Lease(f"uid-{len(self.world.log)}", holder, acquired)
         return self.leases[name].uid
 
-    def read_lease(self, namespace: str, name: str) -> Lease | None:
-        return self.leases.get(name)
+    def read_lease(self, namespace: str, name: str) -> tuple[Lease, dict[str, str]] | None:
+        return (self.leases[name], self.lease_notes.get(name, {})) if name in self.leases else None
+
+    def annotate_lease(self, namespace: str, name: str, uid: str, annotations: Mapping[str, str]) -> None:
+        assert self.leases[name].uid == uid
+        self.lease_notes[name] = self.lease_notes.get(name, {}) | dict(annotations)
 
     def delete_lease(self, namespace: str, name: str, uid: str) -> bool:
         if name not in self.leases or self.leases[name].uid != uid:
             return False
         del self.leases[name]
+        self.lease_notes.pop(name, None)
         return True
 
     def evict(self, pod: Pod) -> str:
@@ -254,6 +270,9 @@ class FakeKube:
 
     def service_hostname(self, name: str, namespace: str) -> str:
         return self.cloud.hostname
+
+    def service_traffic_policy(self, name: str, namespace: str) -> str:
+        return self.traffic_policy
 
     def workload(self, ref: WorkloadRef, namespace: str) -> WorkloadStatus:
         self.workload_polls += 1
@@ -275,6 +294,9 @@ class FakeAutoscaling:
 
     def describe_auto_scaling_instances(self, **kwargs: Any) -> Any:
         return self.moto.describe_auto_scaling_instances(**kwargs)
+
+    def describe_auto_scaling_groups(self, **kwargs: Any) -> Any:
+        return self.moto.describe_auto_scaling_groups(**kwargs)
 
     def terminate_instance_in_auto_scaling_group(self, InstanceId: str, ShouldDecrementDesiredCapacity: bool) -> Any:  # noqa: N803
         left = ", ".join(self.kube.on_node(InstanceId)) or "nothing"
@@ -328,10 +350,12 @@ OUTPUTS = {
 }
 
 
-def setup(cloud: Cloud) -> tuple[FakeKube, SwapDeps, list[str], World]:
-    world = World()
-    elb = FakeElb(cloud.elb, world)
-    kube = FakeKube(cloud, world, elb)
+def setup(
+    cloud: Cloud, world: World | None = None, elb_type: type[FakeElb] = FakeElb, kube_type: type[FakeKube] = FakeKube
+) -> tuple[FakeKube, SwapDeps, list[str], World]:
+    world = world or World()
+    elb = elb_type(cloud.elb, world)
+    kube = kube_type(cloud, world, elb)
     kube.nodes()  # every current instance has joined, and is InService in the ELB (other groups' too)
     for instance in cloud.instances() + cloud.instances(cloud.other_asg):
         cloud.elb.register_instances_with_load_balancer(
@@ -443,7 +467,7 @@ def test_last_node_grows_the_group_first_and_restores_its_sizes(lone_cloud: Clou
     assert lines[-1] == f"done: {name} replaced"
 
 
-def test_failure_after_growing_undoes_the_cordon_before_restoring_sizes(lone_cloud: Cloud) -> None:
+def test_failure_after_growing_undoes_the_cordon_then_removes_only_the_node_it_added(lone_cloud: Cloud) -> None:
     cloud = lone_cloud
     kube, deps, lines, world = setup(cloud)
     (old,) = cloud.instances()
@@ -454,16 +478,27 @@ def test_failure_after_growing_undoes_the_cordon_before_restoring_sizes(lone_clo
     with pytest.raises(OpsError, match=r"a PodDisruptionBudget still blocks evicting helloworld/helloworld-1\.0\.0-x"):
         swap_node(OUTPUTS, name, timeout=120, deps=deps)
 
-    assert not any(entry.startswith("terminate") for entry in world.log)
-    # The old node serves again before shrinking lets the ASG remove either node.
-    assert world.log[-3:] == [f"uncordon {name}", f"unlabel {name} {EXCLUDE}", "resize min=1 max=1 desired=1"]
-    assert cloud.sizes() == (1, 1, 1)
+    (new,) = set(world.log[1].split()[-1:])  # "elb in service NEW": the instance the group grew by
+    # The old node serves again; then the run's own node is taken out of the ELB, drained and terminated with the
+    # desired capacity decremented: no scale-in gets to pick the old node, undrained.
+    assert world.log[5:] == [
+        f"uncordon {name}",
+        f"unlabel {name} {EXCLUDE}",
+        f"elb in service {old}",
+        f"cordon {node_name(new)}",
+        f"label {node_name(new)} {EXCLUDE}=true",
+        f"elb drained {new}",
+        f"terminate {new} decrement=True pods=nothing",
+        "resize min=1 max=1 desired=1",
+    ]
+    assert cloud.instances() == [old] and cloud.sizes() == (1, 1, 1)
     assert f"stopped: {name}: uncordoned it and removed its label {EXCLUDE} (it rejoins the ELB)" in lines
-    assert "restore node group ng to min 1, max 1, desired 1; the ASG picks which instance to remove" in lines
+    assert f"remove {new}, the instance this run added (a scale-in could pick the old node instead)" in lines
+    assert "restore node group ng to min 1, max 1, desired 1" in lines
     assert not any("kubectl" in ln for ln in lines)
 
 
-def test_failed_undo_prints_the_undo_commands_and_still_restores_sizes(lone_cloud: Cloud) -> None:
+def test_failed_undo_prints_the_undo_commands_and_keeps_the_added_node_serving(lone_cloud: Cloud) -> None:
     cloud = lone_cloud
     kube, deps, lines, world = setup(cloud)
     (old,) = cloud.instances()
@@ -480,8 +515,22 @@ def test_failed_undo_prints_the_undo_commands_and_still_restores_sizes(lone_clou
         f"  kubectl uncordon {name}",
         f"  kubectl label node {name} node.kubernetes.io/exclude-from-external-load-balancers-",
     ]
-    assert world.log[-1] == "resize min=1 max=1 desired=1"
-    assert cloud.sizes() == (1, 1, 1)
+    # The old node is still out of the ELB: removing the added one would leave it nothing to send requests to.
+    (new,) = set(cloud.instances()) - {old}
+    assert not any(entry.startswith(("cordon ip-i", "terminate")) and new in entry for entry in world.log)
+    assert cloud.sizes() == (1, 2, 2)
+    failed = lines.index(
+        "could not restore node group ng to min 1, max 1, desired 1 (timed out after 120s waiting for another "
+        f"node of the group InService in ELB {cloud.elb_name}: 0 other node(s) of the group InService:); run:"
+    )
+    assert lines[failed + 1 :] == [
+        f"  kubectl label node {node_name(new)} {EXCLUDE}=true",
+        f"  kubectl drain {node_name(new)} --ignore-daemonsets --delete-emptydir-data",
+        f"  aws autoscaling terminate-instance-in-auto-scaling-group --instance-id {new} "
+        "--should-decrement-desired-capacity",
+        "  aws eks update-nodegroup-config --cluster-name foo --nodegroup-name ng "
+        "--scaling-config minSize=1,maxSize=1,desiredSize=1",
+    ]
 
 
 def test_no_other_node_in_service_in_the_elb_stops_before_the_cordon(cloud: Cloud) -> None:
@@ -593,11 +642,17 @@ def test_signal_during_swap_node_undoes_the_cordon_restores_sizes_and_releases_t
         signal.signal(sig, saved)
 
     assert ignored == [] and handler_after is (saved if sig == signal.SIGINT else outer)
-    assert world.log[-3:] == [f"uncordon {name}", f"unlabel {name} {EXCLUDE}", "resize min=1 max=1 desired=1"]
-    assert not any(entry.startswith("terminate") for entry in world.log)
-    assert cloud.sizes() == (1, 1, 1)
+    (new,) = set(world.log[1].split()[-1:])  # "elb in service NEW": the instance the group grew by
+    undone = world.log.index(f"uncordon {name}")
+    assert world.log[undone + 1] == f"unlabel {name} {EXCLUDE}"
+    assert world.log[-2:] == [f"terminate {new} decrement=True pods=nothing", "resize min=1 max=1 desired=1"]
+    assert cloud.instances() == [old] and cloud.sizes() == (1, 1, 1)
     assert kube.leases == {}  # the next run is not refused
-    assert capsys.readouterr().err == "error: interrupted\n"
+    out, err = capsys.readouterr()
+    assert err == "error: interrupted\n"
+    assert re.search(
+        r"EKS update u-\d+ started, not waited for \(interrupted\); check with: aws eks describe-update", out
+    )
 
 
 def test_elb_in_service_leaves_out_registering_and_draining_instances() -> None:

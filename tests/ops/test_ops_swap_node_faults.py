@@ -3,6 +3,7 @@
 Same fakes as test_ops_swap_node.py (moto's ASG instances are the nodes, a fake clock and wall clock).
 """
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -134,7 +135,9 @@ def test_unmanaged_pod_scheduled_after_the_check_is_refused_and_the_cordon_undon
         swap_node(OUTPUTS, name, timeout=600, deps=deps)
 
     assert not any(e.startswith("evict") for e in world.log)
-    assert world.log[-3:] == [f"uncordon {name}", f"unlabel {name} {EXCLUDE}", "resize min=1 max=1 desired=1"]
+    undone = world.log.index(f"uncordon {name}")
+    assert world.log[undone + 1] == f"unlabel {name} {EXCLUDE}"
+    assert world.log[-1] == "resize min=1 max=1 desired=1" and lone_cloud.instances() == [old]
     assert kube.leases == {}
 
 
@@ -161,10 +164,12 @@ def test_a_second_run_is_refused_naming_the_holder_and_changes_nothing(cloud: Cl
     swap_node(OUTPUTS, node_name(first), timeout=600, deps=deps)
 
     (refusal,) = refusals
+    first_node = node_name(first)
     assert refusal == (
         f"another swap-node is running on cluster foo: {HOLDER}, since 2026-11-27 10:01:35 UTC "
-        "(1m01s ago) (Lease kube-system/infra-swap-node). If that process is gone (killed, "
-        "machine lost), check that its node is uncordoned and unlabelled, then run again with --break-lock [True]"
+        "(1m01s ago) (Lease kube-system/infra-swap-node). If that process is gone (killed, machine lost), undo what "
+        f"it may have left on {first_node} (unless you cordoned or labelled it yourself): `kubectl uncordon "
+        f"{first_node}`, `kubectl label node {first_node} {EXCLUDE}-`; then run again with --break-lock [True]"
     )
     assert lines[-1] == f"done: {node_name(first)} replaced"
     assert kube.leases == {}  # released at the end
@@ -181,7 +186,10 @@ def test_a_stale_lock_refuses_until_broken(cloud: Cloud) -> None:
 
     swap_node(OUTPUTS, node_name(old), timeout=600, deps=deps, break_lock=True)
 
-    assert lines[0] == "breaking the lock held by dev@ci pid 7, since 2026-11-27 07:55:00 UTC (2h05m ago)"
+    assert lines[0] == (
+        "breaking the lock held by dev@ci pid 7, since 2026-11-27 07:55:00 UTC (2h05m ago); "
+        "if it stopped without its undo, check that its node is uncordoned and unlabelled"
+    )
     assert lines[-1] == f"done: {node_name(old)} replaced"
     assert kube.leases == {}
 
@@ -232,3 +240,185 @@ def test_expired_credentials_in_a_wait_stop_it_at_once_and_undo(cloud: Cloud) ->
     assert world.log[-2:] == [f"uncordon {name}", f"unlabel {name} {EXCLUDE}"]
     assert f"stopped: {name}: uncordoned it and removed its label {EXCLUDE} (it rejoins the ELB)" in lines
     assert kube.leases == {}
+
+
+class AnswerLostError(Exception):
+    """The connection dropped after AWS received the request (botocore's ConnectionClosedError, retries spent)."""
+
+
+@pytest.mark.parametrize(
+    ("lost", "why"),
+    [
+        pytest.param(AnswerLostError("Connection was closed"), "AnswerLostError: Connection was closed", id="lost"),
+        pytest.param(KeyboardInterrupt(), "KeyboardInterrupt", id="ctrl-c"),
+    ],
+)
+def test_terminate_whose_answer_is_lost_leaves_the_node_cordoned_and_says_how_to_check(
+    cloud: Cloud, lost: BaseException, why: str
+) -> None:
+    kube, deps, lines, world = setup(cloud)
+    old, _ = cloud.instances()
+    name = node_name(old)
+    app_pods(kube, old)
+    terminate = deps.autoscaling.terminate_instance_in_auto_scaling_group
+
+    def done_then_answer_lost(**kwargs: Any) -> Any:
+        terminate(**kwargs)  # AWS terminates the instance…
+        raise lost  # …but the answer never arrives (or Ctrl-C comes while waiting for it)
+
+    deps.autoscaling.terminate_instance_in_auto_scaling_group = done_then_answer_lost
+
+    with pytest.raises(type(lost)):
+        swap_node(OUTPUTS, name, timeout=600, deps=deps)
+
+    assert not any(e.startswith(("uncordon", "unlabel")) for e in world.log)  # a terminated node is not put back
+    assert name in kube.cordoned and name in kube.labelled
+    assert lines[-1] == (
+        f"stopped after sending the terminate of {old} ({why}); the answer was lost, so {name} stays cordoned "
+        f"and excluded (it may be terminating); check with: aws autoscaling describe-auto-scaling-instances "
+        f"--instance-ids {old}"
+    )
+    assert kube.leases == {}
+
+
+def test_terminate_refused_before_it_reached_aws_is_undone(cloud: Cloud) -> None:
+    kube, deps, lines, world = setup(cloud)
+    old, _ = cloud.instances()
+    name = node_name(old)
+    app_pods(kube, old)
+
+    def unreachable(**kwargs: Any) -> Any:  # the request never left: the instance is still InService
+        raise AnswerLostError("Could not connect to the endpoint URL")
+
+    deps.autoscaling.terminate_instance_in_auto_scaling_group = unreachable
+
+    with pytest.raises(AnswerLostError):
+        swap_node(OUTPUTS, name, timeout=600, deps=deps)
+
+    assert world.log[-2:] == [f"uncordon {name}", f"unlabel {name} {EXCLUDE}"]
+    assert f"stopped: {name}: uncordoned it and removed its label {EXCLUDE} (it rejoins the ELB)" in lines
+
+
+def interrupt_at(obj: Any, method: str, *, after: bool, when: Callable[[], bool] = lambda: True) -> None:
+    """Ctrl-C in `obj.method`, before or after its real call, the first time `when()` holds."""
+    real = getattr(obj, method)
+    fired: list[bool] = []
+
+    def interrupted(*args: Any, **kwargs: Any) -> Any:
+        hit = not fired and when()
+        if hit and not after:
+            fired.append(True)
+            raise KeyboardInterrupt
+        result = real(*args, **kwargs)
+        if hit:
+            fired.append(True)
+            raise KeyboardInterrupt
+        return result
+
+    setattr(obj, method, interrupted)
+
+
+@pytest.mark.parametrize(
+    ("method", "stopped"),
+    [
+        pytest.param("nodes", "not touched", id="reading-the-node"),  # step 1's read returned; nothing changed yet
+        pytest.param("cordon", "uncordoned it", id="after-the-cordon"),  # cordoned; the label never sent
+    ],
+)
+def test_interrupt_in_step_1_reports_only_what_the_run_did(cloud: Cloud, method: str, stopped: str) -> None:
+    kube, deps, lines, _ = setup(cloud)
+    old, _ = cloud.instances()
+    name = node_name(old)
+    app_pods(kube, old)
+    interrupt_at(kube, method, after=True, when=lambda: bool(lines) and lines[-1].startswith("1/6"))
+
+    with pytest.raises(KeyboardInterrupt):
+        swap_node(OUTPUTS, name, timeout=600, deps=deps)
+
+    assert lines[-1] == f"stopped: {name}: {stopped}"
+    assert name not in kube.cordoned and name not in kube.labelled
+
+
+def test_second_interrupt_during_the_size_restore_prints_the_command(lone_cloud: Cloud) -> None:
+    kube, deps, lines, _ = setup(lone_cloud)
+    (old,) = lone_cloud.instances()
+    app_pods(kube, old)
+    interrupt_at(kube, "evict", after=False)  # the first Ctrl-C, mid-drain
+    describes = deps.eks.describe_nodegroup
+    calls: list[str] = []
+
+    def second_ctrl_c_in_the_restore(**kwargs: Any) -> Any:
+        calls.append("describe")
+        if len(calls) == 2:  # the first is the check before anything changes; the second, the restore's
+            raise KeyboardInterrupt
+        return describes(**kwargs)
+
+    deps.eks.describe_nodegroup = second_ctrl_c_in_the_restore
+
+    with pytest.raises(KeyboardInterrupt):
+        swap_node(OUTPUTS, node_name(old), timeout=600, deps=deps)
+
+    assert lines[-3:] == [
+        "could not restore node group ng to min 1, max 1, desired 1 (KeyboardInterrupt); run:",
+        "  first drain and terminate (--should-decrement-desired-capacity) the instance the group grew by, "
+        f"the one not among {old}:",
+        "  aws eks update-nodegroup-config --cluster-name foo --nodegroup-name ng "
+        "--scaling-config minSize=1,maxSize=1,desiredSize=1",
+    ]
+    assert lone_cloud.sizes() == (1, 2, 2) and kube.leases == {}
+
+
+def test_the_lock_notes_the_node_and_the_sizes_it_grew_from(lone_cloud: Cloud) -> None:
+    kube, deps, _, _ = setup(lone_cloud)
+    (old,) = lone_cloud.instances()
+    app_pods(kube, old)
+    seen: list[dict[str, str]] = []
+    evict = kube.evict
+
+    def note_while_evicting(pod: Pod) -> str:
+        seen.append(dict(kube.lease_notes["infra-swap-node"]))
+        return evict(pod)
+
+    kube.evict = note_while_evicting  # type: ignore[method-assign]
+
+    swap_node(OUTPUTS, node_name(old), timeout=600, deps=deps)
+
+    assert seen[0] == {
+        "infra.ops/node": node_name(old),
+        "infra.ops/original-sizes": "--scaling-config minSize=1,maxSize=1,desiredSize=1",
+    }
+
+
+GROWN_BY_A_DEAD_RUN = {
+    "infra.ops/node": "ip-i-0dead.us-west-2.compute.internal",
+    "infra.ops/original-sizes": "--scaling-config minSize=1,maxSize=1,desiredSize=1",
+}
+DEAD_RUN_UNDO = (
+    "undo what it may have left on ip-i-0dead.us-west-2.compute.internal (unless you cordoned or labelled it "
+    "yourself): `kubectl uncordon ip-i-0dead.us-west-2.compute.internal`, `kubectl label node "
+    f"ip-i-0dead.us-west-2.compute.internal {EXCLUDE}-`; it grew the node group: `aws eks update-nodegroup-config "
+    "--cluster-name foo --nodegroup-name ng --scaling-config minSize=1,maxSize=1,desiredSize=1`"
+)
+
+
+def test_a_stale_lock_names_its_node_and_sizes_and_a_grown_group_is_not_taken_as_original(cloud: Cloud) -> None:
+    kube, deps, _, world = setup(cloud)  # the group is at min 1, max 4, desired 2: grown by the dead run
+    old, _ = cloud.instances()
+    kube.leases["infra-swap-node"] = Lease("uid-stale", "dev@ci pid 7", START - timedelta(minutes=5))
+    kube.lease_notes["infra-swap-node"] = dict(GROWN_BY_A_DEAD_RUN)
+
+    with pytest.raises(OpsError) as refused:
+        swap_node(OUTPUTS, node_name(old), timeout=600, deps=deps)
+    assert str(refused.value) == (
+        "another swap-node is running on cluster foo: dev@ci pid 7, since 2026-11-27 09:55:00 UTC (5m00s ago) "
+        f"(Lease kube-system/infra-swap-node). If that process is gone (killed, machine lost), {DEAD_RUN_UNDO}; "
+        "then run again with --break-lock"
+    )
+
+    with pytest.raises(OpsError) as refused:
+        swap_node(OUTPUTS, node_name(old), timeout=600, deps=deps, break_lock=True)
+    assert str(refused.value) == (
+        "node group ng is at min 1, max 4, desired 2, not at the sizes the broken run grew it from "
+        f"(--scaling-config minSize=1,maxSize=1,desiredSize=1); {DEAD_RUN_UNDO}; then run swap-node again"
+    )
+    assert world.log == [] and kube.leases == {}  # nothing changed; the stale lock is gone, ours released

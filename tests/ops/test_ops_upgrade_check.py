@@ -22,6 +22,7 @@ from kubernetes import client as k8s
 from moto_env import MOTO_AMI, REGION, moto_account, unique, vpc_with_subnet
 
 from infra.ops import aws, verify
+from infra.ops.aws import CredentialsError
 from infra.ops.checks import CheckResult
 from infra.ops.errors import OpsError
 from infra.ops.kube_pdbs import Budget, KubeBudgets
@@ -403,6 +404,24 @@ def test_a_failed_lookup_is_a_failed_row_and_the_other_rows_still_run(make_asg: 
     assert failing(rows) == ["managed add-ons"]
     assert "AccessDeniedException" in rows["managed add-ons"].detail
     assert rows["PodDisruptionBudgets"].status == "PASS"
+
+
+def test_throttling_is_a_row_not_checked_not_a_failure(make_asg: Any) -> None:
+    rows = run(make_asg(), World(addons_error="ThrottlingException"))
+    assert failing(rows) == []
+    assert (rows["managed add-ons"].status, rows["managed add-ons"].detail) == (
+        "WARN",
+        "not checked: AWS throttled the request (ThrottlingException); run it again",
+    )
+
+
+def test_credentials_expiring_mid_check_are_one_line_naming_the_fix(make_asg: Any) -> None:
+    with pytest.raises(CredentialsError) as caught:
+        run(make_asg(), World(addons_error="ExpiredTokenException"))
+    assert str(caught.value) == (
+        "AWS rejected the credentials (ExpiredTokenException) while checking managed add-ons: run `aws sso login` "
+        "(SSO profiles, with AWS_PROFILE set) or `aws configure` (access keys), then retry"
+    )
 
 
 def test_a_malformed_target_is_refused() -> None:

@@ -1,7 +1,10 @@
 """verify: each check's pass/fail and message, --wait re-runs, the table, and the exit code."""
 
+import os
+import signal
 import ssl
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -9,6 +12,7 @@ from typing import Any
 
 import pytest
 from fakes import FakeClock
+from kubernetes.client.exceptions import ApiException
 
 from infra.ops import checks, cli, stack, verify
 from infra.ops.checks import CheckResult
@@ -96,6 +100,76 @@ def test_wait_gives_up_at_the_deadline() -> None:
     results = verify.run_checks([probe], wait=25, interval=10, clock=ticker.clock, out=lambda _: None)
     assert results[0].status == "FAIL" and ticker.t == 25
     assert verify.run_checks([probe], wait=0, interval=10, clock=ticker.clock, out=lambda _: None)[0].status == "FAIL"
+
+
+def test_wait_counts_from_the_start_of_the_verb_not_from_the_end_of_the_first_round() -> None:
+    # A hung API: each round waits out the 20 s read limit. `--wait 10`: the deadline has passed when the first
+    # round ends, so no second round starts (before, the 10 s only began then: 48 s in all).
+    ticker = FakeClock(start=100.0)
+
+    def hung(seconds: float) -> verify.Probe:
+        def run() -> CheckResult:
+            ticker.sleep(seconds)
+            return checks.failed("nodes", "Kubernetes API: no answer within 20s")
+
+        return verify.Probe("nodes", run)
+
+    lines: list[str] = []
+    verify.run_checks([hung(20)], wait=10, interval=5, clock=ticker.clock, out=lines.append)
+    assert ticker.t == 120.0 and lines == []
+    # The verb passes its own start: reading the outputs and checking the credentials count too.
+    verify.run_checks([hung(5)], wait=10, interval=5, clock=ticker.clock, out=lines.append, started=118.0)
+    assert lines[0] == "waiting (3s left) for 1 check(s): nodes: Kubernetes API: no answer within 20s"
+
+
+def test_a_final_failure_is_not_re_run() -> None:
+    runs: list[str] = []
+
+    def refused() -> CheckResult:
+        runs.append("nodes")
+        raise ApiException(status=401, reason="Unauthorized")
+
+    ticker = FakeClock()
+    results = verify.run_checks(
+        [verify.Probe("nodes", refused, "infra-foo")], wait=600, interval=10, clock=ticker.clock, out=print
+    )
+    assert results == [
+        CheckResult(
+            "nodes",
+            "FAIL",
+            "HTTP 401 Unauthorized: the cluster refused the token of your AWS identity "
+            "(see `aws eks list-access-entries --cluster-name infra-foo`)",
+            final=True,
+        )
+    ]
+    assert runs == ["nodes"] and ticker.t == 0
+
+
+def test_ctrl_c_ends_the_wait_for_a_round_at_once() -> None:
+    # The checks run in daemon threads; only the main thread waits, interruptibly (a pool's exit would join them).
+    running, release = threading.Event(), threading.Event()
+
+    def hangs() -> CheckResult:
+        running.set()
+        release.wait(timeout=5)
+        return checks.passed("nodes", "late")
+
+    pressed: list[float] = []
+
+    def ctrl_c() -> CheckResult:
+        running.wait(timeout=5)
+        pressed.append(time.monotonic())
+        os.kill(os.getpid(), signal.SIGINT)  # to the process, as Ctrl-C is: the main thread takes it
+        return checks.passed("interrupter", "sent")
+
+    saved = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            verify.run_round([verify.Probe("nodes", hangs), verify.Probe("interrupter", ctrl_c)])
+        assert time.monotonic() - pressed[0] < 1.0  # the hung check (5 s) was not waited for
+    finally:
+        release.set()
+        signal.signal(signal.SIGINT, saved)
 
 
 def test_a_round_runs_its_checks_at_once() -> None:
@@ -218,7 +292,7 @@ def run_verify_verb(
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(stack, "read_outputs", lambda name: outputs(url))
     monkeypatch.setattr(cli, "make_kube", lambda out: FakeKube(nodes))
-    monkeypatch.setattr(cli, "database_login", lambda out, kube: login)
+    monkeypatch.setattr(cli, "database_login", lambda out, kube, started: login)
     clients = {"eks": FakeEks(), "sts": FakeSts()}
     monkeypatch.setattr(cli, "make_client", lambda service, out: clients[service])
     code = cli.main(["verify", "foo", *args])
@@ -282,7 +356,7 @@ def test_database_login_puts_the_ca_bundle_in_place_before_the_job(monkeypatch: 
     )
     monkeypatch.setattr(db_login, "batch_api", lambda core: "batch-api")
 
-    def check(out: Any, jobs: Any, core: Any, *, timeout: float, clock: Any) -> CheckResult:
+    def check(out: Any, jobs: Any, core: Any, *, timeout: float, clock: Any, started: Any) -> CheckResult:
         events.append(("job", jobs, core, timeout))
         return LOGIN_PASS
 
