@@ -1,6 +1,5 @@
-# Two commands matter: `make test` (installs everything it needs, runs every check) and `make up STACK=foo`.
+# One way to run things: `make <verb> STACK=<stack>`; `make` alone lists the verbs (`help`).
 SHELL := /bin/bash
-STACK ?= foo
 VENV ?= venv
 PY := $(VENV)/bin/python
 UV := $(VENV)/bin/uv
@@ -12,7 +11,28 @@ GOENV = GOTOOLCHAIN=local GOPROXY=off GOFLAGS=-mod=mod GOCACHE=$(CURDIR)/build/g
 APP := apps/helloworld
 PYSRC := infra tests policy tools __main__.py
 
-.PHONY: test lint go-test pytest plan snapshot up preview destroy kubeconfig verify watch swap-node install tools upgrade-check snapshot-db pulumi-cli
+.DEFAULT_GOAL := help
+.PHONY: help test lint go-test pytest plan reviewed-graph up preview destroy kubeconfig verify watch swap-node install \
+	tools upgrade-check db-snapshot pulumi-cli
+
+# STACK has no default for anything that talks to a real account: a bare `make destroy` must not mean foo, and a
+# read-only verb answering for the wrong stack ("verify: 0 failed") is as misleading, so one rule covers them all.
+# The offline targets (plan, reviewed-graph) touch no account and default to foo. It must be on the command line:
+# a STACK exported in the shell for something else is not a choice made for this command.
+ACCOUNT_TARGETS := up preview destroy swap-node kubeconfig verify watch upgrade-check db-snapshot
+needs_stack := $(firstword $(filter $(ACCOUNT_TARGETS),$(MAKECMDGOALS)))
+ifneq ($(needs_stack),)
+ifneq ($(origin STACK),command line)
+$(error make $(needs_stack) needs the stack named on the command line, e.g. make $(needs_stack) STACK=foo)
+endif
+endif
+
+# Generated from the `## ` comments below, so the list cannot drift from the targets.
+help: ## list these targets
+	@awk -F ':.*## ' -v account=" $(ACCOUNT_TARGETS) " \
+		'/^##@ / { printf "\n%s\n", substr($$0, 5) } \
+		/^[a-z-]+:.*## / { usage = $$1 (index(account, " " $$1 " ") ? " STACK=<stack>" : ""); \
+			printf "  make %-32s %s\n", usage, $$2 }' $(MAKEFILE_LIST)
 
 # ---------------------------------------------------------------- setup (idempotent; a stamp per requirements)
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -30,31 +50,32 @@ $(CHECKOV): requirements-checkov.txt | $(VENV)/.installed
 install: $(VENV)/.installed
 tools: $(CHECKOV)
 
-# ---------------------------------------------------------------- checks
-test: lint go-test pytest
+##@ checks (no AWS)
+test: lint go-test pytest ## everything below (sets up venv/ and .tools/ first)
 
-lint: install
+lint: install ## ruff lint + format check, mypy
 	$(VENV)/bin/ruff check $(PYSRC)
 	$(VENV)/bin/ruff format --check $(PYSRC)
 	$(VENV)/bin/mypy $(PYSRC)
 
-go-test: install
+go-test: install ## gofmt, go vet, go test -race of the helloworld app
 	cd $(APP) && test -z "$$($(dir $(GO))gofmt -l .)" || { echo "gofmt: run gofmt -w $(APP)"; exit 1; }
 	cd $(APP) && $(GOENV) $(GO) vet ./... && $(GOENV) $(GO) test -race -count=1 ./...
 
 # One worker per core, a test file per worker at a time (module fixtures are built once). `make pytest` alone:
 # about a minute on 2 cores; the serial run (`$(PY) -m pytest -q`) takes about 100 s.
-pytest: install tools
+pytest: install tools ## the test suite, one worker per core
 	$(PY) -m pytest -q -n auto --dist loadfile
 
-# ---------------------------------------------------------------- offline preview (mocks; no AWS needed)
-plan: install
+##@ offline (the program under mocks; STACK defaults to foo)
+plan reviewed-graph: STACK ?= foo
+plan: install ## what the stack manages; flags stateful resources it would replace or delete
 	$(PY) tools/plan.py $(STACK)
 
-snapshot: install
+reviewed-graph: install ## rewrite tests/snapshots/<stack>.json after reviewing the plan's diff
 	$(PY) tools/plan.py $(STACK) --write-snapshot
 
-# ---------------------------------------------------------------- a real account (Pulumi CLI + AWS credentials)
+##@ a real account (Pulumi CLI + AWS credentials; STACK required)
 pulumi-cli:
 	@command -v pulumi >/dev/null || { echo "the pulumi CLI is not on PATH: install it with" \
 		"'curl -fsSL https://get.pulumi.com | sh' (or 'brew install pulumi/tap/pulumi'), open a new shell," \
@@ -67,31 +88,37 @@ define pulumi_login
 	pulumi stack --stack $(STACK) >/dev/null 2>&1 || pulumi stack init $(STACK) --no-select
 endef
 
-up: install pulumi-cli
+# The CLI check comes before any install: a missing CLI is said at once, not after minutes of pip. Left-to-right
+# prerequisites give that order in a serial make; the order-only line keeps it under -j too.
+ifneq ($(filter up preview,$(MAKECMDGOALS)),)
+$(VENV)/.installed: | pulumi-cli
+endif
+
+up: pulumi-cli install ## deploy: pulumi up (local state if no backend is set; creates a missing stack)
 	$(pulumi_login)
 	pulumi up -s $(STACK)
 
-preview: install pulumi-cli
+preview: pulumi-cli install ## pulumi preview with the policy pack
 	$(pulumi_login)
 	pulumi preview -s $(STACK) --policy-pack policy
 
-kubeconfig: install
+kubeconfig: install ## write <stack>.kubeconfig (mode 0600) from the stack output
 	$(PY) -m infra.ops kubeconfig $(STACK) $(ARGS)
 
-verify: install
+verify: install ## nodes, pods, ELB, certificate, greeting, /dbz, database login (ARGS='--wait 600')
 	$(PY) -m infra.ops verify $(STACK) $(ARGS)
 
-watch: install
+watch: install ## GET the url every 0.5 s, print each change of answer; Ctrl-C for a summary
 	$(PY) -m infra.ops watch $(STACK) $(ARGS)
 
-swap-node: install
+swap-node: install ## drain NODE=<name> and replace its instance
 	$(PY) -m infra.ops swap-node $(STACK) $(NODE) $(ARGS)
 
-destroy: install
+destroy: install ## refuse protected data, destroy, sweep leftovers, report (ARGS=--dry-run)
 	$(PY) -m infra.ops destroy $(STACK) $(ARGS)
 
-upgrade-check: install
+upgrade-check: install ## is the cluster ready for the next Kubernetes version (TO=1.36)
 	$(PY) -m infra.ops upgrade-check $(STACK) $(if $(TO),--to $(TO)) $(ARGS)
 
-snapshot-db: install
+db-snapshot: install ## snapshot the stack's RDS database (ARGS=--wait)
 	$(PY) -m infra.ops snapshot $(STACK) $(ARGS)

@@ -74,7 +74,7 @@ def test_no_snapshot_says_how_to_write_one(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     lines = plan_output(monkeypatch, capsys, tmp_path, None)
-    assert lines[-1] == "No reviewed snapshot tests/snapshots/foo.json yet: `make snapshot STACK=foo` writes one."
+    assert lines[-1] == "No reviewed snapshot tests/snapshots/foo.json yet: `make reviewed-graph STACK=foo` writes one."
 
 
 def test_renamed_vpc_would_be_replaced(
@@ -87,7 +87,7 @@ def test_renamed_vpc_would_be_replaced(
         f"  !! aws:ec2/vpc:Vpc {NETWORK}aws:ec2/vpc:Vpc::network-vpc-old would be REPLACED (new URN "
         f"{NETWORK}aws:ec2/vpc:Vpc::network-vpc): a rename destroys it; add "
         '`aliases=[pulumi.Alias(name="network-vpc-old")]` to the new resource\'s ResourceOptions so Pulumi keeps the '
-        "existing one, then `make snapshot STACK=foo`."
+        "existing one, then `make reviewed-graph STACK=foo`."
     ]
 
 
@@ -108,7 +108,8 @@ def test_changed_database_name_would_be_replaced(
     assert "  ~ aws:rds/instance:Instance database-postgres" in lines
     assert warnings(lines) == [
         f"  !! aws:rds/instance:Instance {DATABASE}aws:rds/instance:Instance::database-postgres would be REPLACED: "
-        "dbName 'orders' → 'app' cannot change in place. If that is intended, review, then `make snapshot STACK=foo`."
+        "dbName 'orders' → 'app' cannot change in place. If that is intended, review, then "
+        "`make reviewed-graph STACK=foo`."
     ]
 
 
@@ -149,7 +150,7 @@ def test_removed_resource_would_be_deleted(
     assert warnings(lines) == [
         f"  !! aws:ec2/subnet:Subnet {NETWORK}aws:ec2/subnet:Subnet::network-private-9 would be DELETED: the program"
         " no longer declares it. If it only moved, give the new resource `aliases=[pulumi.Alias(...)]` (or the old"
-        " URN); if deleting it is really intended, review, then `make snapshot STACK=foo`."
+        " URN); if deleting it is really intended, review, then `make reviewed-graph STACK=foo`."
     ]
 
 

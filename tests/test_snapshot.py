@@ -1,7 +1,7 @@
 """The reviewed snapshot: each stack's resource graph under mocks equals tests/snapshots/<stack>.json.
 
 Any change to what the program would manage (a resource, an input, a parent, a dependency, an output) shows up
-here as a readable diff. Review it, then regenerate with `make snapshot STACK=<stack>` and commit the JSON.
+here as a readable diff. Review it, then regenerate with `make reviewed-graph STACK=<stack>` and commit the JSON.
 """
 
 from __future__ import annotations

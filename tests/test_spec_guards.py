@@ -219,5 +219,5 @@ def test_plan_warns_of_a_replacement_hidden_behind_an_alias(
     assert "  > aws:rds/instance:Instance database-db → database-postgres (alias: kept, not replaced)" in lines
     assert [line for line in lines if line.startswith("  !! ")] == [
         f"  !! aws:rds/instance:Instance {database}database-postgres would be REPLACED: dbName 'orders' → 'app'"
-        " cannot change in place. If that is intended, review, then `make snapshot STACK=foo`."
+        " cannot change in place. If that is intended, review, then `make reviewed-graph STACK=foo`."
     ]

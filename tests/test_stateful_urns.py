@@ -39,7 +39,7 @@ def test_stateful_resources_keep_their_urns(stack: str) -> None:
 def test_foo_snapshot_guards_every_stateful_type() -> None:
     """The guard is not vacuous: foo's snapshot holds each stateful type (foo looks its zone up, creates none)."""
     committed = snapshot.load("foo")
-    assert committed is not None, "no tests/snapshots/foo.json: `make snapshot STACK=foo`"
+    assert committed is not None, "no tests/snapshots/foo.json: `make reviewed-graph STACK=foo`"
     present = {r["type"] for r in committed["resources"]}
     assert set(snapshot.STATEFUL_TYPES) - present == {"aws:route53/zone:Zone"}
 
@@ -68,7 +68,7 @@ def test_detector_names_a_renamed_stateful_resource(urn: str) -> None:
     assert message.startswith(f"{old['type']} {urn} would be REPLACED (new URN {urn}-renamed)")
     assert "a rename destroys it" in message
     assert f'aliases=[pulumi.Alias(name="{old["name"]}")]' in message
-    assert "make snapshot STACK=foo" in message
+    assert "make reviewed-graph STACK=foo" in message
 
 
 def test_detector_suggests_the_old_urn_when_the_parent_changes() -> None:

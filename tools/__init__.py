@@ -1,1 +1,1 @@
-"""Developer tools: the offline plan (`make plan`) and the reviewed graph snapshot (`make snapshot`)."""
+"""Developer tools: the offline plan (`make plan`) and the reviewed graph snapshot (`make reviewed-graph`)."""

@@ -3,7 +3,7 @@
 Runs the real `__main__.py` with Pulumi.<STACK>.yaml under the test mocks and prints every resource as a tree
 (parent → children) with its key settings (secrets shown as [secret]), the stack outputs, and what changed
 against the reviewed snapshot tests/snapshots/<STACK>.json. `--write-snapshot` accepts the current graph as the
-new reviewed snapshot (`make snapshot STACK=foo`). An invalid config prints the problems and exits 2.
+new reviewed snapshot (`make reviewed-graph STACK=foo`). An invalid config prints the problems and exits 2.
 
     venv/bin/python tools/plan.py foo [--write-snapshot]
 """

@@ -8,7 +8,7 @@ Two runs in two processes give byte-identical `dumps()`.
 
 tests/test_snapshot.py compares it with the committed tests/snapshots/<stack>.json; tests/test_stateful_urns.py
 uses `replaced_stateful` to refuse a change that would replace a stateful resource (a new URN = delete + create).
-Regenerate after reviewing a change: `make snapshot STACK=<stack>`.
+Regenerate after reviewing a change: `make reviewed-graph STACK=<stack>`.
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ REPLACED_ON_CHANGE: dict[str, tuple[str, ...]] = {
 
 
 def regenerate_command(stack: str) -> str:
-    return f"make snapshot STACK={stack}"
+    return f"make reviewed-graph STACK={stack}"
 
 
 def snapshot_path(stack: str) -> Path:

@@ -368,8 +368,9 @@ def test_project_name_is_the_pulumi_project() -> None:
 def test_make_without_the_pulumi_cli_says_what_to_install(target: str, tmp_path: Path) -> None:
     make = shutil.which("make")
     assert make
+    fresh_venv = tmp_path / "venv"  # installing anything would create it
     done = subprocess.run(
-        [make, "-s", "-o", "venv/.installed", target, "STACK=foo"],  # -o: the venv counts as built
+        [make, "-s", target, "STACK=foo", f"VENV={fresh_venv}", f"PYTHON={sys.executable}"],
         cwd=ROOT,
         env={"PATH": str(tmp_path)},  # no pulumi anywhere
         capture_output=True,
@@ -377,6 +378,7 @@ def test_make_without_the_pulumi_cli_says_what_to_install(target: str, tmp_path:
         timeout=60,
     )
     assert done.returncode != 0
+    assert not fresh_venv.exists()  # the CLI was checked before any install
     assert done.stderr.startswith(
         "the pulumi CLI is not on PATH: install it with 'curl -fsSL https://get.pulumi.com | sh'"
     )
