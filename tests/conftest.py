@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import ipaddress
 import socket
 from collections.abc import Iterator
@@ -35,6 +36,26 @@ def only_loopback(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
     monkeypatch.setattr(socket, "getaddrinfo", guarded)
     yield
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_collection() -> Iterator[None]:
+    """Importing every test module allocates hundreds of thousands of long-lived objects; collecting garbage
+    meanwhile only rescans them (half the collection time). They are frozen once collected (see below)."""
+    gc.disable()
+    try:
+        return (yield)
+    finally:
+        gc.freeze()
+        gc.enable()
+
+
+def pytest_runtest_logfinish() -> None:
+    """Freeze what exists once a test is done. A full garbage collection scans every tracked object, and by the
+    first program run that is ~800k (pulumi_aws's classes, botocore's models, moto's backends): ~0.2 s a pass, a
+    third of the suite's CPU time. Frozen, they are never scanned again, so a pass sees only the running test's
+    objects. The price: reference cycles a finished test left behind are never freed (~400 MB more per worker)."""
+    gc.freeze()
 
 
 @pytest.fixture(scope="session")

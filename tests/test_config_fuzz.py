@@ -355,10 +355,9 @@ def assert_clean_refusal(error: ConfigError) -> None:
 # ---------------------------------------------------------------- properties
 
 
-def test_foo_config_is_valid() -> None:
-    """The starting point: every mutation below is measured against a config that runs."""
-    run = run_program(copy.deepcopy(BASE))
-    assert run.resources
+def test_foo_config_is_valid(foo: Run) -> None:
+    """The starting point: every mutation below is measured against a config that runs (BASE is foo's config)."""
+    assert foo.resources
 
 
 @SETTINGS

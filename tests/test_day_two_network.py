@@ -1,8 +1,8 @@
 """Day two for the network and the control plane: decided from what already runs (issue 17 items 2, 3, 9, 11).
 
-Each test runs the real program twice: once on an empty account, then against the account as that run left it
-(`deployed`), with the change in between. The mocks refuse what EKS refuses: control-plane subnets in an AZ the
-cluster was not created in.
+Each test runs the real program twice: once on an empty account (the session's `foo` run where foo's config is
+used as it is), then against the account as that run left it (`deployed`), with the change in between. The mocks
+refuse what EKS refuses: control-plane subnets in an AZ the cluster was not created in.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ def control_plane_subnets(run: Run) -> list[str]:
 # ---------------------------------------------------------------- 2. azCount 2 -> 3 on a running cluster
 
 
-def test_a_third_az_serves_nodes_and_load_balancers_but_not_the_control_plane() -> None:
-    first = run_program(with_changes({}))
+def test_a_third_az_serves_nodes_and_load_balancers_but_not_the_control_plane(foo: Run) -> None:
+    first = foo
     assert control_plane_subnets(first) == [
         "network-public-0-id",
         "network-public-1-id",
@@ -70,8 +70,8 @@ def test_shrinking_below_two_of_the_control_planes_azs_is_the_config_error() -> 
 # ---------------------------------------------------------------- 3. an AZ impaired between two `up`s
 
 
-def test_an_impaired_az_moves_no_subnet() -> None:
-    first = run_program(with_changes({}))
+def test_an_impaired_az_moves_no_subnet(foo: Run) -> None:
+    first = foo
     assert set(zones(first).values()) == {"us-west-2a", "us-west-2b"}
     world = deployed(first)
     world.zone_states = {"us-west-2a": "impaired"}
@@ -80,8 +80,8 @@ def test_an_impaired_az_moves_no_subnet() -> None:
     assert control_plane_subnets(again) == control_plane_subnets(first)
 
 
-def test_an_az_added_during_an_incident_takes_an_available_one() -> None:
-    world = deployed(run_program(with_changes({})))
+def test_an_az_added_during_an_incident_takes_an_available_one(foo: Run) -> None:
+    world = deployed(foo)
     world.zone_states = {"us-west-2c": "impaired"}
     grown = run_program(with_changes({"infra:network.azCount": 3}), world=world)
     assert zones(grown)["network-private-2"] == "us-west-2d"

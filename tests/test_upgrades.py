@@ -52,8 +52,8 @@ def test_minor_upgrade_moves_control_plane_nodes_and_addons_in_place() -> None:
     assert after.outputs["clusterVersion"] == "1.36"
 
 
-def test_addons_are_ordered_around_the_nodes() -> None:
-    run = run_program(with_changes({}))
+def test_addons_are_ordered_around_the_nodes(foo: Run) -> None:
+    run = foo
     nodes, cluster = run.one("aws:eks/nodeGroup:NodeGroup"), run.one("aws:eks/cluster:Cluster")
     for name in ADDONS:
         reg = addon(run, name)

@@ -1,7 +1,12 @@
-"""Test doubles the ops tests share: a clock whose sleeps pass at once, and a kubeconfig for a local API server."""
+"""Test doubles the ops tests share: a clock whose sleeps pass at once, a kubeconfig for a local API server, and a
+way to serve one on loopback."""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from socketserver import TCPServer
 from typing import Any
 
 from infra.ops.waiting import Clock
@@ -36,6 +41,18 @@ def kubeconfig(server: str) -> dict[str, Any]:
         "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}],
         "current-context": "c",
     }
+
+
+@contextmanager
+def serving(server: TCPServer) -> Iterator[int]:
+    """Serve on a daemon thread while the block runs; yields the port. The loop looks for shutdown every 20 ms
+    (serve_forever's default, 0.5 s, would add half a second to every test that stops a server)."""
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 class _Status:

@@ -21,7 +21,7 @@ from urllib.parse import parse_qs, urlparse
 import kubernetes_validate
 import pytest
 import yaml
-from fakes import FakeClock, kubeconfig
+from fakes import FakeClock, kubeconfig, serving
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
@@ -605,14 +605,8 @@ def api_server(job_states: list[dict[str, Any]]) -> Iterator[tuple[str, list[tup
             seen.append(("DELETE", self.path, None))
             self.answer({"apiVersion": "v1", "kind": "Status", "status": "Success"})
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", seen
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(ThreadingHTTPServer(("127.0.0.1", 0), Handler)) as port:
+        yield f"http://127.0.0.1:{port}", seen
 
 
 def test_real_client_creates_polls_and_deletes_with_background_propagation(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -7,14 +7,13 @@ the API server's parser (RFC 3339 with `.000000`) does.
 
 import json
 import re
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from fakes import kubeconfig
+from fakes import kubeconfig, serving
 
 from infra.ops.errors import OpsError
 from infra.ops.kube import Kube
@@ -105,13 +104,8 @@ class LeaseHandler(BaseHTTPRequestHandler):
 @pytest.fixture
 def api() -> Iterator[LeaseApi]:
     server = LeaseApi()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(server):
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def kube_for(api: LeaseApi) -> Kube:

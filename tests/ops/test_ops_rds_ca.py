@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import http.server
-import threading
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from fakes import serving
 from kubernetes.client.exceptions import ApiException
 
 from infra.ops import rds_ca
@@ -95,11 +95,8 @@ def server() -> Iterator[tuple[str, list[bytes]]]:
         def log_message(self, *args: Any) -> None:
             pass
 
-    httpd = http.server.HTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/global-bundle.pem", answers
-    httpd.shutdown()
+    with serving(http.server.HTTPServer(("127.0.0.1", 0), Handler)) as port:
+        yield f"http://127.0.0.1:{port}/global-bundle.pem", answers
 
 
 def test_fetch_returns_pem(server: tuple[str, list[bytes]]) -> None:

@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from fakes import FakeClock
+from fakes import FakeClock, serving
 from kubernetes.client.exceptions import ApiException
 
 from infra.ops import checks, cli, stack, verify
@@ -254,12 +254,8 @@ def app(dbz_status: int = 200, tls: ssl.SSLContext | None = None, dbz_cut: bool 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     if tls is not None:
         server.socket = tls.wrap_socket(server.socket, server_side=True)
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
-    try:
-        yield f"{'https' if tls else 'http'}://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(server) as port:
+        yield f"{'https' if tls else 'http'}://127.0.0.1:{port}"
 
 
 def outputs(url: str) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from fakes import FakeClock
+from fakes import FakeClock, serving
 
 from infra.ops import cli, http_probe
 from infra.ops.http_probe import Answer
@@ -51,13 +51,8 @@ def serve(state: State) -> Iterator[tuple[str, ThreadingHTTPServer]]:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/", server
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(server) as port:
+        yield f"http://127.0.0.1:{port}/", server
 
 
 def wall() -> datetime:
