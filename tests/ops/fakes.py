@@ -3,9 +3,11 @@ way to serve one on loopback."""
 
 from __future__ import annotations
 
+import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler
 from socketserver import TCPServer
 from typing import Any
 
@@ -75,3 +77,13 @@ def refuse(client: Any, operation: str, code: str, message: str, status: int = 4
 
     client.meta.events.register(f"before-call.*.{operation}", answer)
     return refused
+
+
+def send_json(handler: BaseHTTPRequestHandler, status: int, body: Mapping[str, Any]) -> None:
+    """A fake API server's answer: the JSON body with its length, as the Kubernetes API sends it."""
+    data = json.dumps(body).encode()
+    handler.send_response(status)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    handler.wfile.write(data)

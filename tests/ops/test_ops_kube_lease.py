@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from fakes import kubeconfig, serving
+from fakes import kubeconfig, send_json, serving
 
 from infra.ops.errors import OpsError
 from infra.ops.kube import Kube
@@ -39,12 +39,7 @@ class LeaseHandler(BaseHTTPRequestHandler):
         pass
 
     def answer(self, status: int, body: dict[str, Any]) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        send_json(self, status, body)
 
     def failure(self, status: int, reason: str) -> None:
         self.answer(
