@@ -21,7 +21,7 @@ from urllib.parse import parse_qs, urlparse
 import kubernetes_validate
 import pytest
 import yaml
-from fakes import FakeClock, kubeconfig, serving
+from fakes import FakeClock, kubeconfig, send_json, serving
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
@@ -584,12 +584,7 @@ def api_server(job_states: list[dict[str, Any]]) -> Iterator[tuple[str, list[tup
             pass
 
         def answer(self, body: dict[str, Any], code: int = 200) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(code)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            send_json(self, code, body)
 
         def do_POST(self) -> None:
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
