@@ -63,7 +63,7 @@ go-test: install ## gofmt, go vet, go test -race of the helloworld app
 	cd $(APP) && $(GOENV) $(GO) vet ./... && $(GOENV) $(GO) test -race -count=1 ./...
 
 # One worker per core, a test file per worker at a time (module fixtures are built once). `make pytest` alone:
-# 38-46 s on 2 cores (the serial run, `$(PY) -m pytest -q -p no:xdist`, about 70-77 s).
+# 38-53 s on 2 cores (the serial run, `$(PY) -m pytest -q -p no:xdist`, about 70-77 s).
 pytest: install tools ## the test suite, one worker per core
 	$(PY) -m pytest -q -n auto --dist loadfile
 
