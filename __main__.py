@@ -2,7 +2,7 @@
 
 import pulumi
 
-from infra import db_pods, preflight_database
+from infra import contract, preflight_database
 from infra.app_identity import AppIdentity, connect_policy, read_secret_policy
 from infra.cluster import Cluster
 from infra.config import load_config
@@ -27,16 +27,16 @@ app_identity = AppIdentity(
     cfg,
     cluster.cluster.name,
     cfg.helloworld.namespace,
-    db_pods.APP_SERVICE_ACCOUNT,
-    f"log in to the database as {db_pods.APP_USER}",
-    connect_policy(database.arn, database.resource_id, db_pods.APP_USER),
+    contract.APP_SERVICE_ACCOUNT,
+    f"log in to the database as {contract.APP_DB_USER}",
+    connect_policy(database.arn, database.resource_id, contract.APP_DB_USER),
 )
 admin_identity = AppIdentity(
     "db-admin-identity",
     cfg,
     cluster.cluster.name,
-    db_pods.admin_namespace(cfg.helloworld.namespace),  # not the app's: pods there could use this account
-    db_pods.ADMIN_SERVICE_ACCOUNT,
+    contract.admin_namespace(cfg.helloworld.namespace),  # not the app's: pods there could use this account
+    contract.ADMIN_SERVICE_ACCOUNT,
     "read the database's master secret",
     database.secret_arn.apply(read_secret_policy),
 )

@@ -3,7 +3,7 @@
 The IAM role is trusted only by EKS Pod Identity; the association binds it to a ServiceAccount of a namespace. The
 stack has two: the app's pods (`rds-db:connect` as exactly `helloworld_app` on exactly this instance, in the app's
 namespace) and the role bootstrap Job (`secretsmanager:GetSecretValue` on exactly the master secret, in its own
-namespace, db_pods.admin_namespace, where only cluster admins create pods). Nothing else can read the master secret.
+namespace, contract.admin_namespace, where only cluster admins create pods). Nothing else can read the master secret.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
+from infra import contract
 from infra.config import StackConfig
 from infra.kubeconfig import build_kubeconfig
 from infra.network import Network
@@ -65,7 +66,7 @@ class Cluster(pulumi.ComponentResource):
         # Created by us (not by EKS on first log line) so it has a retention and goes away with the stack.
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-logs",
-            name=f"/aws/eks/{self.name}/cluster",
+            name=contract.eks_log_group(self.name),
             retention_in_days=c.log_retention_days,
             tags=cfg.tags("eks-logs"),
             opts=child,

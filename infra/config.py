@@ -20,7 +20,7 @@ from typing import Any
 import pulumi
 
 from infra import contract
-from infra.db_pods import APP_USER, admin_namespace
+from infra.contract import APP_DB_USER, admin_namespace
 
 PROJECT_NAMESPACE = "infra"
 SECTIONS = ("network", "cluster", "helloworld", "database", "dns")
@@ -511,10 +511,10 @@ def _check_database(d: DatabaseConfig, problems: list[str]) -> None:
                 f"{p}.{key}: {value!r} — allowed: lowercase letter then letters, digits or _ (max 63),"
                 " not a reserved name"
             )
-    if d.username == APP_USER:
+    if d.username == APP_DB_USER:
         problems.append(
-            f"{p}.username: {d.username!r} — allowed: any name but {APP_USER!r}, the app's own IAM-authenticated role"
-            " (the master user must stay a separate role)"
+            f"{p}.username: {d.username!r} — allowed: any name but {APP_DB_USER!r}, the app's own IAM-authenticated"
+            " role (the master user must stay a separate role)"
         )
     if d.max_storage_gb is not None and not d.storage_gb < d.max_storage_gb <= RDS_MAX_GB:
         problems.append(

@@ -17,10 +17,11 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
+from infra import contract
 from infra.config import DatabaseConfig, StackConfig
 from infra.network import Network
 from infra.preflight import DeployFacts
-from infra.preflight_database import LOG_EXPORTS, log_group_resource, rds_log_group
+from infra.preflight_database import log_group_resource
 
 PORT = 5432
 # database.supportType -> the instance's EngineLifecycleSupport (botocore rds CreateDBInstance; unset, RDS enrols the
@@ -54,7 +55,7 @@ class Database(pulumi.ComponentResource):
         super().__init__("infra:index:Database", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         d = cfg.database
-        self.identifier = cfg.cluster_name
+        self.identifier = contract.db_identifier(cfg.cluster_name)
         major = d.engine_version.split(".")[0]
 
         subnets = aws.rds.SubnetGroup(
@@ -80,17 +81,19 @@ class Database(pulumi.ComponentResource):
             opts=child,
         )
         suffix = random.RandomId(f"{name}-final-snapshot", byte_length=4, opts=child)
-        self.final_snapshot_identifier = pulumi.Output.concat(self.identifier, "-final-", suffix.hex)
+        self.final_snapshot_identifier = pulumi.Output.concat(
+            contract.final_snapshot_prefix(self.identifier), suffix.hex
+        )
         # RDS would create these itself, without retention, and never delete them: the stack owns them instead.
         log_groups = [
             aws.cloudwatch.LogGroup(
                 log_group_resource(name, log),
-                name=rds_log_group(self.identifier, log),
+                name=contract.rds_log_group(self.identifier, log),
                 retention_in_days=d.log_retention_days,
                 tags=cfg.tags(f"db-logs-{log}"),
                 opts=child,
             )
-            for log in LOG_EXPORTS
+            for log in contract.RDS_LOGS
         ]
         insights = not NO_PERFORMANCE_INSIGHTS.match(d.instance_class)
         instance = aws.rds.Instance(
@@ -126,7 +129,7 @@ class Database(pulumi.ComponentResource):
             allow_major_version_upgrade=True,
             apply_immediately=d.apply_immediately or facts.db_major_upgrade,
             copy_tags_to_snapshot=True,
-            enabled_cloudwatch_logs_exports=list(LOG_EXPORTS),
+            enabled_cloudwatch_logs_exports=list(contract.RDS_LOGS),
             deletion_protection=not d.ephemeral,
             skip_final_snapshot=d.skip_final_snapshot,
             final_snapshot_identifier=self.final_snapshot_identifier,

@@ -1,11 +1,11 @@
 """The app's own PostgreSQL role, created by a Job the program runs as the master user (the only thing that does).
 
-`helloworld_app` (db_pods.APP_USER): LOGIN, member of `rds_iam` (IAM database authentication only; it has no
+`helloworld_app` (contract.APP_DB_USER): LOGIN, member of `rds_iam` (IAM database authentication only; it has no
 password), CONNECT on the app's database and USAGE+CREATE on a schema of its own name (first on its search_path);
 no superuser, createdb or createrole. The SQL is idempotent: running it again changes nothing.
 
 The Job runs as the ServiceAccount `helloworld-db-admin`, whose Pod Identity role may read exactly the master
-secret, in a namespace of its own (`<helloworld.namespace>-db-admin`, db_pods.admin_namespace): any pod may name any
+secret, in a namespace of its own (`<helloworld.namespace>-db-admin`, contract.admin_namespace): any pod may name any
 ServiceAccount of its namespace, so only those who may create pods there can read the master secret, and the stack
 grants that to no one (no Role, no RoleBinding: cluster admins only). An AWS CLI init container fetches the master
 credentials and AWS's RDS CA bundle (verified HTTPS) into an in-memory emptyDir; psql then connects with
@@ -28,9 +28,9 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from infra import db_pods
+from infra import contract, db_pods
 
-JOB_NAME = "helloworld-db-admin"
+JOB_NAME = contract.ADMIN_SERVICE_ACCOUNT  # the Job is named after the account it runs as
 RESOURCE_ID_ANNOTATION = "infra/db-resource-id"  # a new instance (new DbiResourceId) runs the Job again
 BACKOFF_LIMIT = 2  # a few tries for what settles within seconds (DNS, the Pod Identity agent), then FAIL
 DEADLINE_SECONDS = 300
@@ -94,14 +94,14 @@ def job_spec(
     )
     bootstrap = db_pods.psql(
         BOOTSTRAP_SCRIPT,
-        db_pods.env({"DB_HOST": host, "DB_PORT": port, "DB_NAME": db_name, "APP_USER": db_pods.APP_USER}),
+        db_pods.env({"DB_HOST": host, "DB_PORT": port, "DB_NAME": db_name, "APP_USER": contract.APP_DB_USER}),
     )
     return {
         "backoffLimit": BACKOFF_LIMIT,
         "activeDeadlineSeconds": DEADLINE_SECONDS,
         "template": {
-            "metadata": {"labels": db_pods.ADMIN_LABELS, "annotations": {RESOURCE_ID_ANNOTATION: resource_id}},
-            "spec": db_pods.pod(db_pods.ADMIN_SERVICE_ACCOUNT, fetch, bootstrap),
+            "metadata": {"labels": contract.ADMIN_LABELS, "annotations": {RESOURCE_ID_ANNOTATION: resource_id}},
+            "spec": db_pods.pod(contract.ADMIN_SERVICE_ACCOUNT, fetch, bootstrap),
         },
     }
 
@@ -110,7 +110,7 @@ def network_policy_spec(vpc_cidr: str) -> dict[str, Any]:
     """Out only to DNS, PostgreSQL in the VPC, HTTPS (Secrets Manager, STS, the RDS truststore) and the Pod Identity
     agent; nothing in."""
     return {
-        "podSelector": {"matchLabels": db_pods.ADMIN_LABELS},
+        "podSelector": {"matchLabels": contract.ADMIN_LABELS},
         "policyTypes": ["Ingress", "Egress"],
         "ingress": [],
         "egress": [
@@ -137,14 +137,14 @@ def create(
         metadata={
             "name": namespace,
             # The pods that hold the master password never run privileged, whoever creates them.
-            "labels": {**db_pods.ADMIN_LABELS, "pod-security.kubernetes.io/enforce": "restricted"},
+            "labels": {**contract.ADMIN_LABELS, "pod-security.kubernetes.io/enforce": "restricted"},
         },
         opts=opts,
     )
-    meta = {"namespace": home.metadata.name, "labels": db_pods.ADMIN_LABELS}
+    meta = {"namespace": home.metadata.name, "labels": contract.ADMIN_LABELS}
     account = k8s.core.v1.ServiceAccount(
         f"{name}-db-admin-sa",
-        metadata={**meta, "name": db_pods.ADMIN_SERVICE_ACCOUNT},
+        metadata={**meta, "name": contract.ADMIN_SERVICE_ACCOUNT},
         automount_service_account_token=False,
         opts=opts,
     )

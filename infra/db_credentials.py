@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from infra import db_app_user, db_pods
+from infra import contract, db_app_user, db_pods
 
 
 @dataclass(frozen=True)
@@ -54,15 +54,15 @@ def create(
     and their role (made by the Job in `admin_namespace`)."""
     account = k8s.core.v1.ServiceAccount(
         f"{name}-sa",
-        metadata={"namespace": namespace, "name": db_pods.APP_SERVICE_ACCOUNT, "labels": {"app": "helloworld"}},
+        metadata={"namespace": namespace, "name": contract.APP_SERVICE_ACCOUNT, "labels": contract.APP_LABELS},
         automount_service_account_token=False,  # the app never calls the Kubernetes API
         opts=opts,
     )
     login_policy = k8s.networking.v1.NetworkPolicy(
         f"{name}-dblogin-netpol",
-        metadata={"namespace": namespace, "name": "helloworld-dblogin", "labels": db_pods.DB_LOGIN_LABELS},
+        metadata={"namespace": namespace, "name": contract.DB_LOGIN_LABELS["app"], "labels": contract.DB_LOGIN_LABELS},
         spec={
-            "podSelector": {"matchLabels": db_pods.DB_LOGIN_LABELS},
+            "podSelector": {"matchLabels": contract.DB_LOGIN_LABELS},
             "policyTypes": ["Ingress", "Egress"],
             "ingress": [],
             "egress": [

@@ -1,23 +1,14 @@
-"""Who logs in to PostgreSQL as what, and the short-lived pods that do it: one home for both sides.
+"""The short-lived pods that log in to PostgreSQL, and the container settings every pod of the stack shares.
 
-The program (the app's pods, the role bootstrap Job in infra/db_app_user.py) and `verify`'s `database login` Job
-(infra/ops/db_login.py) read the same names and build their pods from the same pieces. Pure Python: ops imports it.
-
-- The master user: RDS-managed password in Secrets Manager, read only by the bootstrap Job (`ADMIN_SERVICE_ACCOUNT`
-  in `admin_namespace`, where only cluster admins can create pods).
-- `APP_USER`: the app's own role, IAM database authentication only (no password exists), used by the app's pods and
-  by `verify` (`APP_SERVICE_ACCOUNT`).
+The program (the role bootstrap Job in infra/db_app_user.py, the app's pods) and `verify`'s `database login` Job
+(infra/ops/db_login.py) build their pods from the same pieces. Who logs in as what (the ServiceAccounts, the
+app's database role, the admin namespace) is in infra/contract.py. Pure Python: ops imports it.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-APP_USER = "helloworld_app"
-APP_SERVICE_ACCOUNT = "helloworld"
-ADMIN_SERVICE_ACCOUNT = "helloworld-db-admin"
-ADMIN_LABELS = {"app": ADMIN_SERVICE_ACCOUNT}  # not `helloworld`: the app's Service and PDB must not select it
-DB_LOGIN_LABELS = {"app": "helloworld-dblogin"}  # verify's login Job's pods, likewise
 POD_IDENTITY_AGENT = "169.254.170.23/32"  # EKS Pod Identity agent's link-local address (IPv4), port 80
 RDS_CA_BUNDLE_URL = "https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem"
 # AWS CLI v2 reads Pod Identity credentials (AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE) since 2.15.0 (EKS user guide,
@@ -49,13 +40,6 @@ HARDENED_CONTAINER: dict[str, Any] = {
 RESTRICTED_POD: dict[str, Any] = {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
 # No pager in a pod.
 AWS_CLI_ENV = [{"name": "AWS_PAGER", "value": ""}]
-
-
-def admin_namespace(app_namespace: str) -> str:
-    """The bootstrap Job's own namespace. Kubernetes lets a pod name any ServiceAccount of its namespace, so whoever
-    may create pods next to `ADMIN_SERVICE_ACCOUNT` may read the master secret: the stack grants no Role in this
-    namespace, and only cluster admins create pods there. The app's namespace stays the app's."""
-    return f"{app_namespace}-db-admin"
 
 
 def container(

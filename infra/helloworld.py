@@ -19,11 +19,11 @@ import pulumi_aws as aws
 import pulumi_docker as docker
 import pulumi_kubernetes as k8s
 
-from infra import db_credentials, image_source, preflight_image
+from infra import contract, db_credentials, image_source, preflight_image
 from infra.config import HelloWorldConfig, StackConfig
 from infra.db_credentials import DatabaseAccess, DatabaseFacts
-from infra.db_pods import APP_SERVICE_ACCOUNT, APP_USER, HARDENED_CONTAINER, POD_IDENTITY_AGENT, admin_namespace
-from infra.preflight_image import ImageFacts, ecr_repository_name
+from infra.db_pods import HARDENED_CONTAINER, POD_IDENTITY_AGENT
+from infra.preflight_image import ImageFacts
 
 APP_DIR = "apps/helloworld"  # relative to the project, where `pulumi up` runs
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -56,7 +56,7 @@ GRACE_SECONDS = PRESTOP_SECONDS + SHUTDOWN_SECONDS + 5  # 20 + 15 + 5 = 40 s bef
 
 def selector_labels() -> dict[str, str]:
     """What the Service and the PDB select: every version, every track."""
-    return {"app": "helloworld"}
+    return dict(contract.APP_LABELS)
 
 
 def pod_labels(version: str) -> dict[str, str]:
@@ -133,7 +133,7 @@ def pod_spec(image: pulumi.Input[str], labels: dict[str, str], https_redirect: b
         for env, key in (("DB_HOST", "host"), ("DB_PORT", "port"), ("DB_NAME", "dbname"), ("DB_USER", "username"))
     ]
     return {
-        "serviceAccountName": APP_SERVICE_ACCOUNT,  # Pod Identity: may log in to the database as DB_USER, nothing else
+        "serviceAccountName": contract.APP_SERVICE_ACCOUNT,  # Pod Identity: may log in as APP_DB_USER, nothing else
         "automountServiceAccountToken": False,  # the app never calls the Kubernetes API
         "terminationGracePeriodSeconds": GRACE_SECONDS,
         # With externalTrafficPolicy Local the ELB serves only nodes with a ready pod: one pod per node where there
@@ -156,7 +156,7 @@ def pod_spec(image: pulumi.Input[str], labels: dict[str, str], https_redirect: b
         },
         "containers": [
             {
-                "name": "helloworld",
+                "name": contract.APP,
                 "image": image,
                 "imagePullPolicy": "Always",  # cheap with a digest reference, and never a stale tag
                 "ports": [{"name": "http", "containerPort": PORT}],
@@ -214,14 +214,14 @@ class HelloWorld(pulumi.ComponentResource):
                 "host": database.host,
                 "port": pulumi.Output.from_input(database.port).apply(str),
                 "dbname": database.name,
-                "username": APP_USER,
+                "username": contract.APP_DB_USER,
             },
             opts=k8s_opts,
         )
         needed = db_credentials.create(
             name,
             ns.metadata.name,
-            admin_namespace(h.namespace),
+            contract.admin_namespace(h.namespace),
             cfg.region,
             cfg.network.cidr,
             database,
@@ -239,7 +239,7 @@ class HelloWorld(pulumi.ComponentResource):
         template = {"metadata": {"labels": labels}, "spec": pod_spec(self.image_ref, labels, https_redirect=tls)}
         annotations = {"pulumi.com/timeoutSeconds": AWAIT_TIMEOUT}
         if h.workload == "ReplicationController":
-            rc_name = f"helloworld-{h.version}"
+            rc_name = f"{contract.APP}-{h.version}"
             k8s.core.v1.ReplicationController(
                 f"{name}-rc",  # a stable URN: a version change is a replacement of this resource...
                 metadata={**meta, "name": rc_name, "labels": labels, "annotations": annotations},
@@ -256,23 +256,23 @@ class HelloWorld(pulumi.ComponentResource):
         else:
             k8s.apps.v1.Deployment(
                 f"{name}-deployment",
-                metadata={**meta, "name": "helloworld", "labels": labels, "annotations": annotations},
+                metadata={**meta, "name": contract.APP, "labels": labels, "annotations": annotations},
                 spec={
                     "replicas": h.replicas,
                     # The selector is immutable, so it leaves out the version; the template carries it.
-                    "selector": {"matchLabels": {"app": "helloworld", "track": "stable"}},
+                    "selector": {"matchLabels": {**contract.APP_LABELS, "track": "stable"}},
                     "minReadySeconds": h.update_period_seconds,
                     "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
                     "template": template,
                 },
                 opts=workload_opts,
             )
-            self.workload = "deployment/helloworld"
+            self.workload = f"deployment/{contract.APP}"
 
         # Voluntary disruptions (drains, node upgrades, swap-node) take at most one pod at a time.
         k8s.policy.v1.PodDisruptionBudget(
             f"{name}-pdb",
-            metadata={**meta, "name": "helloworld", "labels": selector_labels()},
+            metadata={**meta, "name": contract.APP, "labels": selector_labels()},
             spec={"maxUnavailable": 1, "selector": {"matchLabels": selector_labels()}},
             opts=k8s_opts,
         )
@@ -281,7 +281,7 @@ class HelloWorld(pulumi.ComponentResource):
         # Pod Identity agent (credentials to sign IAM auth tokens with: signing is local, no AWS endpoint needed).
         k8s.networking.v1.NetworkPolicy(
             f"{name}-netpol",
-            metadata={**meta, "name": "helloworld", "labels": selector_labels()},
+            metadata={**meta, "name": contract.APP, "labels": selector_labels()},
             spec={
                 "podSelector": {"matchLabels": selector_labels()},
                 "policyTypes": ["Ingress", "Egress"],
@@ -301,7 +301,7 @@ class HelloWorld(pulumi.ComponentResource):
             f"{name}-svc",
             metadata={
                 **meta,
-                "name": "helloworld",
+                "name": contract.APP_SERVICE,
                 "labels": selector_labels(),
                 "annotations": {
                     # A Classic ELB keeps in-flight requests to a deregistered node for as long as a pod may drain.
@@ -335,7 +335,7 @@ class HelloWorld(pulumi.ComponentResource):
         h = cfg.helloworld
         child = pulumi.ResourceOptions(parent=self)
         if h.registry == "dockerhub":
-            repository: pulumi.Input[str] = f"docker.io/{h.dockerhub_username}/helloworld"
+            repository: pulumi.Input[str] = f"docker.io/{h.dockerhub_username}/{contract.APP}"
             registry = docker.RegistryArgs(
                 server="docker.io", username=h.dockerhub_username, password=cfg.dockerhub_token
             )
@@ -351,15 +351,17 @@ class HelloWorld(pulumi.ComponentResource):
                 ],
                 opts=child,
             )
-            pushed = preflight_image.dockerhub_digest(f"{h.dockerhub_username}/helloworld:{image.tag}", lookup)
+            pushed = preflight_image.dockerhub_digest(f"{h.dockerhub_username}/{contract.APP}:{image.tag}", lookup)
         else:
             repo = aws.ecr.Repository(
                 f"{name}-repo",
-                name=ecr_repository_name(cfg),  # known before it exists: the deploy-time image check reads it
+                name=contract.ecr_repository(
+                    cfg.cluster_name
+                ),  # known before it exists: the deploy-time image check reads it
                 image_scanning_configuration={"scan_on_push": True},
                 image_tag_mutability="IMMUTABLE",  # one tag, one image, for ever: what pods run never changes
                 force_delete=True,  # teardown must not fail on pushed images
-                tags=cfg.tags("helloworld"),
+                tags=cfg.tags(contract.APP),
                 opts=child,
             )
             aws.ecr.LifecyclePolicy(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_aws as aws
 
+from infra import contract
 from infra.config import StackConfig, plan_subnets
 
 
@@ -18,7 +19,7 @@ class Network(pulumi.ComponentResource):
         super().__init__("infra:index:Network", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         # The cloud provider picks ELB subnets by these tags (AWS LB controller docs, subnet discovery).
-        cluster_tag = {f"kubernetes.io/cluster/{cfg.cluster_name}": "shared"}
+        cluster_tag = {contract.kubernetes_cluster_tag(cfg.cluster_name): "shared"}
 
         vpc = aws.ec2.Vpc(
             f"{name}-vpc",

@@ -18,7 +18,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from infra import preflight_database, preflight_image, preflight_network
+from infra import contract, preflight_database, preflight_image, preflight_network
 from infra.config import ADDON_NAMES, K8S_VERSION, ConfigError, StackConfig, camel
 
 STANDARD_USD_PER_HOUR, EXTENDED_USD_PER_HOUR = 0.10, 0.60
@@ -179,14 +179,14 @@ def _running_cluster(name: str) -> Any | None:
 def _ours(cfg: StackConfig, log_group: str) -> bool:
     """A group this stack created carries its project and stack tags; one AWS re-created has no tags."""
     tags = aws.cloudwatch.get_log_group(name=log_group).tags or {}
-    return tags.get("project") == cfg.project and tags.get("stack") == cfg.stack
+    return tags.get(contract.PROJECT_TAG) == cfg.project and tags.get(contract.STACK_TAG) == cfg.stack
 
 
 def _log_group_problems(cfg: StackConfig, cluster_running: bool, db_running: str | None) -> list[str]:
     """Log groups AWS made itself where the stack will create its own: left from a teardown (delete), or written by
     a running instance of a stack deployed before the program owned them (adopt)."""
     problems = []
-    eks_group = f"/aws/eks/{cfg.cluster_name}/cluster"
+    eks_group = contract.eks_log_group(cfg.cluster_name)
     if (
         not cluster_running
         and eks_group in (aws.cloudwatch.get_log_groups(log_group_name_prefix=eks_group).log_group_names or [])
@@ -194,10 +194,11 @@ def _log_group_problems(cfg: StackConfig, cluster_running: bool, db_running: str
     ):
         reason = "left from a deleted cluster (EKS re-creates it while a cluster is being deleted)"
         problems.append(leftover_log_group_problem(eks_group, cfg.region, reason))
-    prefix = preflight_database.rds_log_group(cfg.cluster_name, "")
+    db = contract.db_identifier(cfg.cluster_name)
+    prefix = contract.rds_log_group(db, "")
     found = set(aws.cloudwatch.get_log_groups(log_group_name_prefix=prefix).log_group_names or [])
-    for log in preflight_database.LOG_EXPORTS:
-        group = preflight_database.rds_log_group(cfg.cluster_name, log)
+    for log in contract.RDS_LOGS:
+        group = contract.rds_log_group(db, log)
         if group not in found or _ours(cfg, group):
             continue  # absent, or this stack's own
         if db_running:

@@ -22,21 +22,16 @@ from infra.config import StackConfig
 # The provider's texts when a snapshot lookup finds nothing: by snapshot id (DBSnapshotNotFoundFault) and by
 # instance id (an empty list).
 COMPONENT = "database"  # the Database component's name in __main__.py: its children's URNs start with it
-LOG_EXPORTS = ("postgresql", "upgrade")
 
 
 def log_group_resource(component: str, log: str) -> str:
     return f"{component}-logs-{log}"
 
 
-def rds_log_group(identifier: str, log: str) -> str:
-    return f"/aws/rds/instance/{identifier}/{log}"
-
-
 def adopt_log_group_problem(cfg: StackConfig, log: str) -> str:
     """RDS made this log group before the stack owned it and writes to it all the time: adopt it into the stack
     (deleting it would race RDS re-creating it)."""
-    group = rds_log_group(cfg.cluster_name, log)
+    group = contract.rds_log_group(contract.db_identifier(cfg.cluster_name), log)
     parent = f"urn:pulumi:{cfg.stack}::{cfg.project}::infra:index:Database::{COMPONENT}"
     return (
         f"log group {group}: created by RDS itself before this stack owned it; adopt it, then `pulumi up` again:"

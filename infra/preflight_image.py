@@ -14,7 +14,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_docker as docker
 
-from infra import image_source
+from infra import contract, image_source
 from infra.config import StackConfig
 
 # docker_registry_image's error when the registry answers 404 to the manifest request for a tag it does not hold
@@ -27,11 +27,6 @@ DOCKERHUB_REGISTRY = "registry-1.docker.io"  # where the provider sends the mani
 class ImageFacts:
     tag: str  # `<version>_<source hash>`: one tag, one image
     pushed_digest: str | None = None  # `sha256:…` when the registry already holds the tag (nothing is built)
-
-
-def ecr_repository_name(cfg: StackConfig) -> str:
-    """Known before anything exists, so the image check can find it."""
-    return f"{cfg.cluster_name}/helloworld"
 
 
 def image_problem(version: str, tag: str, repository: str, pushed: list[str]) -> str | None:
@@ -49,7 +44,7 @@ def image_problem(version: str, tag: str, repository: str, pushed: list[str]) ->
 def check_ecr(cfg: StackConfig, tag: str) -> tuple[ImageFacts, list[str]]:
     """The ECR repository's tags and digests (ListImages): a conflicting build of this version is a problem; this
     very tag, already pushed, is reused by digest."""
-    repository = ecr_repository_name(cfg)
+    repository = contract.ecr_repository(cfg.cluster_name)  # known before it exists
     if repository not in (aws.ecr.get_repositories().names or []):
         return ImageFacts(tag), []
     pushed = {i.image_tag: i.image_digest for i in aws.ecr.get_images(repository_name=repository).image_ids or []}

@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 
 import pulumi_aws as aws
 
+from infra import contract
 from infra.config import MAX_AZS, SUBNET_LAYOUTS, NetworkConfig, StackConfig, plan_subnets
 
 # AZs (by ID, the same in every account) where EKS cannot create a cluster's network interfaces (EKS user guide,
@@ -110,10 +111,13 @@ def control_plane_zones(zones: Sequence[str], created_in: set[str] | None) -> tu
 
 def existing_subnets(cfg: StackConfig) -> dict[str, str]:
     """CIDR -> AZ of the stack's subnets, if its VPC exists (found by the tags the program gives it)."""
-    vpcs = aws.ec2.get_vpcs(tags={"Name": f"{cfg.cluster_name}-vpc", "stack": cfg.stack}).ids or []
+    vpcs = aws.ec2.get_vpcs(tags={"Name": cfg.tags("vpc")["Name"], contract.STACK_TAG: cfg.stack}).ids or []
     if len(vpcs) != 1:
         return {}
-    ids = aws.ec2.get_subnets(filters=[{"name": "vpc-id", "values": vpcs}], tags={"stack": cfg.stack}).ids or []
+    ids = (
+        aws.ec2.get_subnets(filters=[{"name": "vpc-id", "values": vpcs}], tags={contract.STACK_TAG: cfg.stack}).ids
+        or []
+    )
     found = (aws.ec2.get_subnet(id=subnet) for subnet in ids)
     return {str(s.cidr_block): str(s.availability_zone) for s in found}
 

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
+from infra import contract
 from infra.ops.errors import one_line
 from infra.ops.http_probe import Answer
 from infra.ops.kube_model import Node, Pod, WorkloadRef, WorkloadStatus
@@ -75,7 +76,7 @@ def workload_ready(ref: WorkloadRef, status: WorkloadStatus, expected: int) -> C
 
 
 def service_hostname(hostname: str | None, expected: str | None) -> CheckResult:
-    name = "service helloworld"
+    name = f"service {contract.APP_SERVICE}"
     if not hostname:
         return failed(name, "no load balancer hostname yet")
     if expected and hostname != expected:

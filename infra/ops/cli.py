@@ -410,7 +410,7 @@ VERBS = {
         "Refuse a stack with protected resources, and check the AWS credentials, before\n"
         "anything is deleted. Run pulumi destroy (Ctrl-C is passed to pulumi, which finishes\n"
         "cancelling), then delete what Kubernetes' cloud provider left in the stack's VPC\n"
-        "tagged kubernetes.io/cluster/<cluster>: owned (ELBs, target groups, security groups,\n"
+        f"tagged {contract.kubernetes_cluster_tag('<cluster>')}: owned (ELBs, target groups, security groups,\n"
         "unattached ENIs); after a DependencyViolation, sweep and retry once. Then delete the\n"
         "log groups EKS and RDS re-create on their own. Reports leftovers, the final DB\n"
         "snapshot, that the cluster (and so every pod) is gone, and the log groups.",

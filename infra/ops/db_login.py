@@ -18,7 +18,7 @@ import urllib3
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from infra import db_pods
+from infra import contract, db_pods
 from infra.ops import checks, outputs
 from infra.ops.checks import CheckResult
 from infra.ops.errors import OpsError, one_line
@@ -28,7 +28,7 @@ from infra.ops.rds_ca import KEY as CA_KEY
 from infra.ops.waiting import Clock, Stopped, wait_for
 
 NAME = "database login"
-APP_LABEL = db_pods.DB_LOGIN_LABELS["app"]
+APP_LABEL = contract.DB_LOGIN_LABELS["app"]
 CA_DIR = "/etc/rds"
 TOKEN_CONTAINER, PSQL_CONTAINER = "iam-token", "psql"
 DEADLINE_SECONDS = 120  # Kubernetes stops the pod even if this process dies mid-check
@@ -63,7 +63,7 @@ def job_name() -> str:
 
 def login_job(name: str, namespace: str, host: str, port: int, dbname: str, region: str) -> dict[str, Any]:
     """The Job manifest: one try, bounded in time, Pod Security `restricted`, read-only everything."""
-    where = {"DB_HOST": host, "DB_PORT": str(port), "DB_USER": db_pods.APP_USER}
+    where = {"DB_HOST": host, "DB_PORT": str(port), "DB_USER": contract.APP_DB_USER}
     token = db_pods.aws_cli(TOKEN_CONTAINER, TOKEN_SCRIPT, db_pods.env({**where, "AWS_REGION": region}))
     ca_mount = {"name": "rds-ca", "mountPath": CA_DIR, "readOnly": True}
     psql = db_pods.psql(SCRIPT, db_pods.env({**where, "DB_NAME": dbname}), [ca_mount])
@@ -71,14 +71,14 @@ def login_job(name: str, namespace: str, host: str, port: int, dbname: str, regi
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
-        "metadata": {"name": name, "namespace": namespace, "labels": db_pods.DB_LOGIN_LABELS},
+        "metadata": {"name": name, "namespace": namespace, "labels": contract.DB_LOGIN_LABELS},
         "spec": {
             "backoffLimit": 0,
             "activeDeadlineSeconds": DEADLINE_SECONDS,
             "ttlSecondsAfterFinished": TTL_SECONDS,
             "template": {
-                "metadata": {"labels": db_pods.DB_LOGIN_LABELS},
-                "spec": db_pods.pod(db_pods.APP_SERVICE_ACCOUNT, token, psql, [ca]),
+                "metadata": {"labels": contract.DB_LOGIN_LABELS},
+                "spec": db_pods.pod(contract.APP_SERVICE_ACCOUNT, token, psql, [ca]),
             },
         },
     }
@@ -148,7 +148,7 @@ def _pod_story(core: PodsApi, name: str, namespace: str, timeout: Timeout) -> st
         )
         lines = " / ".join(ln.strip() for ln in str(log or "").splitlines() if ln.strip())
         if lines:
-            return f"no IAM auth token for {db_pods.APP_USER}: {lines}" if token_failed else lines
+            return f"no IAM auth token for {contract.APP_DB_USER}: {lines}" if token_failed else lines
     selector = f"involvedObject.name={pod.metadata.name},type=Warning"
     events = core.list_namespaced_event(namespace, field_selector=selector, _request_timeout=timeout).items
     if events:
@@ -266,7 +266,7 @@ class _LoginJob:
         except OpsError:
             return checks.failed(NAME, f"no result within {timeout:g}s: {self.explain()}")
         if outcome[0] == "succeeded":
-            return checks.passed(NAME, f"psql logged in to {where} as {db_pods.APP_USER} (IAM token, verified TLS)")
+            return checks.passed(NAME, f"psql logged in to {where} as {contract.APP_DB_USER} (IAM token, verified TLS)")
         return checks.failed(NAME, f"psql could not log in to {where}: {self.explain()}")
 
     def explain(self) -> str:

@@ -174,7 +174,7 @@ def take_snapshot(
     instance = outputs.text(out, "dbIdentifier")
     when = at or datetime.now(UTC)
     name = snapshot_name(instance, when)
-    tags = {"project": project, "stack": contract.stack_short_name(stack)}  # as the program tags what it creates
+    tags = contract.stack_tags(project, stack)  # as the program tags what it creates
     started = create(rds, instance, name, tags, stack, since=when)
     say(f"snapshot {name} of {instance}: {started.describe()}")
     if wait:

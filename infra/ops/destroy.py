@@ -22,7 +22,6 @@ from infra.ops.waiting import Clock
 # Runs `pulumi destroy`; True means preview only.
 Destroyer = Callable[[bool], None]
 NO_STATE = StateFacts(vpc_id=None, region=None, db_identifier=None, snapshot=None, protected=())
-STACK_TAG = "stack"  # StackConfig.tags() puts it on every AWS resource the program creates
 
 # Exit codes once pulumi destroy has succeeded (1: refused or failed before that, nothing more deleted).
 NOTHING_LEFT = 0
@@ -135,7 +134,7 @@ def _also_validated_by(acm: Any, record: ValidationRecord) -> list[tuple[str, st
             options = cert.get("DomainValidationOptions", [])
             if any(_dns_name(o.get("ResourceRecord", {}).get("Name", "")) == record.name for o in options):
                 tags = acm.list_tags_for_certificate(CertificateArn=arn).get("Tags", [])
-                stack = next((t.get("Value") for t in tags if t["Key"] == STACK_TAG), None)
+                stack = next((t.get("Value") for t in tags if t["Key"] == contract.STACK_TAG), None)
                 found.append((arn, stack, str(cert.get("Status", "unknown status"))))
     return found
 
@@ -199,7 +198,10 @@ def _sweep(
     if not target.vpc_id:
         say("  no VPC in the stack's state or outputs: nothing to sweep")
         return None
-    say(f"sweeping {target.vpc_id} for {sweep.cluster_tag(target.cluster)}" + (" (dry run)" if dry_run else ""))
+    say(
+        f"sweeping {target.vpc_id} for {contract.kubernetes_cluster_tag(target.cluster)}"
+        + (" (dry run)" if dry_run else "")
+    )
     result = sweep.sweep(clients.sweep, target.vpc_id, target.cluster, dry_run=dry_run, clock=clock, out=say)
     if not result.found:
         say("  nothing tagged for the cluster")
@@ -210,7 +212,7 @@ def leftovers_check(target: Target, clients: AwsClients) -> CheckResult:
     if not target.vpc_id:
         return CheckResult("leftovers", "WARN", "not checked: no VPC in the stack's state or outputs")
     left = sweep.find(clients.sweep, target.vpc_id, target.cluster)
-    tag = sweep.cluster_tag(target.cluster)
+    tag = contract.kubernetes_cluster_tag(target.cluster)
     if left:
         return failed("leftovers", f"still tagged {tag}: {sweep.describe(left)}")
     return passed("leftovers", f"nothing left tagged {tag} in {target.vpc_id}")
@@ -249,7 +251,7 @@ def _db_exists(rds: Any, identifier: str) -> bool:
 
 
 def _log_group_plan(target: Target) -> list[str]:
-    return [log_groups.eks_group(target.cluster), *log_groups.rds_groups(target.db_identifier)]
+    return [contract.eks_log_group(target.cluster), *log_groups.rds_groups(target.db_identifier)]
 
 
 def _still_there(lookup: Callable[[], bool]) -> bool | str:
@@ -267,7 +269,7 @@ def log_groups_check(target: Target, clients: AwsClients) -> CheckResult:
     pulumi destroy the writers are gone, and DeleteLogGroup alone says whether a group was there.
     """
     name = "log groups"
-    eks_group = log_groups.eks_group(target.cluster)
+    eks_group = contract.eks_log_group(target.cluster)
     cluster_left = _still_there(lambda: aws.cluster_status(clients.eks, target.cluster) is not None)
     db_left = _still_there(lambda: _db_exists(clients.rds, target.db_identifier))
     writers = {eks_group: cluster_left, **dict.fromkeys(log_groups.rds_groups(target.db_identifier), db_left)}
@@ -303,9 +305,8 @@ def _deletion_row(target: Target, result: log_groups.Deletion, note: str = "") -
         return failed(name, f"could not delete ({_why_not(result)}); the next `pulumi up` needs them gone: {commands}")
     if result.deleted:
         return passed(name, f"deleted {', '.join(result.deleted)} (re-created by AWS after Pulumi deleted them){note}")
-    return passed(
-        name, f"none left ({log_groups.eks_group(target.cluster)}, /aws/rds/instance/{target.db_identifier}/*){note}"
-    )
+    groups = f"{contract.eks_log_group(target.cluster)}, {contract.rds_log_group(target.db_identifier, '*')}"
+    return passed(name, f"none left ({groups}){note}")
 
 
 def preview(
@@ -388,7 +389,7 @@ def _leftovers_step(target: Target, clients: AwsClients, *, clock: Clock, say: C
 
 
 def _after_destroy(target: Target, clients: AwsClients, *, clock: Clock, say: Callable[[str], None]) -> list[_Step]:
-    tag = sweep.cluster_tag(target.cluster)
+    tag = contract.kubernetes_cluster_tag(target.cluster)
     region = f"--region {target.region}"
     return [
         _Step(

@@ -12,18 +12,13 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from infra import contract
 from infra.ops.aws import error_code
 from infra.ops.errors import one_line
 
-RDS_LOGS = ("postgresql", "upgrade")  # the instance's enabled_cloudwatch_logs_exports
-
-
-def eks_group(cluster: str) -> str:
-    return f"/aws/eks/{cluster}/cluster"
-
 
 def rds_groups(identifier: str) -> list[str]:
-    return [f"/aws/rds/instance/{identifier}/{log}" for log in RDS_LOGS]
+    return [contract.rds_log_group(identifier, log) for log in contract.RDS_LOGS]
 
 
 def existing(logs: Any, names: Sequence[str]) -> list[str]:

@@ -13,7 +13,8 @@ from typing import Any, Protocol
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from infra.db_pods import DB_LOGIN_LABELS, RDS_CA_BUNDLE_URL
+from infra.contract import DB_LOGIN_LABELS
+from infra.db_pods import RDS_CA_BUNDLE_URL
 from infra.ops.errors import OpsError
 
 BUNDLE_URL = RDS_CA_BUNDLE_URL

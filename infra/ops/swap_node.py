@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from infra import contract
 from infra.ops import aws, checks, drain, outputs, swap_lock
 from infra.ops.errors import OpsError, one_line
 from infra.ops.kube_model import (
@@ -42,7 +43,6 @@ from infra.ops.kube_model import (
 from infra.ops.waiting import Clock, Probe, wait_for
 
 POLL_SECONDS = 10.0
-SERVICE = "helloworld"
 
 
 class SwapCluster(ClusterOps, swap_lock.Leases, Protocol):
@@ -168,11 +168,11 @@ class _Run:
     def service_elb(self) -> ServiceElb | None:
         """The Service's classic ELB; None when it has no hostname yet or is another kind of load balancer."""
         kube = self.deps.kube
-        hostname = kube.service_hostname(SERVICE, self.namespace) or self.endpoint
+        hostname = kube.service_hostname(contract.APP_SERVICE, self.namespace) or self.endpoint
         name = aws.classic_elb_named_by_host(self.deps.elb, hostname) if hostname else None
         if name is None:
             return None
-        return ServiceElb(name, local=kube.service_traffic_policy(SERVICE, self.namespace) == "Local")
+        return ServiceElb(name, local=kube.service_traffic_policy(contract.APP_SERVICE, self.namespace) == "Local")
 
     def serving_elsewhere(self, lb: ServiceElb | None, leaving: Node) -> Pod | None:
         """Before anything changes: the pod to move off the node first, or None once another node of the group is

@@ -13,6 +13,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from infra import contract
 from infra.ops.aws import error_code
 from infra.ops.errors import one_line
 from infra.ops.waiting import Clock
@@ -29,10 +30,6 @@ _GONE = {
     "InvalidNetworkInterfaceID.NotFound",
     "InvalidGroup.NotFound",
 }
-
-
-def cluster_tag(cluster: str) -> str:
-    return f"kubernetes.io/cluster/{cluster}"
 
 
 @dataclass(frozen=True)
@@ -120,7 +117,7 @@ def _network_interfaces(ec2: Any, vpc_id: str, cluster: str) -> list[Leftover]:
         for eni in page["NetworkInterfaces"]:
             tags = eni.get("TagSet", [])
             leaked_by_cni = {"Key": CNI_CLUSTER_TAG, "Value": cluster} in tags and not _has_key(tags, EKS_CLUSTER_TAG)
-            if _created_for(tags, cluster_tag(cluster)) or leaked_by_cni:
+            if _created_for(tags, contract.kubernetes_cluster_tag(cluster)) or leaked_by_cni:
                 found.append(Leftover("network-interface", eni["NetworkInterfaceId"]))
     return found
 
@@ -138,7 +135,7 @@ def _security_groups(ec2: Any, vpc_id: str, key: str) -> list[Leftover]:
 
 def find(clients: Clients, vpc_id: str, cluster: str) -> list[Leftover]:
     """Everything in the VPC tagged for this cluster, in a safe deletion order."""
-    key = cluster_tag(cluster)
+    key = contract.kubernetes_cluster_tag(cluster)
     return [
         *_classic_elbs(clients.elb, vpc_id, key),
         *_elbv2_in_vpc(clients.elbv2, vpc_id, key, "load-balancer"),

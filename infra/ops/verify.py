@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from infra import contract
 from infra.ops import aws, checks, outputs, tls
 from infra.ops.checks import CheckResult
 from infra.ops.http_probe import Fetch, describe
@@ -17,7 +18,6 @@ from infra.ops.table import render
 from infra.ops.waiting import Clock, Stopped
 
 HTTP_TIMEOUT = 5.0
-SERVICE = "helloworld"
 KUBE_CREDENTIALS = "Kubernetes credentials"
 
 
@@ -71,7 +71,9 @@ def build_probes(
         Probe("GET /dbz", lambda: checks.database(url + "/dbz", fetch(url + "/dbz", HTTP_TIMEOUT))),
     ]
     if isinstance(kube, ExecPluginError):
-        skipped = f"not checked: nodes, kube-system pods, workload {workload}, service {SERVICE}, database login"
+        skipped = (
+            f"not checked: nodes, kube-system pods, workload {workload}, service {contract.APP_SERVICE}, database login"
+        )
         no_token = checks.failed(KUBE_CREDENTIALS, f"{kube}; {skipped}")
         return [Probe(KUBE_CREDENTIALS, lambda: no_token), *app]
     cluster = kube
@@ -93,8 +95,8 @@ def build_probes(
             cluster_name,
         ),
         Probe(
-            f"service {SERVICE}",
-            lambda: checks.service_hostname(cluster.service_hostname(SERVICE, namespace), endpoint),
+            f"service {contract.APP_SERVICE}",
+            lambda: checks.service_hostname(cluster.service_hostname(contract.APP_SERVICE, namespace), endpoint),
             cluster_name,
         ),
         *app,
