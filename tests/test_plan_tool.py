@@ -7,7 +7,9 @@ REPLACED", a resource the program no longer declares is "would be DELETED".
 
 from __future__ import annotations
 
+import ast
 import json
+import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -171,3 +173,49 @@ def test_write_snapshot_writes_the_current_graph(
 def test_unknown_stack_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
     assert plan.main(["nosuchstack"]) == 2
     assert capsys.readouterr().err.startswith("no Pulumi.nosuchstack.yaml — stacks: ")
+
+
+# Run in a fresh interpreter: what `make plan` loads, with the loaded modules' files and sys.path reported back.
+PLAN_AS_A_SCRIPT = """
+import json, runpy, sys
+sys.argv = [sys.argv[1], "nosuchstack"]
+try:
+    runpy.run_path(sys.argv[0], run_name="__main__")
+except SystemExit as exit:
+    code = exit.code
+files = [getattr(module, "__file__", None) or "" for module in list(sys.modules.values())]
+print(json.dumps({"code": code, "path": sys.path, "files": files}))
+"""
+
+
+def test_plan_runs_without_the_test_suite(tmp_path: Path) -> None:
+    """A developer tool must not need tests/: run isolated (-I: no PYTHONPATH, neither the script's nor the working
+    directory on sys.path) from elsewhere, plan.py loads all it imports, answers, and nothing comes from tests/."""
+    done = subprocess.run(
+        [sys.executable, "-I", "-c", PLAN_AS_A_SCRIPT, str(ROOT / "tools" / "plan.py")],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.stderr.startswith("no Pulumi.nosuchstack.yaml — stacks: "), done.stderr
+    report = json.loads(done.stdout)
+    tests = ROOT / "tests"
+    assert report["code"] == 2
+    assert [p for p in report["path"] if Path(p).resolve().is_relative_to(tests)] == []
+    assert [f for f in report["files"] if f and Path(f).resolve().is_relative_to(tests)] == []
+    assert str(ROOT / "tools" / "offline" / "mocks.py") in report["files"]
+
+
+def test_tools_import_nothing_from_tests() -> None:
+    """Every import in tools/ names no module of tests/ (harness, fakes, ...) and not tests itself."""
+    test_modules = {"tests"} | {p.stem for p in (ROOT / "tests").rglob("*.py")}
+    imported = set()
+    for source in (ROOT / "tools").rglob("*.py"):
+        for node in ast.walk(ast.parse(source.read_text())):
+            if isinstance(node, ast.Import):
+                imported |= {(source.name, alias.name.split(".")[0]) for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                imported.add((source.name, node.module.split(".")[0]))
+    assert ("plan.py", "tools") in imported and ("runner.py", "pulumi") in imported  # the walk sees imports
+    assert sorted((file, module) for file, module in imported if module in test_modules) == []

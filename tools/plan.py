@@ -1,9 +1,10 @@
 """Offline plan: what the program would manage for a stack, without AWS — `make plan STACK=foo`.
 
-Runs the real `__main__.py` with Pulumi.<STACK>.yaml under the test mocks and prints every resource as a tree
-(parent → children) with its key settings (secrets shown as [secret]), the stack outputs, and what changed
-against the reviewed snapshot tests/snapshots/<STACK>.json. `--write-snapshot` accepts the current graph as the
-new reviewed snapshot (`make reviewed-graph STACK=foo`). An invalid config prints the problems and exits 2.
+Runs the real `__main__.py` with Pulumi.<STACK>.yaml under the offline mocks (tools/offline) and prints every
+resource as a tree (parent → children) with its key settings (secrets shown as [secret]), the stack outputs, and
+what changed against the reviewed snapshot tests/snapshots/<STACK>.json. `--write-snapshot` accepts the current
+graph as the new reviewed snapshot (`make reviewed-graph STACK=foo`). An invalid config prints the problems and
+exits 2.
 
     venv/bin/python tools/plan.py foo [--write-snapshot]
 """
@@ -19,9 +20,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 if sys.path and Path(sys.path[0]).resolve() == ROOT / "tools":
     sys.path.pop(0)  # run as a script: import tools.* as a package, not its modules as top-level names
-for _path in (str(ROOT / "tests"), str(ROOT)):
-    if _path not in sys.path:
-        sys.path.insert(0, _path)
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))  # infra and tools, whatever the working directory
 
 from infra.config import ConfigError  # noqa: E402
 from tools import snapshot  # noqa: E402

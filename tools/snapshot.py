@@ -1,9 +1,10 @@
 """The reviewed snapshot: a stack's whole resource graph under mocks, as stable, diffable JSON.
 
-`graph(stack)` runs the real `__main__.py` with Pulumi.<stack>.yaml (tests/harness.py) and `snapshot_of` turns
-the run into plain data: resources sorted by URN, secrets redacted as "[secret]", provider references without
-their (mock) ids, integral numbers as ints. URNs are rewritten from the mock monitor's format to the engine's
-(what `pulumi stack export` shows), and each resource lists the old URNs its aliases make the engine match.
+`graph(stack)` runs the real `__main__.py` with Pulumi.<stack>.yaml under the offline mocks (tools/offline) and
+`snapshot_of` turns the run into plain data: resources sorted by URN, secrets redacted as "[secret]", provider
+references without their (mock) ids, integral numbers as ints. URNs are rewritten from the mock monitor's format
+to the engine's (what `pulumi stack export` shows), and each resource lists the old URNs its aliases make the
+engine match.
 Two runs in two processes give byte-identical `dumps()`.
 
 tests/test_snapshot.py compares it with the committed tests/snapshots/<stack>.json; tests/test_stateful_urns.py
@@ -17,23 +18,19 @@ import difflib
 import functools
 import json
 import re
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-TESTS = ROOT / "tests"
-SNAPSHOTS = TESTS / "snapshots"
-for _path in (str(TESTS), str(ROOT)):
-    if _path not in sys.path:
-        sys.path.insert(0, _path)
+import pulumi
+from pulumi.output import Unknown
+from pulumi.runtime import rpc
 
-import pulumi  # noqa: E402
-from harness import Run, run_program, stack_config  # noqa: E402
-from pulumi.output import Unknown  # noqa: E402
-from pulumi.runtime import rpc  # noqa: E402
+from tools.offline.runner import Run, run_program, stack_config
+
+ROOT = Path(__file__).resolve().parent.parent
+SNAPSHOTS = ROOT / "tests" / "snapshots"
 
 SECRET = "[secret]"
 UNKNOWN = "[unknown]"
