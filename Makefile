@@ -94,9 +94,9 @@ ifneq ($(filter up preview,$(MAKECMDGOALS)),)
 $(VENV)/.installed: | pulumi-cli
 endif
 
-up: pulumi-cli install ## deploy: pulumi up (local state if no backend is set; creates a missing stack)
+up: pulumi-cli install ## deploy: pulumi up with the policy pack (local state if no backend is set; creates a missing stack)
 	$(pulumi_login)
-	pulumi up -s $(STACK)
+	pulumi up -s $(STACK) --policy-pack policy
 
 preview: pulumi-cli install ## pulumi preview with the policy pack
 	$(pulumi_login)

@@ -73,3 +73,10 @@ def test_the_makefile_runs_the_script_for_up_and_preview() -> None:
     assert "@tools/pulumi-login.sh" in makefile
     assert "login --local" not in makefile.replace("# Local file state", "")
     assert os.access(SCRIPT, os.X_OK)
+
+
+def test_ci_without_a_backend_stops_instead_of_using_the_runners_disk(tmp_path: Path) -> None:
+    done, calls = run(tmp_path, {"CI": "true"})
+    assert done.returncode == 1
+    assert not any(call.startswith("login") for call in calls), calls
+    assert "no Pulumi backend for CI: set PULUMI_BACKEND_URL (s3://<bucket>) or PULUMI_ACCESS_TOKEN" in done.stderr

@@ -13,6 +13,12 @@ if ! err=$(pulumi whoami 2>&1 >/dev/null); then
       "nothing was changed" >&2
     exit 1
   fi
+  if [ -n "${CI:-}" ]; then  # a runner's disk goes away with it, and the stack's state with it
+    echo "$err" >&2
+    echo "no Pulumi backend for CI: set PULUMI_BACKEND_URL (s3://<bucket>) or PULUMI_ACCESS_TOKEN; local state on" \
+      "a CI runner is thrown away with it, so nothing was changed" >&2
+    exit 1
+  fi
   echo "no Pulumi backend configured yet: using local state (pulumi login --local)"
   pulumi login --local || exit 1
 fi
