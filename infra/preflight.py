@@ -22,7 +22,7 @@ from infra import contract, preflight_database, preflight_image, preflight_netwo
 from infra.config import ADDON_NAMES, K8S_VERSION, ConfigError, StackConfig, camel
 
 STANDARD_USD_PER_HOUR, EXTENDED_USD_PER_HOUR = 0.10, 0.60
-WARN_DAYS = 30
+WARN_DAYS = preflight_database.WARN_DAYS
 CREATOR_TAG = "infra/cluster-creator"  # who holds EKS's bootstrap admin entry; set once, at creation
 # The provider's text for a zone lookup that matched nothing (pulumi-aws >= 6.38, and the older wording).
 ZONE_NOT_FOUND = ("no matching Route 53 Hosted Zone found", "no matching Route53Zone found")

@@ -16,11 +16,12 @@ import pulumi_aws as aws
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
-from infra import contract, preflight
+from infra import contract
 from infra.config import StackConfig
 
 # The provider's texts when a snapshot lookup finds nothing: by snapshot id (DBSnapshotNotFoundFault) and by
 # instance id (an empty list).
+WARN_DAYS = 30  # a support end this close is warned about on every deploy
 COMPONENT = "database"  # the Database component's name in __main__.py: its children's URNs start with it
 
 
@@ -273,7 +274,7 @@ def lifecycle_problems(
             ], []
         return [], [f"{key} is in RDS Extended Support{ends}: {EXTENDED_SUPPORT_COST}; {newest}"]
     end = info.end_of_standard
-    if end is None or (end - today).days > preflight.WARN_DAYS:
+    if end is None or (end - today).days > WARN_DAYS:
         return [], []
     then = (
         "RDS then upgrades an instance created with supportType STANDARD to a newer major itself"

@@ -22,7 +22,8 @@ from moto.server import ThreadedMotoServer
 from moto.sts.models import sts_backends
 from real_clients import BOUNDED_WAIT, LOOPBACK, VERSION_INFO, FakeKubeApi, TestCA, client_env, kube_api, require_client
 
-from infra.ops import cli, stack
+from infra.ops import cli
+from infra.ops.clients import stack
 
 CLUSTER = "infra-foo"  # the foo stack's EKS cluster: physical names carry the stack
 REGION = "us-west-2"  # Pulumi.foo.yaml's aws:region

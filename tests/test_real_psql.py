@@ -13,8 +13,8 @@ import pytest
 from kubernetes import client
 from real_clients import LocalPostgres, TestCA, local_postgres, run_in_container
 
-from infra.ops.checks import CheckResult
-from infra.ops.db_login import check_login
+from infra.ops.report import CheckResult
+from infra.ops.verify.db_login import check_login
 from infra.ops.waiting import Clock
 
 APP_USER = "helloworld_app"  # the app's own PostgreSQL role, which verify logs in as

@@ -5,9 +5,9 @@ from dataclasses import dataclass
 
 from botocore.exceptions import ClientError
 
-from infra.ops.aws import _NO_CREDENTIALS, _REJECTED, CREDENTIALS_FIX, CredentialsError, error_code
+from infra.ops.clients.aws import CREDENTIALS_FIX, NO_CREDENTIALS, REJECTED, CredentialsError, error_code
+from infra.ops.clients.exec_plugin import ExecPluginError
 from infra.ops.errors import OpsError, one_line
-from infra.ops.kubeconfig import ExecPluginError
 
 # AWS errors no retry can fix: a missing permission, or a request AWS rejects as malformed.
 # Throttling and 5xx answers stay transient.
@@ -63,7 +63,7 @@ def wait_for(
     while True:
         try:
             done, detail = probe()
-        except _NO_CREDENTIALS as err:  # no retry brings credentials back: stop at once
+        except NO_CREDENTIALS as err:  # no retry brings credentials back: stop at once
             raise CredentialsError(
                 f"no usable AWS credentials ({type(err).__name__}) while waiting for {what}", CREDENTIALS_FIX
             ) from err
@@ -89,7 +89,7 @@ def wait_for(
 
 def _raise_if_permanent(err: ClientError, what: str) -> None:
     code = error_code(err)
-    if code in _REJECTED:
+    if code in REJECTED:
         raise CredentialsError(
             f"AWS rejected the credentials ({code}) while waiting for {what}", CREDENTIALS_FIX
         ) from err

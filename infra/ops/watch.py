@@ -1,5 +1,6 @@
-"""Poll a URL, report each change of answer, and count failures (proves zero-downtime upgrades)."""
+"""`watch`: poll a URL, report each change of answer, and count failures (proves zero-downtime upgrades)."""
 
+import argparse
 import math
 import time
 from collections import Counter
@@ -7,8 +8,33 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from infra.ops import http_probe
-from infra.ops.http_probe import Fetch
+from infra.ops import live
+from infra.ops.clients import http_probe, outputs, stack, tls
+from infra.ops.clients.http_probe import Fetch
+from infra.ops.interrupts import terminate_as_interrupt
+
+
+def run(args: argparse.Namespace) -> int:
+    fetch = http_probe.fetcher(tls.client_context(args.ca_file))
+
+    # `timeout 600 python -m infra.ops watch ...` sends SIGTERM, a closed terminal SIGHUP: still print the summary.
+    with terminate_as_interrupt():
+        stats = watch(
+            watch_url(args.target),
+            interval=args.interval,
+            duration=args.duration,
+            timeout=args.timeout,
+            fetch=fetch,
+            out=live.say,
+        )
+    return 1 if stats.failures else 0
+
+
+def watch_url(target: str) -> str:
+    """An http(s) URL as given; anything else is a stack name, whose url output is watched."""
+    if target.startswith(("http://", "https://")):
+        return target
+    return outputs.text(stack.read_outputs(target), "url")
 
 
 @dataclass

@@ -1,15 +1,28 @@
-"""Test doubles the ops tests share: a clock whose sleeps pass at once, a kubeconfig for a local API server, and a
-way to serve one on loopback."""
+"""Test doubles the ops tests share: a clock whose sleeps pass at once; kubeconfigs for a local API server, with a
+token or with a stand-in `aws eks get-token`; serving a handler on loopback; a test CA and the servers it signs; and
+AWS refusals."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import ssl
+import sys
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from socketserver import TCPServer
 from typing import Any
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from infra.ops.waiting import Clock
 
@@ -87,3 +100,166 @@ def send_json(handler: BaseHTTPRequestHandler, status: int, body: Mapping[str, A
     handler.send_header("Content-Length", str(len(data)))
     handler.end_headers()
     handler.wfile.write(data)
+
+
+# A kubeconfig whose user runs `aws eks get-token`, a stand-in `aws` answering it, and an API server that wants its
+# token.
+TOKEN = "k8s-aws-v1.stand-in"
+
+STAND_IN = """#!{python}
+import json, pathlib, sys
+here = pathlib.Path(__file__).parent
+calls = here / "calls"
+done = int(calls.read_text()) if calls.exists() else 0
+calls.write_text(str(done + 1))
+plan = json.loads((here / "plan.json").read_text())
+step = plan[min(done, len(plan) - 1)]
+if step["error"]:
+    sys.stderr.write("\\n" + step["error"] + "\\n")
+    sys.exit(255)
+status = {{"token": "{token}", "expirationTimestamp": step["expires"]}}
+print(json.dumps({{"apiVersion": "client.authentication.k8s.io/v1beta1", "kind": "ExecCredential", "status": status}}))
+"""
+
+
+def stand_in_aws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *plan: dict[str, str | None]) -> None:
+    """`aws` on PATH answering each call with the next step of the plan (the last one repeats)."""
+    script = tmp_path / "aws"
+    script.write_text(STAND_IN.format(python=sys.executable, token=TOKEN))
+    script.chmod(0o755)
+    (tmp_path / "plan.json").write_text(json.dumps(plan))
+    monkeypatch.setenv("PATH", f"{tmp_path}:{Path(sys.executable).parent}:/usr/bin:/bin")
+
+
+@contextmanager
+def kubernetes_api() -> Iterator[str]:
+    """Lists no nodes for the stand-in's token, 401 for anything else (what EKS answers without a token)."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            ok = self.headers.get("Authorization") == f"Bearer {TOKEN}"
+            body = json.dumps({"kind": "NodeList", "apiVersion": "v1", "items": []} if ok else {"code": 401})
+            self.send_response(200 if ok else 401)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body.encode())
+
+    with serving(ThreadingHTTPServer(("127.0.0.1", 0), Handler)) as port:
+        yield f"http://127.0.0.1:{port}"
+
+
+def eks_kubeconfig(server: str) -> dict[str, Any]:
+    """The program's kubeconfig shape (infra/kubeconfig.py): its user runs `aws eks get-token`."""
+    args = ["eks", "get-token", "--cluster-name", "infra-foo", "--region", "us-west-2", "--output", "json"]
+    plugin = {"apiVersion": "client.authentication.k8s.io/v1beta1", "command": "aws", "args": args}
+    return {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "infra-foo", "cluster": {"server": server}}],
+        "users": [{"name": "infra-foo", "user": {"exec": plugin}}],
+        "contexts": [{"name": "infra-foo", "context": {"cluster": "infra-foo", "user": "infra-foo"}}],
+        "current-context": "infra-foo",
+    }
+
+
+# A test CA, made once per module, and server contexts for each kind of certificate it signs.
+NOW = datetime.now(UTC).replace(microsecond=0)
+CA_NAME = x509.Name(
+    [
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Infra Tests"),
+        x509.NameAttribute(NameOID.COMMON_NAME, "Infra Test CA"),
+    ]
+)
+LOCAL = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+
+
+@dataclass(frozen=True)
+class Pki:
+    ca: Path  # the CA certificate, PEM: what --ca-file takes
+    good: ssl.SSLContext  # server contexts, one per kind of leaf certificate
+    expiring: ssl.SSLContext
+    expired: ssl.SSLContext
+    wrong_name: ssl.SSLContext
+
+
+def new_key() -> ec.EllipticCurvePrivateKey:
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+def _server(
+    folder: Path,
+    name: str,
+    ca_key: ec.EllipticCurvePrivateKey,
+    sans: Sequence[x509.GeneralName],
+    start: datetime,
+    end: datetime,
+) -> ssl.SSLContext:
+    key = new_key()
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+        .issuer_name(CA_NAME)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(end)
+        .add_extension(x509.SubjectAlternativeName(sans), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    cert_file, key_file = folder / f"{name}.pem", folder / f"{name}.key"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_file, key_file)
+    return context
+
+
+def ca_certificate(
+    key: ec.EllipticCurvePrivateKey, name: x509.Name, start: datetime, end: datetime
+) -> x509.Certificate:
+    """A self-signed CA certificate, valid from `start` to `end`."""
+    return (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(end)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(
+            x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True
+        )  # keyCertSign, cRLSign
+        .sign(key, hashes.SHA256())
+    )
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    folder = tmp_path_factory.mktemp("pki")
+    ca_key = new_key()
+    ca = ca_certificate(ca_key, CA_NAME, NOW - timedelta(days=1), NOW + timedelta(days=3650))
+    (folder / "ca.pem").write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    wrong = [x509.DNSName("www.example.com")]
+    return Pki(
+        ca=folder / "ca.pem",
+        good=_server(folder, "good", ca_key, LOCAL, NOW - timedelta(days=1), NOW + timedelta(days=90)),
+        expiring=_server(
+            folder, "expiring", ca_key, LOCAL, NOW - timedelta(days=80), NOW + timedelta(days=10, hours=1)
+        ),
+        expired=_server(folder, "expired", ca_key, LOCAL, NOW - timedelta(days=90), NOW - timedelta(days=1)),
+        wrong_name=_server(folder, "wrong", ca_key, wrong, NOW - timedelta(days=1), NOW + timedelta(days=90)),
+    )
+
+
+def by_name(url: str) -> str:
+    """The same server by host name: a name, not an IP address, is what a wrong-name certificate fails on."""
+    return url.replace("127.0.0.1", "localhost")

@@ -10,14 +10,17 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from moto_env import REGION, moto_account, own_account, record_calls, vpc_with_subnet
+from fakes import FakeClock
+from moto_env import REGION, db_instance, moto_account, own_account, record_calls, vpc_with_subnet
 
-from infra.ops import aws, cli, stack, sweep
-from infra.ops import destroy as ops
+from infra.ops import cli, live
+from infra.ops.clients import aws, stack
+from infra.ops.clients.stack import StackError
+from infra.ops.clients.state import StateFacts
+from infra.ops.destroy import after_destroy, precheck, sweep, teardown
+from infra.ops.destroy import command as destroy_command
+from infra.ops.destroy.target import AwsClients, Target
 from infra.ops.errors import OpsError
-from infra.ops.stack import StackError
-from infra.ops.state import StateFacts
-from infra.ops.waiting import Clock
 
 __all__ = ["moto_account", "own_account"]  # fixtures: pytest finds them here by name
 
@@ -26,14 +29,9 @@ RDS_LOGS = ["/aws/rds/instance/infra-foo/postgresql", "/aws/rds/instance/infra-f
 FINAL = "infra-foo-final-1a2b3c4d"
 
 
-def ticking() -> Clock:
-    now = [0.0]
-    return Clock(lambda: now[0], lambda s: now.__setitem__(0, now[0] + s))
-
-
 @dataclass
 class World:
-    clients: ops.AwsClients
+    clients: AwsClients
     vpc: str
     subnet: str
 
@@ -47,8 +45,8 @@ class World:
             "dbEphemeral": True,
         }
 
-    def target(self, snapshot: str = FINAL) -> ops.Target:
-        return ops.Target.locate("foo", "infra", self.outputs(snapshot))
+    def target(self, snapshot: str = FINAL) -> Target:
+        return Target.locate("foo", "infra", self.outputs(snapshot))
 
     def left(self) -> list[str]:
         return [i.kind for i in sweep.find(self.clients.sweep, self.vpc, "infra-foo")]
@@ -57,14 +55,7 @@ class World:
         return [g["logGroupName"] for g in self.clients.logs.describe_log_groups()["logGroups"]]
 
     def create_database(self) -> None:
-        self.clients.rds.create_db_instance(
-            DBInstanceIdentifier="infra-foo",
-            Engine="postgres",
-            DBInstanceClass="db.t4g.micro",
-            MasterUsername="app",
-            MasterUserPassword="password123",
-            AllocatedStorage=20,
-        )
+        db_instance(self.clients.rds, "infra-foo")
 
     def take_snapshot(self) -> None:
         self.create_database()
@@ -79,7 +70,7 @@ class World:
 @pytest.fixture
 def world(own_account: str) -> World:
     """A VPC holding what the cloud provider leaves behind for infra-foo, and an ELB of another cluster."""
-    clients = ops.AwsClients(
+    clients = AwsClients(
         sweep=sweep.Clients(
             ec2=aws.client("ec2", REGION), elb=aws.client("elb", REGION), elbv2=aws.client("elbv2", REGION)
         ),
@@ -134,7 +125,9 @@ def test_dependency_violation_sweeps_then_retries_once_and_reports(world: World)
     destroyer.during = lambda: EKS_LOGS in world.log_groups() or logs.create_log_group(logGroupName=EKS_LOGS)
     lines: list[str] = []
 
-    results = ops.destroy(world.target(), destroyer, world.clients, notices=[], clock=ticking(), say=lines.append).rows
+    results = teardown.destroy(
+        world.target(), destroyer, world.clients, notices=[], clock=FakeClock().clock, say=lines.append
+    ).rows
 
     assert destroyer.calls == [False, False]
     assert destroyer.before == [["classic-elb", "security-group"], []]  # swept between the two attempts
@@ -160,7 +153,7 @@ def test_log_groups_stay_while_their_writers_exist(world: World) -> None:
     world.create_database()
     for name in (EKS_LOGS, *RDS_LOGS):
         world.clients.logs.create_log_group(logGroupName=name)
-    row = ops.log_groups_check(world.target(), world.clients)
+    row = after_destroy.log_groups_check(world.target(), world.clients)
     assert (row.status, row.ok) == ("WARN", True)
     assert row.detail.startswith(f"kept {EKS_LOGS}, {RDS_LOGS[0]}, {RDS_LOGS[1]}: ")
     assert sorted(world.log_groups()) == sorted(["/aws/eks/infra-bar/cluster", EKS_LOGS, *RDS_LOGS])
@@ -181,7 +174,7 @@ def test_log_group_that_cannot_be_deleted_fails_with_the_command(world: World) -
             return getattr(self.logs, name)
 
     clients = dataclasses.replace(world.clients, logs=Denied(world.clients.logs))
-    row = ops.log_groups_check(world.target(), clients)
+    row = after_destroy.log_groups_check(world.target(), clients)
     assert row.status == "FAIL"
     assert row.detail.endswith(
         "the next `pulumi up` needs them gone: aws logs delete-log-group --log-group-name /aws/eks/infra-foo/cluster"
@@ -189,7 +182,7 @@ def test_log_group_that_cannot_be_deleted_fails_with_the_command(world: World) -
 
 
 def test_nothing_to_delete_is_a_pass_that_names_what_was_checked(world: World) -> None:
-    row = ops.log_groups_check(world.target(), world.clients)
+    row = after_destroy.log_groups_check(world.target(), world.clients)
     assert (row.status, row.detail) == ("PASS", "none left (/aws/eks/infra-foo/cluster, /aws/rds/instance/infra-foo/*)")
 
 
@@ -197,13 +190,15 @@ def test_other_failures_and_a_second_violation_are_not_retried(world: World) -> 
     locked = StackError("pulumi destroy of stack 'foo' failed: error: the stack is currently locked")
     destroyer = Destroyer(locked)
     with pytest.raises(StackError, match="locked"):
-        ops.destroy(world.target(), destroyer, world.clients, notices=[], clock=ticking(), say=lambda _: None)
+        teardown.destroy(
+            world.target(), destroyer, world.clients, notices=[], clock=FakeClock().clock, say=lambda _: None
+        )
     assert destroyer.calls == [False]
     assert len(world.left()) == 2  # nothing swept
 
     twice = Destroyer(VIOLATION, VIOLATION)
     with pytest.raises(StackError, match="DependencyViolation"):
-        ops.destroy(world.target(), twice, world.clients, notices=[], clock=ticking(), say=lambda _: None)
+        teardown.destroy(world.target(), twice, world.clients, notices=[], clock=FakeClock().clock, say=lambda _: None)
     assert twice.calls == [False, False]
 
 
@@ -211,19 +206,22 @@ def test_report_failures(world: World) -> None:
     world.create_cluster()
     target, clients = world.target(), world.clients
 
-    assert ops.leftovers_check(target, clients).detail.startswith(
+    assert after_destroy.leftovers_check(target, clients).detail.startswith(
         "still tagged kubernetes.io/cluster/infra-foo: classic-elb"
     )
-    assert ops.snapshot_check(target, clients.rds).detail == f"{FINAL} not found"
-    assert ops.cluster_check(target, clients.eks).detail == "EKS cluster infra-foo still exists (ACTIVE)"
-    assert ops.snapshot_check(world.target(snapshot=""), clients.rds).detail == "skipped by config (ephemeral stack)"
+    assert after_destroy.snapshot_check(target, clients.rds).detail == f"{FINAL} not found"
+    assert after_destroy.cluster_check(target, clients.eks).detail == "EKS cluster infra-foo still exists (ACTIVE)"
+    assert (
+        after_destroy.snapshot_check(world.target(snapshot=""), clients.rds).detail
+        == "skipped by config (ephemeral stack)"
+    )
 
     class Denied:
         def describe_db_snapshots(self, **kwargs: Any) -> None:
             error = {"Error": {"Code": "AccessDenied", "Message": "not allowed"}}
             raise ClientError(error, "DescribeDBSnapshots")
 
-    warned = ops.snapshot_check(target, Denied())
+    warned = after_destroy.snapshot_check(target, Denied())
     assert warned.status == "WARN" and warned.ok and "could not check" in warned.detail
 
 
@@ -234,7 +232,9 @@ def test_dry_run_only_reads(world: World) -> None:
     destroyer = Destroyer()
     lines: list[str] = []
 
-    results = ops.preview(world.target(), destroyer, world.clients, notices=[], clock=ticking(), say=lines.append)
+    results = teardown.preview(
+        world.target(), destroyer, world.clients, notices=[], clock=FakeClock().clock, say=lines.append
+    )
 
     assert calls and all(name.startswith(("Describe", "List", "Get")) for name in calls), calls
     assert destroyer.calls == [True]  # pulumi destroy --preview-only
@@ -249,24 +249,24 @@ def test_dry_run_only_reads(world: World) -> None:
 
 
 def test_confirmation() -> None:
-    assert ops.confirmed("foo", lambda prompt: "foo\n")
-    assert not ops.confirmed("foo", lambda prompt: "y")
+    assert precheck.confirmed("foo", lambda prompt: "foo\n")
+    assert not precheck.confirmed("foo", lambda prompt: "y")
 
     def eof(prompt: str) -> str:
         raise EOFError
 
-    assert not ops.confirmed("foo", eof)
-    ops.require_confirmation("foo", yes=True, interactive=False, ask=eof)
+    assert not precheck.confirmed("foo", eof)
+    precheck.require_confirmation("foo", yes=True, interactive=False, ask=eof)
     with pytest.raises(OpsError, match="without --yes"):
-        ops.require_confirmation("foo", yes=False, interactive=False, ask=eof)
+        precheck.require_confirmation("foo", yes=False, interactive=False, ask=eof)
     with pytest.raises(OpsError, match="not confirmed; nothing was destroyed"):
-        ops.require_confirmation("foo", yes=False, interactive=True, ask=lambda p: "bar")
+        precheck.require_confirmation("foo", yes=False, interactive=True, ask=lambda p: "bar")
 
 
 def test_target_names_the_cluster_after_project_and_stack() -> None:
     with pytest.raises(OpsError, match=r"region is unknown .*: set AWS_REGION"):
-        ops.Target.locate("foo", "infra", {})
-    gone = ops.Target.locate("foo", "infra", {}, default_region=REGION)  # already destroyed: no outputs, no state
+        Target.locate("foo", "infra", {})
+    gone = Target.locate("foo", "infra", {}, default_region=REGION)  # already destroyed: no outputs, no state
     assert (gone.region, gone.cluster, gone.vpc_id, gone.snapshot, gone.db_identifier) == (
         REGION,
         "infra-foo",
@@ -274,15 +274,17 @@ def test_target_names_the_cluster_after_project_and_stack() -> None:
         None,
         "infra-foo",
     )
-    assert ops.Target.locate("foo", "infra", {"region": "eu-west-1"}, default_region=REGION).region == "eu-west-1"
+    assert Target.locate("foo", "infra", {"region": "eu-west-1"}, default_region=REGION).region == "eu-west-1"
     half = StateFacts(vpc_id="vpc-1", region="eu-central-1", db_identifier=None, snapshot=None, protected=())
-    built = ops.Target.locate("foo", "infra", {}, half)  # `pulumi up` failed after the VPC
+    built = Target.locate("foo", "infra", {}, half)  # `pulumi up` failed after the VPC
     assert (built.vpc_id, built.region, built.snapshot) == ("vpc-1", "eu-central-1", None)
 
 
 def test_rows_that_cannot_be_known_are_warnings(world: World) -> None:
-    gone = ops.Target.locate("foo", "infra", {}, default_region=REGION)
-    rows = ops.destroy(gone, Destroyer(), world.clients, notices=[], clock=ticking(), say=lambda _: None).rows
+    gone = Target.locate("foo", "infra", {}, default_region=REGION)
+    rows = teardown.destroy(
+        gone, Destroyer(), world.clients, notices=[], clock=FakeClock().clock, say=lambda _: None
+    ).rows
     assert [(r.name, r.status) for r in rows] == [
         ("leftovers", "WARN"),
         ("final DB snapshot", "WARN"),
@@ -295,8 +297,10 @@ def test_rows_that_cannot_be_known_are_warnings(world: World) -> None:
 
 def test_a_half_created_stack_is_swept_from_its_state(world: World) -> None:
     facts = StateFacts(vpc_id=world.vpc, region=REGION, db_identifier=None, snapshot=None, protected=())
-    target = ops.Target.locate("foo", "infra", {}, facts)  # no outputs: `pulumi up` failed before the end
-    rows = ops.destroy(target, Destroyer(), world.clients, notices=[], clock=ticking(), say=lambda _: None).rows
+    target = Target.locate("foo", "infra", {}, facts)  # no outputs: `pulumi up` failed before the end
+    rows = teardown.destroy(
+        target, Destroyer(), world.clients, notices=[], clock=FakeClock().clock, say=lambda _: None
+    ).rows
     assert world.left() == []
     assert rows[0].detail == f"nothing left tagged kubernetes.io/cluster/infra-foo in {world.vpc}"
 
@@ -326,7 +330,7 @@ def test_a_protected_resource_refuses_before_anything_is_deleted(
     state = {"resources": [DELETION_PROTECTED_CLUSTER, PROTECTED_DB]}
     monkeypatch.setattr(stack, "read_state", lambda name: state)
     monkeypatch.setattr(stack, "destroy", lambda name, *a, **k: destroyed.append(name))
-    monkeypatch.setattr(cli, "make_client", lambda *a: pytest.fail("no AWS call before the refusal"))
+    monkeypatch.setattr(live, "aws_client", lambda *a: pytest.fail("no AWS call before the refusal"))
 
     for argv in (["destroy", "prod", "--yes"], ["destroy", "prod", "--dry-run"]):
         assert cli.main(argv) == 1
@@ -383,7 +387,7 @@ def test_an_interrupted_destroy_exits_130(monkeypatch: pytest.MonkeyPatch, capsy
         raise StackError("pulumi destroy of stack 'foo' was interrupted", interrupted=True)
 
     monkeypatch.setattr(stack, "destroy", interrupted)
-    monkeypatch.setattr(cli, "cmd_destroy", lambda args: stack.destroy("foo", print))
+    monkeypatch.setattr(destroy_command, "run", lambda args: stack.destroy("foo", print))
     assert cli.main(["destroy", "foo", "--yes"]) == 130
     assert capsys.readouterr().err == "error: pulumi destroy of stack 'foo' was interrupted\n"
 
@@ -398,7 +402,9 @@ def test_a_row_that_cannot_be_checked_is_a_warning_not_the_end_of_the_report(wor
 
     clients = dataclasses.replace(world.clients, eks=NoDescribe())
     world.take_snapshot()
-    rows = ops.destroy(world.target(), Destroyer(), clients, notices=[], clock=ticking(), say=lambda _: None).rows
+    rows = teardown.destroy(
+        world.target(), Destroyer(), clients, notices=[], clock=FakeClock().clock, say=lambda _: None
+    ).rows
     by_name = {r.name: r for r in rows}
     assert list(by_name) == ["leftovers", "final DB snapshot", "cluster and pods", "log groups"]
     assert by_name["cluster and pods"].status == "WARN"

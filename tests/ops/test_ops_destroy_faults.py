@@ -13,8 +13,10 @@ from fakes import FakeClock, refuse
 from moto_env import REGION, moto_account, own_account
 from test_ops_destroy import EKS_LOGS, VIOLATION, Destroyer, World, world
 
-from infra.ops import aws, cli, stack
-from infra.ops import destroy as ops
+from infra.ops import cli, live
+from infra.ops.clients import aws, stack
+from infra.ops.destroy import teardown
+from infra.ops.destroy.target import AwsClients
 from infra.ops.errors import OpsError
 
 __all__ = ["moto_account", "own_account", "world"]  # fixtures: pytest finds them here by name
@@ -33,9 +35,9 @@ def recreate_eks_logs(world: World) -> Destroyer:
     return destroyer
 
 
-def run(world: World, clients: ops.AwsClients | None = None) -> ops.Teardown:
+def run(world: World, clients: AwsClients | None = None) -> teardown.Teardown:
     target, destroyer = world.target(snapshot=""), recreate_eks_logs(world)
-    return ops.destroy(
+    return teardown.destroy(
         target, destroyer, clients or world.clients, notices=[], clock=FakeClock().clock, say=lambda _: None
     )
 
@@ -140,7 +142,7 @@ def verb(world: World, monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     monkeypatch.setattr(stack, "read_outputs", lambda name: world.outputs(snapshot=""))
     monkeypatch.setattr(stack, "read_state", lambda name: {"resources": []})
     monkeypatch.setattr(stack, "destroy", fake_destroy)
-    monkeypatch.setattr(cli, "make_client", lambda service, out: by_service.get(service) or aws.client(service, REGION))
+    monkeypatch.setattr(live, "aws_client", lambda service, out: by_service.get(service) or aws.client(service, REGION))
     return calls
 
 
@@ -199,7 +201,9 @@ def test_a_refused_sweep_between_two_destroy_attempts_stops_without_retrying(wor
     destroyer = Destroyer(VIOLATION)
 
     with pytest.raises(OpsError) as caught:
-        ops.destroy(world.target(), destroyer, world.clients, notices=[], clock=FakeClock().clock, say=lambda _: None)
+        teardown.destroy(
+            world.target(), destroyer, world.clients, notices=[], clock=FakeClock().clock, say=lambda _: None
+        )
 
     assert destroyer.calls == [False]  # pulumi destroy is not retried into the same DependencyViolation
     assert str(caught.value) == (

@@ -1,4 +1,5 @@
-"""SIGTERM and SIGHUP are Ctrl-C for watch and swap-node (cli.terminate_as_interrupt): same cleanup, same summary.
+"""SIGTERM and SIGHUP are Ctrl-C for watch and swap-node (interrupts.terminate_as_interrupt): same cleanup, same
+summary.
 
 Signals are sent by the process to itself (os.kill), so each arrives at a known point: no sleeps, no races.
 swap-node's undo under each signal is in test_ops_swap_node.py.
@@ -13,8 +14,9 @@ from typing import Any
 
 import pytest
 
-from infra.ops import cli, http_probe
-from infra.ops.http_probe import Answer
+from infra.ops import cli, interrupts
+from infra.ops.clients import http_probe
+from infra.ops.clients.http_probe import Answer
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -49,7 +51,7 @@ def test_an_ignored_hangup_stays_ignored_under_nohup() -> None:
     saved_hup = signal.signal(signal.SIGHUP, signal.SIG_IGN)
     saved_term = signal.getsignal(signal.SIGTERM)
     try:
-        with cli.terminate_as_interrupt():
+        with interrupts.terminate_as_interrupt():
             assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
             os.kill(os.getpid(), signal.SIGHUP)  # nothing happens
             with pytest.raises(KeyboardInterrupt):
@@ -61,13 +63,13 @@ def test_an_ignored_hangup_stays_ignored_under_nohup() -> None:
 
 CLEANUP_AFTER_HANGUP = """
 import os, pty, signal, sys
-from infra.ops import cli
+from infra.ops import interrupts
 
 terminal, tty = pty.openpty()
 os.dup2(tty, 1)
 os.dup2(tty, 2)
 os.close(terminal)  # the SSH session is gone: writing to the terminal now fails with EIO
-with cli.terminate_as_interrupt():
+with interrupts.terminate_as_interrupt():
     try:
         os.kill(os.getpid(), signal.SIGHUP)
     except KeyboardInterrupt:

@@ -5,13 +5,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from moto_env import REGION, moto_account, own_account
+from moto_env import REGION, db_instance, moto_account, own_account
 
 from infra import contract
 from infra.config import ClusterConfig, DatabaseConfig, HelloWorldConfig, NetworkConfig, StackConfig
-from infra.ops import aws, cli, stack
-from infra.ops.destroy import Target
-from infra.ops.stack import StackError
+from infra.ops import cli, watch
+from infra.ops.clients import aws, stack
+from infra.ops.clients.stack import StackError
+from infra.ops.destroy.target import Target
 
 __all__ = ["moto_account", "own_account"]  # fixtures: pytest finds them here by name
 
@@ -50,7 +51,7 @@ def test_each_verb_reads_the_stack_it_was_given(
 @pytest.mark.parametrize("name", FORMS)
 def test_watch_reads_the_url_of_the_stack_it_was_given(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(stack, "read_outputs", lambda asked: {"url": f"http://{asked}.example"})
-    assert cli.watch_url(name) == f"http://{name}.example"
+    assert watch.watch_url(name) == f"http://{name}.example"
 
 
 @pytest.mark.parametrize("name", FORMS)
@@ -79,14 +80,7 @@ def test_what_is_not_a_stack_of_this_project_stops_before_any_call(
 
 def instance_with_snapshot(instance: str, snapshot: str) -> None:
     rds = aws.client("rds", REGION)
-    rds.create_db_instance(
-        DBInstanceIdentifier=instance,
-        Engine="postgres",
-        DBInstanceClass="db.t4g.micro",
-        AllocatedStorage=20,
-        MasterUsername="app",
-        MasterUserPassword="not-a-secret-1",
-    )
+    db_instance(rds, instance)
     rds.create_db_snapshot(DBSnapshotIdentifier=snapshot, DBInstanceIdentifier=instance)
 
 

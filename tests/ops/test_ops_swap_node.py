@@ -17,15 +17,15 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import boto3
 import pytest
-from botocore.stub import Stubber
 from moto_env import MOTO_AMI, REGION, moto_account, unique, vpc_with_subnet
 
-from infra.ops import aws, cli, stack
+from infra.ops import cli, live
+from infra.ops.clients import aws, stack
+from infra.ops.clients.kube_model import NODEGROUP_LABEL, Lease, Node, Pod, WorkloadRef, WorkloadStatus
 from infra.ops.errors import OpsError
-from infra.ops.kube_model import NODEGROUP_LABEL, Lease, Node, Pod, WorkloadRef, WorkloadStatus
-from infra.ops.swap_node import SwapDeps, swap_node
+from infra.ops.swap_node.steps import SwapDeps
+from infra.ops.swap_node.swap import swap_node
 from infra.ops.waiting import Clock
 
 __all__ = ["moto_account"]  # a fixture: pytest finds it here by name
@@ -576,10 +576,10 @@ def test_replacement_that_never_joins_times_out(cloud: Cloud) -> None:
 def wire_cli(monkeypatch: pytest.MonkeyPatch, kube: FakeKube, deps: SwapDeps) -> None:
     """`python -m infra.ops swap-node` on the fakes (and moto's STS for the credential check)."""
     monkeypatch.setattr(stack, "read_outputs", lambda name: OUTPUTS)
-    monkeypatch.setattr(cli, "make_kube", lambda out: kube)
+    monkeypatch.setattr(live, "cluster", lambda out: kube)
     clients = {"eks": deps.eks, "autoscaling": deps.autoscaling, "elb": deps.elb, "sts": aws.client("sts", REGION)}
-    monkeypatch.setattr(cli, "make_client", lambda service, out: clients[service])
-    monkeypatch.setattr(cli, "REAL_CLOCK", deps.clock)
+    monkeypatch.setattr(live, "aws_client", lambda service, out: clients[service])
+    monkeypatch.setattr(live, "REAL_CLOCK", deps.clock)
 
 
 def test_swap_node_verb_passes_force_and_reports_errors_in_one_line(
@@ -653,27 +653,3 @@ def test_signal_during_swap_node_undoes_the_cordon_restores_sizes_and_releases_t
     assert re.search(
         r"EKS update u-\d+ started, not waited for \(interrupted\); check with: aws eks describe-update", out
     )
-
-
-def test_elb_in_service_leaves_out_registering_and_draining_instances() -> None:
-    elb = boto3.session.Session(
-        region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing"
-    ).client("elb")
-    states = [
-        {"InstanceId": "i-0a", "State": "InService", "ReasonCode": "N/A", "Description": "N/A"},
-        {
-            "InstanceId": "i-0b",
-            "State": "InService",
-            "ReasonCode": "N/A",
-            "Description": "Instance deregistration currently in progress.",
-        },
-        {
-            "InstanceId": "i-0c",
-            "State": "OutOfService",
-            "ReasonCode": "ELB",
-            "Description": "Instance registration is still in progress.",
-        },
-    ]
-    with Stubber(elb) as stubber:
-        stubber.add_response("describe_instance_health", {"InstanceStates": states}, {"LoadBalancerName": "svc"})
-        assert aws.elb_in_service(elb, "svc") == {"i-0a"}

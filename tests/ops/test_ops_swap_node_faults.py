@@ -25,9 +25,9 @@ from test_ops_swap_node import (
     setup,
 )
 
+from infra.ops.clients.kube_model import Lease, Pod
 from infra.ops.errors import OpsError
-from infra.ops.kube_model import Lease, Pod
-from infra.ops.swap_node import swap_node
+from infra.ops.swap_node.swap import swap_node
 
 __all__ = ["cloud", "lone_cloud", "moto_account"]  # fixtures: pytest finds them here by name
 

@@ -6,7 +6,6 @@ Scaling group lives in moto. PodDisruptionBudgets come through the reader Protoc
 reader is tested against a local HTTP server.
 """
 
-import json
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -18,15 +17,18 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 from botocore.stub import Stubber
+from fakes import kubeconfig, send_json, serving
 from kubernetes import client as k8s
 from moto_env import MOTO_AMI, REGION, moto_account, unique, vpc_with_subnet
 
-from infra.ops import aws, verify
-from infra.ops.aws import CredentialsError
-from infra.ops.checks import CheckResult
+from infra.ops import cli, live, report
+from infra.ops.clients import aws, stack
+from infra.ops.clients.aws import CredentialsError
 from infra.ops.errors import OpsError
-from infra.ops.kube_pdbs import Budget, KubeBudgets
-from infra.ops.upgrade_check import UpgradeCheckDeps, run_upgrade_check
+from infra.ops.report import CheckResult
+from infra.ops.upgrade_check import check
+from infra.ops.upgrade_check.budgets import Budget, KubeBudgets
+from infra.ops.upgrade_check.check import UpgradeCheckDeps, run_upgrade_check
 
 __all__ = ["moto_account"]  # a fixture: pytest finds it here by name
 
@@ -260,7 +262,7 @@ def test_a_ready_cluster_passes_every_row_for_the_next_minor(make_asg: Any) -> N
     assert rows["surge: On-Demand vCPU quota"].detail == (
         "60 of 64 vCPUs free (4 running); the update adds up to 2 nodes = 4 vCPUs"
     )
-    table = verify.report(list(rows.values()))
+    table = report.table(list(rows.values()))
     assert table.splitlines()[0].split() == ["check", "status", "detail"]
     assert "support 1.36" in table and not failing(rows)
 
@@ -510,6 +512,9 @@ def api_server() -> Iterator[tuple[str, list[dict[str, list[str]]], threading.Ev
     }
 
     class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
         def do_GET(self) -> None:
             url = urlparse(self.path)
             query = parse_qs(url.query)
@@ -517,30 +522,14 @@ def api_server() -> Iterator[tuple[str, list[dict[str, list[str]]], threading.Ev
             if hang.is_set():
                 release.wait(5)  # bounded: the client's timeout fires long before
                 return
-            body = json.dumps(
-                {
-                    "apiVersion": "policy/v1",
-                    "kind": "PodDisruptionBudgetList",
-                    **pages[query.get("continue", [None])[0]],
-                }
-            ).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            page = pages[query.get("continue", [None])[0]]
+            send_json(self, 200, {"apiVersion": "policy/v1", "kind": "PodDisruptionBudgetList", **page})
 
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", seen, hang
-    finally:
-        release.set()
-        server.shutdown()
-        server.server_close()
+    with serving(ThreadingHTTPServer(("127.0.0.1", 0), Handler)) as port:
+        try:
+            yield f"http://127.0.0.1:{port}", seen, hang
+        finally:
+            release.set()  # before the server stops: a hung request ends first
 
 
 def reader(host: str, timeout: float = 5.0) -> KubeBudgets:
@@ -570,13 +559,31 @@ def test_the_reader_gives_up_on_a_silent_api_server(api_server: Any) -> None:
 
 def test_the_reader_built_from_the_stack_kubeconfig_reaches_its_server(api_server: Any) -> None:
     host, seen, _ = api_server
-    config = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [{"name": "c", "cluster": {"server": host}}],
-        "users": [{"name": "u", "user": {"token": "t0k"}}],
-        "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}],
-        "current-context": "c",
-    }
-    assert [b.ref for b in KubeBudgets.from_kubeconfig(config).disruption_budgets()] == ["a/one", "b/two", "c/new"]
+    assert [b.ref for b in KubeBudgets.from_kubeconfig(kubeconfig(host)).disruption_budgets()] == [
+        "a/one",
+        "b/two",
+        "c/new",
+    ]
     assert len(seen) == 2
+
+
+@pytest.mark.parametrize(("status", "code"), [("PASS", 0), ("WARN", 0), ("FAIL", 1)])
+def test_upgrade_check_prints_the_table_and_exits_1_on_a_fail(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], status: str, code: int
+) -> None:
+    seen: dict[str, Any] = {}
+
+    def run(out: dict[str, Any], target: str | None, deps: Any) -> list[CheckResult]:
+        seen.update(out=out, target=target)
+        return [CheckResult("target version", status, "1.35 → 1.36")]  # type: ignore[arg-type]
+
+    monkeypatch.setattr(stack, "read_outputs", lambda name: {"region": "us-west-2", "kubeconfig": "{}"})
+    monkeypatch.setattr(live, "aws_client", lambda service, out: service)
+    monkeypatch.setattr(aws, "caller_identity", lambda sts: seen.setdefault("identity", sts))
+    monkeypatch.setattr(KubeBudgets, "from_kubeconfig", classmethod(lambda cls, config: "budgets"))
+    monkeypatch.setattr(check, "run_upgrade_check", run)
+    assert cli.main(["upgrade-check", "foo", "--to", "1.36"]) == code
+    assert (seen["identity"], seen["target"]) == ("sts", "1.36")
+    captured = capsys.readouterr()
+    assert f"target version  {status}" in captured.out
+    assert ("error: 1 check(s) failed: target version" in captured.err) == (code == 1)

@@ -14,10 +14,13 @@ import pytest
 from fakes import FakeClock, serving
 from kubernetes.client.exceptions import ApiException
 
-from infra.ops import checks, cli, stack, verify
-from infra.ops.checks import CheckResult
-from infra.ops.http_probe import Answer
-from infra.ops.kube_model import NODEGROUP_LABEL, Node, Pod, WorkloadRef, WorkloadStatus
+from infra.ops import cli, live
+from infra.ops.clients import stack
+from infra.ops.clients.http_probe import Answer
+from infra.ops.clients.kube_model import NODEGROUP_LABEL, Node, Pod, WorkloadRef, WorkloadStatus
+from infra.ops.report import CheckResult, failed, passed
+from infra.ops.verify import checks, db_login, probes, rds_ca
+from infra.ops.verify import command as verify_command
 
 RC = WorkloadRef("rc", "helloworld-1.0.0")
 
@@ -71,7 +74,7 @@ def test_crashing_probe_is_a_failed_check() -> None:
     def boom() -> CheckResult:
         raise RuntimeError("Unauthorized\nmore lines")
 
-    assert verify.Probe("nodes", boom)() == CheckResult("nodes", "FAIL", "RuntimeError: Unauthorized")
+    assert probes.Probe("nodes", boom)() == CheckResult("nodes", "FAIL", "RuntimeError: Unauthorized")
 
 
 def test_wait_reruns_only_failing_checks_until_they_pass() -> None:
@@ -79,15 +82,15 @@ def test_wait_reruns_only_failing_checks_until_they_pass() -> None:
 
     def a() -> CheckResult:
         runs["a"] += 1
-        return checks.passed("a", "fine")
+        return passed("a", "fine")
 
     def b() -> CheckResult:
         runs["b"] += 1
         return checks.nodes_ready([Node("n", True)] * min(runs["b"], 3), 3)
 
     ticker, lines = FakeClock(), list[str]()
-    results = verify.run_checks(
-        [verify.Probe("a", a), verify.Probe("nodes", b)], wait=600, interval=10, clock=ticker.clock, out=lines.append
+    results = probes.run_checks(
+        [probes.Probe("a", a), probes.Probe("nodes", b)], wait=600, interval=10, clock=ticker.clock, out=lines.append
     )
     assert [r.status for r in results] == ["PASS", "PASS"]
     assert runs == {"a": 1, "b": 3} and ticker.t == 20
@@ -96,10 +99,10 @@ def test_wait_reruns_only_failing_checks_until_they_pass() -> None:
 
 def test_wait_gives_up_at_the_deadline() -> None:
     ticker = FakeClock()
-    probe = verify.Probe("nodes", lambda: checks.nodes_ready([], 2))
-    results = verify.run_checks([probe], wait=25, interval=10, clock=ticker.clock, out=lambda _: None)
+    probe = probes.Probe("nodes", lambda: checks.nodes_ready([], 2))
+    results = probes.run_checks([probe], wait=25, interval=10, clock=ticker.clock, out=lambda _: None)
     assert results[0].status == "FAIL" and ticker.t == 25
-    assert verify.run_checks([probe], wait=0, interval=10, clock=ticker.clock, out=lambda _: None)[0].status == "FAIL"
+    assert probes.run_checks([probe], wait=0, interval=10, clock=ticker.clock, out=lambda _: None)[0].status == "FAIL"
 
 
 def test_wait_counts_from_the_start_of_the_verb_not_from_the_end_of_the_first_round() -> None:
@@ -107,18 +110,18 @@ def test_wait_counts_from_the_start_of_the_verb_not_from_the_end_of_the_first_ro
     # round ends, so no second round starts (before, the 10 s only began then: 48 s in all).
     ticker = FakeClock(start=100.0)
 
-    def hung(seconds: float) -> verify.Probe:
+    def hung(seconds: float) -> probes.Probe:
         def run() -> CheckResult:
             ticker.sleep(seconds)
-            return checks.failed("nodes", "Kubernetes API: no answer within 20s")
+            return failed("nodes", "Kubernetes API: no answer within 20s")
 
-        return verify.Probe("nodes", run)
+        return probes.Probe("nodes", run)
 
     lines: list[str] = []
-    verify.run_checks([hung(20)], wait=10, interval=5, clock=ticker.clock, out=lines.append)
+    probes.run_checks([hung(20)], wait=10, interval=5, clock=ticker.clock, out=lines.append)
     assert ticker.t == 120.0 and lines == []
     # The verb passes its own start: reading the outputs and checking the credentials count too.
-    verify.run_checks([hung(5)], wait=10, interval=5, clock=ticker.clock, out=lines.append, started=118.0)
+    probes.run_checks([hung(5)], wait=10, interval=5, clock=ticker.clock, out=lines.append, started=118.0)
     assert lines[0] == "waiting (3s left) for 1 check(s): nodes: Kubernetes API: no answer within 20s"
 
 
@@ -130,8 +133,8 @@ def test_a_final_failure_is_not_re_run() -> None:
         raise ApiException(status=401, reason="Unauthorized")
 
     ticker = FakeClock()
-    results = verify.run_checks(
-        [verify.Probe("nodes", refused, "infra-foo")], wait=600, interval=10, clock=ticker.clock, out=print
+    results = probes.run_checks(
+        [probes.Probe("nodes", refused, "infra-foo")], wait=600, interval=10, clock=ticker.clock, out=print
     )
     assert results == [
         CheckResult(
@@ -152,7 +155,7 @@ def test_ctrl_c_ends_the_wait_for_a_round_at_once() -> None:
     def hangs() -> CheckResult:
         running.set()
         release.wait(timeout=5)
-        return checks.passed("nodes", "late")
+        return passed("nodes", "late")
 
     pressed: list[float] = []
 
@@ -160,12 +163,12 @@ def test_ctrl_c_ends_the_wait_for_a_round_at_once() -> None:
         running.wait(timeout=5)
         pressed.append(time.monotonic())
         os.kill(os.getpid(), signal.SIGINT)  # to the process, as Ctrl-C is: the main thread takes it
-        return checks.passed("interrupter", "sent")
+        return passed("interrupter", "sent")
 
     saved = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         with pytest.raises(KeyboardInterrupt):
-            verify.run_round([verify.Probe("nodes", hangs), verify.Probe("interrupter", ctrl_c)])
+            probes.run_round([probes.Probe("nodes", hangs), probes.Probe("interrupter", ctrl_c)])
         assert time.monotonic() - pressed[0] < 1.0  # the hung check (5 s) was not waited for
     finally:
         release.set()
@@ -177,28 +180,18 @@ def test_a_round_runs_its_checks_at_once() -> None:
     # parallel a round takes one timeout, not one per check. Each probe here waits for the other.
     started = {name: threading.Event() for name in ("a", "b")}
 
-    def probe(me: str, other: str) -> verify.Probe:
+    def probe(me: str, other: str) -> probes.Probe:
         def run() -> CheckResult:
             started[me].set()
             together = started[other].wait(timeout=2)
-            return checks.passed(me, "ran alongside") if together else checks.failed(me, "ran alone")
+            return passed(me, "ran alongside") if together else failed(me, "ran alone")
 
-        return verify.Probe(me, run)
+        return probes.Probe(me, run)
 
-    results = verify.run_checks(
+    results = probes.run_checks(
         [probe("a", "b"), probe("b", "a")], wait=0, interval=1, clock=FakeClock().clock, out=print
     )
     assert [r.detail for r in results] == ["ran alongside", "ran alongside"]
-
-
-def test_report_table() -> None:
-    table = verify.report([checks.passed("nodes", "2/2 Ready"), checks.failed("GET /dbz", "HTTP 503")])
-    assert table.splitlines() == [
-        "check     status  detail",
-        "--------  ------  ---------",
-        "nodes     PASS    2/2 Ready",
-        "GET /dbz  FAIL    HTTP 503",
-    ]
 
 
 # ---- the whole verb: fake cluster + fake EKS + a real local app server ----
@@ -240,6 +233,9 @@ def app(dbz_status: int = 200, tls: ssl.SSLContext | None = None, dbz_cut: bool 
     `dbz_cut`: /dbz closes the connection before the body its Content-Length promises (a pod killed mid-answer)."""
 
     class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
         def do_GET(self) -> None:
             status, body = (dbz_status, b"db\n") if self.path == "/dbz" else (200, b"Hello world\n")
             missing = 10 if dbz_cut and self.path == "/dbz" else 0
@@ -247,9 +243,6 @@ def app(dbz_status: int = 200, tls: ssl.SSLContext | None = None, dbz_cut: bool 
             self.send_header("Content-Length", str(len(body) + missing))
             self.end_headers()
             self.wfile.write(body)
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     if tls is not None:
@@ -287,10 +280,10 @@ def run_verify_verb(
     for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(stack, "read_outputs", lambda name: outputs(url))
-    monkeypatch.setattr(cli, "make_kube", lambda out: FakeKube(nodes))
-    monkeypatch.setattr(cli, "database_login", lambda out, kube, started: login)
+    monkeypatch.setattr(live, "cluster", lambda out: FakeKube(nodes))
+    monkeypatch.setattr(verify_command, "database_login", lambda out, kube, started: login)
     clients = {"eks": FakeEks(), "sts": FakeSts()}
-    monkeypatch.setattr(cli, "make_client", lambda service, out: clients[service])
+    monkeypatch.setattr(live, "aws_client", lambda service, out: clients[service])
     code = cli.main(["verify", "foo", *args])
     captured = capsys.readouterr()
     lines = captured.out.splitlines()
@@ -342,8 +335,6 @@ def test_database_login_is_a_row_and_its_failure_fails_verify(
 
 
 def test_database_login_puts_the_ca_bundle_in_place_before_the_job(monkeypatch: pytest.MonkeyPatch) -> None:
-    from infra.ops import db_login, rds_ca
-
     events: list[Any] = []
     kube = type("K", (), {"core": "core-api", "timeout": (5.0, 20.0)})()
     monkeypatch.setattr(rds_ca, "fetch_bundle", lambda: "PEM")
@@ -357,7 +348,7 @@ def test_database_login_puts_the_ca_bundle_in_place_before_the_job(monkeypatch: 
         return LOGIN_PASS
 
     monkeypatch.setattr(db_login, "check_login", check)
-    assert cli.database_login(outputs("https://foo.cloud.weave.works"), kube) is LOGIN_PASS
+    assert verify_command.database_login(outputs("https://foo.cloud.weave.works"), kube) is LOGIN_PASS
     assert events == [
         ("configmap", "core-api", "helloworld", "PEM", (5.0, 20.0)),
         ("job", "batch-api", "core-api", 90.0),

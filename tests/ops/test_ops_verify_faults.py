@@ -22,12 +22,15 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from fakes import FakeClock, kubeconfig
-from test_ops_tls import Pki, by_name, pki  # noqa: F401 (pki: the fixture, a test CA and its servers)
+from fakes import FakeClock, Pki, by_name, kubeconfig, pki, serving
 from test_ops_verify import FakeEks, FakeSts, app, outputs
 
-from infra.ops import cli, db_login, rds_ca, stack
-from infra.ops.kube import Kube
+from infra.ops import cli, live
+from infra.ops.clients import stack
+from infra.ops.clients.kube import Kube
+from infra.ops.verify import db_login, rds_ca
+
+__all__ = ["pki"]  # a fixture: pytest finds it here by name
 
 NAMESPACE = "helloworld"
 JOB_PATH = re.compile(rf"^/apis/batch/v1/namespaces/{NAMESPACE}/jobs(?:/(?P<name>[^/?]+))?(?P<status>/status)?")
@@ -116,7 +119,7 @@ def kubernetes_api(api: FakeApi) -> Iterator[str]:
     released = threading.Event()
 
     class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: Any) -> None:
+        def log_message(self, format: str, *args: object) -> None:
             pass
 
         def do_GET(self) -> None:
@@ -151,13 +154,11 @@ def kubernetes_api(api: FakeApi) -> Iterator[str]:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        released.set()
-        server.shutdown()
-        server.server_close()
+    with serving(server) as port:
+        try:
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            released.set()  # before the server stops: a hung request ends first
 
 
 @dataclass
@@ -187,12 +188,12 @@ def run_verify(
         lambda name: {**outputs(app_url), "dbEndpoint": "db.example", "dbPort": 5432, "dbName": "app"},
     )
     kube = Kube.from_kubeconfig(kubeconfig(api_url), timeout=REQUEST_TIMEOUT)
-    monkeypatch.setattr(cli, "make_kube", lambda out: kube)
+    monkeypatch.setattr(live, "cluster", lambda out: kube)
     clients = {"eks": FakeEks(), "sts": FakeSts()}
-    monkeypatch.setattr(cli, "make_client", lambda service, out: clients[service])
+    monkeypatch.setattr(live, "aws_client", lambda service, out: clients[service])
     monkeypatch.setattr(rds_ca, "fetch_bundle", lambda: "-----BEGIN CERTIFICATE-----")
     if clock is not None:
-        monkeypatch.setattr(cli, "REAL_CLOCK", clock.clock)
+        monkeypatch.setattr(live, "REAL_CLOCK", clock.clock)
     begun = time.monotonic()
     code = cli.main(["verify", "foo", *args])
     seconds = time.monotonic() - begun
@@ -438,7 +439,7 @@ def test_a_name_that_does_not_resolve_fails_the_app_rows_in_the_same_words(
 
 
 def test_a_certificate_nobody_trusts_fails_the_app_rows(
-    pki: Pki,  # noqa: F811 (the fixture imported above)
+    pki: Pki,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:

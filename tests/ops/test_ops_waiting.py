@@ -11,10 +11,11 @@ import boto3
 import pytest
 from botocore.exceptions import NoCredentialsError, TokenRetrievalError
 from botocore.stub import Stubber
+from fakes import FakeClock
 from kubernetes.client.exceptions import ApiException
 
 from infra.ops.errors import OpsError
-from infra.ops.waiting import Clock, wait_for
+from infra.ops.waiting import wait_for
 
 UPDATE = {"name": "foo", "updateId": "u-1", "nodegroupName": "ng"}
 
@@ -29,25 +30,12 @@ def eks() -> Iterator[tuple[Any, Stubber]]:
         yield client, stubber
 
 
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-    def clock(self) -> Clock:
-        return Clock(lambda: self.now, self.sleep)
-
-
-def wait_update(client: Any, time: FakeTime, lines: list[str]) -> str:
+def wait_update(client: Any, time: FakeClock, lines: list[str]) -> str:
     def finished() -> tuple[bool, str]:
         status = str(client.describe_update(**UPDATE)["update"]["status"])
         return status != "InProgress", status
 
-    return wait_for("EKS update u-1", finished, timeout=600, interval=10, clock=time.clock(), out=lines.append)
+    return wait_for("EKS update u-1", finished, timeout=600, interval=10, clock=time.clock, out=lines.append)
 
 
 @pytest.mark.parametrize(
@@ -63,7 +51,7 @@ def test_errors_no_retry_can_fix_stop_the_wait_at_once(eks: tuple[Any, Stubber],
         http_status_code=403 if code.startswith(("Access", "Unauthorized")) else 400,
         expected_params=UPDATE,
     )
-    time, lines = FakeTime(), list[str]()
+    time, lines = FakeClock(), list[str]()
 
     with pytest.raises(OpsError) as raised:
         wait_update(client, time, lines)
@@ -81,7 +69,7 @@ def test_throttling_and_server_errors_are_retried_until_the_answer(eks: tuple[An
     stubber.add_client_error("describe_update", service_error_code="ThrottlingException", http_status_code=400)
     stubber.add_client_error("describe_update", service_error_code="ServerException", http_status_code=500)
     stubber.add_response("describe_update", {"update": {"id": "u-1", "status": "Successful"}}, UPDATE)
-    time, lines = FakeTime(), list[str]()
+    time, lines = FakeClock(), list[str]()
 
     assert wait_update(client, time, lines) == "Successful"
 
@@ -107,13 +95,13 @@ def test_rejected_credentials_stop_the_wait_after_one_call_with_the_login_hint(
         http_status_code=403,
         expected_params=UPDATE,
     )
-    time, lines = FakeTime(), list[str]()
+    time, lines = FakeClock(), list[str]()
 
     with pytest.raises(OpsError) as raised:
         wait_update(client, time, lines)
 
     assert str(raised.value) == f"AWS rejected the credentials ({code}) while waiting for EKS update u-1: {LOGIN_HINT}"
-    assert time.sleeps == [] and time.now == 0  # exactly one call, no polling until the timeout
+    assert time.sleeps == [] and time.now() == 0  # exactly one call, no polling until the timeout
     stubber.assert_no_pending_responses()
 
 
@@ -132,9 +120,9 @@ def test_credentials_botocore_cannot_load_stop_the_wait_at_once(error: Exception
         calls.append("describe")
         raise error
 
-    time = FakeTime()
+    time = FakeClock()
     with pytest.raises(OpsError) as raised:
-        wait_for("ELB drain", probe, timeout=900, interval=10, clock=time.clock(), out=lambda _: None)
+        wait_for("ELB drain", probe, timeout=900, interval=10, clock=time.clock, out=lambda _: None)
 
     name = type(error).__name__
     assert str(raised.value) == f"no usable AWS credentials ({name}) while waiting for ELB drain: {LOGIN_HINT}"
@@ -149,9 +137,9 @@ def test_kubernetes_401_stops_the_wait_with_the_login_hint() -> None:
         calls.append("list nodes")
         raise ApiException(status=401, reason="Unauthorized")
 
-    time = FakeTime()
+    time = FakeClock()
     with pytest.raises(OpsError) as raised:
-        wait_for("replacement node", probe, timeout=900, interval=10, clock=time.clock(), out=lambda _: None)
+        wait_for("replacement node", probe, timeout=900, interval=10, clock=time.clock, out=lambda _: None)
 
     assert str(raised.value) == (
         "the Kubernetes API rejected the token (HTTP 401 Unauthorized) while waiting for replacement node: "
@@ -169,6 +157,6 @@ def test_other_kubernetes_errors_are_still_retried() -> None:
             raise error
         return True, "2/2 Ready"
 
-    time = FakeTime()
-    assert wait_for("nodes", probe, timeout=900, interval=10, clock=time.clock(), out=lambda _: None) == "2/2 Ready"
+    time = FakeClock()
+    assert wait_for("nodes", probe, timeout=900, interval=10, clock=time.clock, out=lambda _: None) == "2/2 Ready"
     assert time.sleeps == [10]

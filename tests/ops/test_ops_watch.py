@@ -13,12 +13,15 @@ from contextlib import contextmanager
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fakes import FakeClock, serving
 
-from infra.ops import cli, http_probe
-from infra.ops.http_probe import Answer
+from infra.ops import cli
+from infra.ops import watch as watch_verb
+from infra.ops.clients import http_probe, stack
+from infra.ops.clients.http_probe import Answer
 from infra.ops.watch import watch
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,6 +42,9 @@ class State:
 @contextmanager
 def serve(state: State) -> Iterator[tuple[str, ThreadingHTTPServer]]:
     class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
         def do_GET(self) -> None:
             time.sleep(state.delay)
             data = state.body.encode()
@@ -46,9 +52,6 @@ def serve(state: State) -> Iterator[tuple[str, ThreadingHTTPServer]]:
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     with serving(server) as port:
@@ -301,3 +304,17 @@ def test_ctrl_c_or_sigterm_on_the_real_process_prints_the_summary(sig: signal.Si
         out, err = proc.communicate(timeout=10)
     assert proc.returncode == 0, err
     assert "requests interrupted after" in out and " 0 failed" in out
+
+
+def test_watch_uses_the_stack_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: dict[str, Any] = {}
+
+    def fake_watch(url: str, **kwargs: Any) -> Any:
+        seen.update(url=url, **kwargs)
+        return type("Stats", (), {"failures": 0})()
+
+    monkeypatch.setattr(stack, "read_outputs", lambda name: {"url": "http://foo.cloud.weave.works"})
+    monkeypatch.setattr(watch_verb, "watch", fake_watch)
+    assert cli.main(["watch", "foo", "--duration", "60"]) == 0
+    assert seen["url"] == "http://foo.cloud.weave.works"
+    assert (seen["interval"], seen["duration"], seen["timeout"]) == (0.5, 60.0, 2.0)
