@@ -6,7 +6,8 @@ import pulumi
 import pulumi_aws as aws
 
 from infra import contract
-from infra.config import StackConfig, plan_subnets
+from infra.config import StackConfig
+from infra.network_plan import plan_subnets
 
 
 class Network(pulumi.ComponentResource):

@@ -18,7 +18,8 @@ from collections.abc import Mapping, Sequence
 import pulumi_aws as aws
 
 from infra import contract
-from infra.config import MAX_AZS, SUBNET_LAYOUTS, NetworkConfig, StackConfig, plan_subnets
+from infra.config import NetworkConfig, StackConfig
+from infra.network_plan import MAX_AZS, SUBNET_LAYOUTS, plan_subnets
 
 # AZs (by ID, the same in every account) where EKS cannot create a cluster's network interfaces (EKS user guide,
 # "Create a cluster": CreateCluster fails with UnsupportedAvailabilityZoneException).

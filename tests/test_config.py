@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from harness import Run, run_program, stack_config, with_changes
 
-from infra.config import ConfigError, plan_subnets
+from infra.config import ConfigError
+from infra.network_plan import plan_subnets
 
 
 def problems_for(changes: dict[str, Any]) -> list[str]:

@@ -1,7 +1,8 @@
 """Property: whatever is in the stack config, the program either runs or stops with one ConfigError that names the
 bad keys, before creating anything. Never a KeyError, TypeError or ValueError from deep inside, never half a stack.
 
-Mutations start from foo's real config: a leaf or object replaced with a value of another type, keys deleted,
+Mutations start from foo's config with every key spelled out (BASE): a leaf or object replaced with a value of
+another type, keys deleted,
 unknown keys (typos) added, integers out of range, bad CIDRs, bad versions — each of which must be refused by
 name — and allowed-but-unusual values, which must run. Each example runs the whole program under mocks (~0.1 s
 when it gets past the config, ~5 ms when the config stops it). Derandomized: CI sees the same examples every run.
@@ -19,8 +20,57 @@ from hypothesis import HealthCheck, event, given, note, settings
 from hypothesis import strategies as st
 
 from infra.config import ConfigError
+from tools import snapshot
 
-BASE = stack_config("foo")
+# Pulumi.foo.yaml holds only foo's own choices; the mutations need every key present to reach them, so BASE spells
+# out the rest with the values foo runs on (the documented defaults; test_foo_config_is_valid checks they are).
+SPELLED_OUT: dict[str, Any] = {
+    "infra:network": {"cidr": "10.0.0.0/16", "azCount": 2, "natGateways": "single"},
+    "infra:cluster": {
+        "publicAccessCidrs": ["0.0.0.0/0"],
+        "adminArns": [],
+        "logRetentionDays": 30,
+        "nodes": {
+            "instanceTypes": ["t3.medium"],
+            "capacityType": "ON_DEMAND",
+            "diskSizeGb": 20,
+            "desired": 2,
+            "min": 1,
+            "max": 4,
+            "maxUnavailable": 1,
+        },
+    },
+    "infra:helloworld": {
+        "version": "1.0.0",
+        "greeting": "Hello world",
+        "replicas": 3,
+        "workload": "ReplicationController",
+        "registry": "ecr",
+        "updatePeriodSeconds": 3,
+        "namespace": "helloworld",
+    },
+    "infra:database": {
+        "supportType": "STANDARD",
+        "instanceClass": "db.t4g.micro",
+        "storageGb": 20,
+        "multiAz": False,
+        "backupRetentionDays": 7,
+        "logRetentionDays": 30,
+        "dbName": "app",
+        "username": "app",
+    },
+}
+
+
+def merged(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """`over` on top of `base`, objects merged key by key."""
+    out = copy.deepcopy(base)
+    for key, value in over.items():
+        out[key] = merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+BASE = merged(SPELLED_OUT, stack_config("foo"))
 Path = tuple[str | int, ...]  # (top-level key, then object keys and list indexes)
 
 SETTINGS = settings(
@@ -356,8 +406,12 @@ def assert_clean_refusal(error: ConfigError) -> None:
 
 
 def test_foo_config_is_valid(foo: Run) -> None:
-    """The starting point: every mutation below is measured against a config that runs (BASE is foo's config)."""
+    """The starting point: every mutation below is measured against a config that runs: foo's, keys spelled out."""
     assert foo.resources
+    base = outcome(copy.deepcopy(BASE))
+    assert isinstance(base, Run), base
+    same_graph = snapshot.snapshot_of(base, "foo") == snapshot.snapshot_of(foo, "foo")
+    assert same_graph, "a key BASE spells out differs from what foo runs on"
 
 
 @SETTINGS

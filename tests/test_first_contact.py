@@ -280,7 +280,7 @@ def test_four_azs_in_the_program_and_six_in_the_plan_never_overlap() -> None:
     four = subnet_cidrs(run_program(with_changes({"infra:network.azCount": 4})))
     nets = [ipaddress.ip_network(c) for c in four.values()]
     assert not any(a.overlaps(b) for i, a in enumerate(nets) for b in nets[i + 1 :])
-    from infra.config import plan_subnets
+    from infra.network_plan import plan_subnets
 
     private, public = plan_subnets("10.0.0.0/16", 6)
     assert private[5] == "10.0.160.0/19" and public[5] == "10.0.212.0/22"
@@ -289,7 +289,7 @@ def test_four_azs_in_the_program_and_six_in_the_plan_never_overlap() -> None:
 
 
 def test_smallest_vpc_keeps_a_24_per_private_subnet() -> None:
-    from infra.config import plan_subnets
+    from infra.network_plan import plan_subnets
 
     private, public = plan_subnets("10.1.0.0/21", 2)
     assert private == ["10.1.0.0/24", "10.1.1.0/24"] and public == ["10.1.6.0/27", "10.1.6.32/27"]
