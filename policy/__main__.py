@@ -11,6 +11,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from pulumi_policy import EnforcementLevel, PolicyPack
 
-from policy.rules import POLICIES
+from policy.rules import POLICIES, STACK_POLICIES
 
-PolicyPack(name="infra-guardrails", enforcement_level=EnforcementLevel.MANDATORY, policies=list(POLICIES))
+PolicyPack(name="infra-guardrails", enforcement_level=EnforcementLevel.MANDATORY, policies=[*POLICIES, *STACK_POLICIES])

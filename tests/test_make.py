@@ -101,7 +101,7 @@ def test_destroy_with_stack_runs_the_verb_for_that_stack(venv: Path) -> None:
 
 def test_the_offline_plan_defaults_to_foo(venv: Path) -> None:
     assert make("plan", venv=venv).returncode == 0
-    assert calls(venv) == ["tools/plan.py foo"]
+    assert calls(venv) == ["tools/plan.py foo", "tools/cost.py foo"]  # the graph, then its idle cost and delta
 
 
 def test_the_reviewed_graph_and_the_database_snapshot_are_distinct_targets(venv: Path) -> None:

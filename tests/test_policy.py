@@ -59,6 +59,7 @@ POLICY_NAMES = [
     "k8s-nonroot-with-limits",
     "public-name-serves-tls",
     "iam-no-wildcard-resources",
+    "idle-cost-increase",
 ]
 CONTAINER = ("spec", "template", "spec", "containers", 0)
 
@@ -510,11 +511,12 @@ def analyze(analyzer: Any, typ: str, name: str, props: Mapping[str, Any]) -> lis
     return list(analyzer.Analyze(request, None).diagnostics)
 
 
-def test_pack_loads_as_infra_guardrails_all_mandatory(analyzer: Any) -> None:
+def test_pack_loads_as_infra_guardrails_all_mandatory_but_the_cost_warning(analyzer: Any) -> None:
     info = analyzer.GetAnalyzerInfo(None, None)
     assert info.name == "infra-guardrails"
     assert [p.name for p in info.policies] == POLICY_NAMES
-    assert {p.enforcementLevel for p in info.policies} == {proto.MANDATORY}
+    levels = {p.name: p.enforcementLevel for p in info.policies}
+    assert levels == {**dict.fromkeys(POLICY_NAMES, proto.MANDATORY), "idle-cost-increase": proto.ADVISORY}
     assert all(p.description for p in info.policies)
 
 
