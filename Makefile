@@ -12,7 +12,7 @@ APP := apps/helloworld
 PYSRC := infra tests policy tools __main__.py
 
 .DEFAULT_GOAL := help
-.PHONY: help test lint go-test pytest plan reviewed-graph up preview destroy kubeconfig verify watch swap-node install \
+.PHONY: help test lint go-test pytest plan config-docs reviewed-graph up preview destroy kubeconfig verify watch swap-node install \
 	tools upgrade-check db-snapshot pulumi-cli
 
 # STACK has no default for anything that talks to a real account: a bare `make destroy` must not mean foo, and a
@@ -69,8 +69,12 @@ pytest: install tools ## the test suite, one worker per core
 
 ##@ offline (the program under mocks; STACK defaults to foo)
 plan reviewed-graph: STACK ?= foo
-plan: install ## what the stack manages; flags stateful resources it would replace or delete
+plan: install ## what the stack manages, stateful resources it would replace, its idle cost and the change's delta
 	$(PY) tools/plan.py $(STACK)
+	$(PY) tools/cost.py $(STACK)
+
+config-docs: install ## regenerate docs/config.md from the config schema
+	$(PY) tools/config_reference.py
 
 reviewed-graph: install ## rewrite tests/snapshots/<stack>.json after reviewing the plan's diff
 	$(PY) tools/plan.py $(STACK) --write-snapshot
@@ -94,9 +98,9 @@ ifneq ($(filter up preview,$(MAKECMDGOALS)),)
 $(VENV)/.installed: | pulumi-cli
 endif
 
-up: pulumi-cli install ## deploy: pulumi up with the policy pack (local state if no backend is set; creates a missing stack)
+up: pulumi-cli install ## deploy: pulumi up with the policy pack; WATCH=1 probes the url throughout (ARGS='--error-budget N')
 	$(pulumi_login)
-	pulumi up -s $(STACK) --policy-pack policy
+	$(if $(filter 1,$(WATCH)),$(PY) -m infra.ops up $(STACK) --watch $(ARGS),pulumi up -s $(STACK) --policy-pack policy)
 
 preview: pulumi-cli install ## pulumi preview with the policy pack
 	$(pulumi_login)

@@ -29,6 +29,13 @@ def not_negative(text: str) -> float:
     return value
 
 
+def error_budget(text: str) -> int:
+    """--error-budget N: how many failed requests the probe may see (0: none)."""
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 0, got {text}")
+    return int(text)
+
+
 def stack_name(text: str) -> str:
     """`foo`, `org/foo` or `org/project/foo`, Pulumi's forms; a project other than this one is refused."""
     parts = text.split("/")
@@ -53,6 +60,17 @@ def kubernetes_version(text: str) -> str:
 
 
 VERBS = {
+    "up": (
+        "pulumi up with the policy pack; --watch measures downtime",
+        "Preview the update with the policy pack, ask to confirm (--yes, or PULUMI_SKIP_CONFIRMATIONS=true,\n"
+        "skips both), then run pulumi up through the Automation API. With --watch, GET the stack's\n"
+        "url output every 0.5 s (--probe-interval) throughout (a stack without one yet is updated\n"
+        "without) and end with one line: requests, failures, longest failure streak, p50/p99\n"
+        "latency, then each failure streak with the resources being changed when it happened\n"
+        "(from the engine's events).\n"
+        "Exits 1 if the update fails, or if more requests failed than --error-budget (default 0).\n"
+        "Ctrl-C, SIGTERM or SIGHUP are passed to pulumi, which finishes cancelling.",
+    ),
     "kubeconfig": (
         "write the stack's kubeconfig (mode 0600)",
         "Write the kubeconfig stack output to a file only you can read (atomically). Its user\n"
@@ -89,7 +107,10 @@ VERBS = {
         "unless --force. One run per cluster: a second one names the holder of the lock (a\n"
         "Lease kube-system/infra-swap-node). On a failure, Ctrl-C, SIGTERM or SIGHUP before the\n"
         "terminate it undoes what it changed on the node (a cordon or label there before stays),\n"
-        "restores the sizes and releases the lock; it prints the commands when it cannot.",
+        "restores the sizes and releases the lock; it prints the commands when it cannot.\n"
+        "With --watch the stack's url is probed every 0.5 s (--probe-interval) throughout: once more\n"
+        "requests failed than --error-budget (default 0), it stops before the next destructive step\n"
+        "(cordon, evict, terminate) and undoes as above; the summary names each failure's step.",
     ),
     "upgrade-check": (
         "check the cluster is ready for the next Kubernetes minor",
@@ -118,6 +139,18 @@ VERBS = {
 
 STACK_HELP = "stack name: foo, org/foo or org/project/foo"
 CA_FILE_HELP = "trust only these CA certificates for https:// (a private CA; default: the system trust store)"
+WATCH_HELP = "probe the stack's url throughout (every --probe-interval seconds) and print the summary"
+BUDGET_HELP = "failed requests allowed under --watch (default 0: any failed request fails the run)"
+
+
+def watch_options(p: argparse.ArgumentParser) -> None:
+    """--watch, --error-budget and the probe's --ca-file, for verbs that make a disruptive change."""
+    p.add_argument("--watch", action="store_true", help=WATCH_HELP)
+    p.add_argument("--error-budget", type=error_budget, metavar="N", help=BUDGET_HELP)
+    p.add_argument(
+        "--probe-interval", type=positive, default=0.5, metavar="SECONDS", help="seconds between requests (default 0.5)"
+    )
+    p.add_argument("--ca-file", metavar="PEM", help=CA_FILE_HELP)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -131,6 +164,12 @@ def parser() -> argparse.ArgumentParser:
         return verbs.add_parser(
             name, help=summary, description=description, formatter_class=argparse.RawDescriptionHelpFormatter
         )
+
+    p = verb("up")
+    p.add_argument("stack", type=stack_name, help=STACK_HELP)
+    watch_options(p)
+    p.add_argument("--yes", action="store_true", help="no preview, no question: update at once")
+    p.set_defaults(command="infra.ops.up.command")
 
     p = verb("kubeconfig")
     p.add_argument("stack", type=stack_name, help=STACK_HELP)
@@ -171,6 +210,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--break-lock", action="store_true", help="clear the lock of a swap-node that is gone (killed, machine lost)"
     )
+    watch_options(p)
     p.set_defaults(command="infra.ops.swap_node.command")
 
     p = verb("upgrade-check")

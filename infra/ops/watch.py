@@ -1,7 +1,8 @@
-"""`watch`: poll a URL, report each change of answer, and count failures (proves zero-downtime upgrades)."""
+"""`watch`: poll a URL, report each change of answer, and count failures (proves zero-downtime upgrades).
+
+The schedule is the probe's (probe.poll); `up --watch` and `swap-node --watch` run that probe beside the change."""
 
 import argparse
-import math
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -12,6 +13,7 @@ from infra.ops import live
 from infra.ops.clients import http_probe, outputs, stack, tls
 from infra.ops.clients.http_probe import Fetch
 from infra.ops.interrupts import terminate_as_interrupt
+from infra.ops.probe import Sample, poll
 
 
 def run(args: argparse.Namespace) -> int:
@@ -71,49 +73,41 @@ def watch(
     wall: Callable[[], datetime] = datetime.now,
     out: Callable[[str], None] = print,
 ) -> WatchStats:
-    """GET url every `interval` seconds for `duration` seconds (None: until Ctrl-C)."""
+    """GET url every `interval` seconds for `duration` seconds (None: until Ctrl-C), on the probe's schedule."""
     stats = WatchStats()
     until = "until Ctrl-C" if duration is None else f"for {duration:g}s"
     out(f"watching {url} every {interval:g}s {until}")
+    previous: list[str] = []  # the last answer's label, once there is one
+
+    def count(sample: Sample) -> None:
+        label = sample.answer.label()
+        stats.requests += 1
+        stats.answers[label] += 1
+        if sample.ok:
+            stats.successes += 1
+        else:
+            stats.failures += 1
+        if previous != [label]:
+            stamp = wall().strftime("%H:%M:%S.%f")[:-3]
+            out(f"{stamp} +{sample.at + sample.latency:.1f}s  {label}")  # when the answer came
+            stats.changes += bool(previous)
+            previous[:] = [label]
+
     start = clock()
-    previous: str | None = None
-    tick = 0
     try:
-        while True:
-            answer = fetch(url, timeout)
-            label = answer.label()
-            stats.requests += 1
-            stats.answers[label] += 1
-            if answer.ok:
-                stats.successes += 1
-            else:
-                stats.failures += 1
-            if label != previous:
-                stamp = wall().strftime("%H:%M:%S.%f")[:-3]
-                out(f"{stamp} +{clock() - start:.1f}s  {label}")
-                if previous is not None:
-                    stats.changes += 1
-                previous = label
-            tick = _next_tick(tick, clock() - start, interval)
-            wake = tick * interval
-            if duration is not None and wake >= duration:
-                _sleep_until(start + duration, clock, sleep)
-                break
-            _sleep_until(start + wake, clock, sleep)
+        start = poll(
+            url,
+            interval=interval,
+            timeout=timeout,
+            fetch=fetch,
+            on_answer=count,
+            clock=clock,
+            sleep=sleep,
+            duration=duration,
+        )
     except KeyboardInterrupt:
         stats.interrupted = True
     stats.elapsed = clock() - start
     for line in summary_lines(stats):
         out(line)
     return stats
-
-
-def _next_tick(tick: int, elapsed: float, interval: float) -> int:
-    """The next slot on the fixed schedule; slots missed by a slow request are skipped, not burst."""
-    return max(tick + 1, math.floor(elapsed / interval) + 1)
-
-
-def _sleep_until(deadline: float, clock: Callable[[], float], sleep: Callable[[float], None]) -> None:
-    delay = deadline - clock()
-    if delay > 0:
-        sleep(delay)

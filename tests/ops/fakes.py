@@ -263,3 +263,62 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
 def by_name(url: str) -> str:
     """The same server by host name: a name, not an IP address, is what a wrong-name certificate fails on."""
     return url.replace("127.0.0.1", "localhost")
+
+
+class SwitchableApp:
+    """The app behind its URL, on loopback, for the probe: `Hello world` (200) while up, 503 while down, as an ELB
+    answers with no healthy instance. It counts its answers, so a test holds an outage until the probe has seen it
+    rather than guessing how long that takes on a loaded machine."""
+
+    def __init__(self) -> None:
+        self.down = False
+        self.answered: dict[int, int] = {200: 0, 503: 0}
+        self.changed = threading.Condition()
+
+    def answer(self, handler: BaseHTTPRequestHandler) -> None:
+        with self.changed:
+            status = 503 if self.down else 200
+            self.answered[status] += 1
+            self.changed.notify_all()
+        body = b"Hello world\n" if status == 200 else b"no healthy instance\n"
+        handler.send_response(status)
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(body)
+
+    def wait_answers(self, status: int, more: int, timeout: float = 5.0) -> None:
+        """Until `more` further answers with `status` have been sent."""
+        with self.changed:
+            target = self.answered[status] + more
+            if not self.changed.wait_for(lambda: self.answered[status] >= target, timeout):
+                raise AssertionError(f"the probe sent no {more} more request(s) answered {status} in {timeout} s")
+
+    def outage(self, failures: int) -> None:
+        """Down for `failures` requests, with a good answer just before and just after: every failed request was sent
+        after this call began, and its answer was back (and recorded) before it returns, since the probe sends one
+        request at a time."""
+        self.wait_answers(200, 1)
+        self.down = True
+        try:
+            self.wait_answers(503, failures)
+        finally:
+            self.down = False
+        self.wait_answers(200, 1)
+
+
+@contextmanager
+def switchable_app() -> Iterator[tuple[SwitchableApp, str]]:
+    """A SwitchableApp served on 127.0.0.1; yields it and its URL."""
+    app = SwitchableApp()
+
+    class Handler(BaseHTTPRequestHandler):
+        disable_nagle_algorithm = True  # the body would wait ~40 ms for the ACK of the headers (delayed ACK)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            app.answer(self)
+
+    with serving(ThreadingHTTPServer(("127.0.0.1", 0), Handler)) as port:
+        yield app, f"http://127.0.0.1:{port}/"

@@ -14,7 +14,9 @@ from infra.ops.clients.stack import StackError
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.parametrize("verb", ["kubeconfig", "verify", "watch", "swap-node", "upgrade-check", "snapshot", "destroy"])
+@pytest.mark.parametrize(
+    "verb", ["kubeconfig", "verify", "watch", "up", "swap-node", "upgrade-check", "snapshot", "destroy"]
+)
 def test_each_verb_has_help(verb: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
         cli.main([verb, "--help"])
@@ -27,7 +29,7 @@ def test_module_entry_point_help() -> None:
         [sys.executable, "-m", "infra.ops", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 0
-    for verb in ("kubeconfig", "verify", "watch", "swap-node", "upgrade-check", "snapshot", "destroy"):
+    for verb in ("kubeconfig", "verify", "watch", "up", "swap-node", "upgrade-check", "snapshot", "destroy"):
         assert verb in done.stdout
 
 

@@ -35,7 +35,7 @@ class Resize:
     def grow(self, leaving: str) -> None:
         o = self.original
         bigger = Scaling(o.min_size, max(o.max_size, o.desired + 1), o.desired + 1)
-        self.run.say(
+        self.run.step(
             f"0/6 no other Ready node in the group can take the pods: grow node group {self.run.nodegroup} to {bigger}"
         )
         self.existing = frozenset(self._instances())
@@ -59,7 +59,7 @@ class Resize:
             else:
                 self.added = []  # the old instance went with the desired capacity decremented: nothing extra
             if describe_nodegroup(run.deps.eks, run.cluster, run.nodegroup).scaling != self.original:
-                run.say(f"restore node group {run.nodegroup} to {self.original}")
+                run.step(f"restore node group {run.nodegroup} to {self.original}", restoring=True)
                 self._apply(self.original, wait=not isinstance(after, KeyboardInterrupt))
         except BaseException as err:
             run.say(f"could not restore node group {run.nodegroup} to {self.original} ({one_line(err)}); run:")
@@ -75,11 +75,14 @@ class Resize:
         self.added = [(instance, nodes.get(instance)) for instance in sorted(self._instances() - self.existing)]
         while self.added:
             instance, node = self.added[0]
-            run.say(f"remove {instance}, the instance this run added (a scale-in could pick the old node instead)")
+            run.step(
+                f"remove {instance}, the instance this run added (a scale-in could pick the old node instead)",
+                restoring=True,
+            )
             if node is None:
                 terminate_in_asg(run.deps.autoscaling, instance, self.group.asg_names, decrement=True)
             else:  # out of the ELB only once another node serves there, as for the old node
-                run.drain_and_terminate(node, instance, self.lb, self.group, decrement=True)
+                run.drain_and_terminate(node, instance, self.lb, self.group, decrement=True, restoring=True)
             self.added.pop(0)
 
     def _commands(self) -> list[str]:

@@ -19,6 +19,7 @@ from infra.ops.clients.kube_model import (
 )
 from infra.ops.clients.nodegroup import NodeGroup, Scaling
 from infra.ops.errors import OpsError, one_line
+from infra.ops.probe import Watched
 from infra.ops.swap_node import drain, lock
 from infra.ops.swap_node.instance import (
     classic_elb_named_by_host,
@@ -61,6 +62,7 @@ class SwapDeps:
     out: Callable[[str], None]
     wall: Callable[[], datetime] = lock.utc_now  # the lock's start time
     holder: str = field(default_factory=lock.this_process)
+    watched: Watched | None = None  # --watch: the probe that may stop the run before a destructive step
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,16 @@ class SwapRun:
 
     def say(self, line: str) -> None:
         self.deps.out(line)
+
+    def step(self, label: str, *, destructive: bool = False, restoring: bool = False) -> None:
+        """Say the step. Under --watch note it as what runs now, and before a destructive step stop (OpsError: the
+        caller's undo runs) once the error budget is spent; never while restoring, which is the undo itself."""
+        if self.deps.watched is not None:
+            if restoring:
+                self.deps.watched.activity.set(f"restore: {label}")
+            else:
+                self.deps.watched.step(label, destructive=destructive)
+        self.say(label)
 
     def refuse_grown_by_a_broken_run(self, now: Scaling, broken_notes: Mapping[str, str]) -> None:
         """A run that died after growing the group left it grown: its sizes are not the ones to restore."""
@@ -173,15 +185,27 @@ class SwapRun:
         self.wait(f"another node of the group InService in ELB {name}", others_in_service)
 
     def drain_and_terminate(
-        self, node: Node, instance: str, lb: ServiceElb | None, group: NodeGroup, *, decrement: bool
+        self,
+        node: Node,
+        instance: str,
+        lb: ServiceElb | None,
+        group: NodeGroup,
+        *,
+        decrement: bool,
+        restoring: bool = False,  # the restore removing the instance this run added
     ) -> None:
         kube, say = self.deps.kube, self.say
         move_first = self.serving_elsewhere(lb, node)
         changes = drain.NodeChanges(node.name)
+
+        def step(label: str, *, destructive: bool = False) -> None:
+            self.step(label, destructive=destructive, restoring=restoring)
+
         try:
+            step("1/6 cordon and exclude from external load balancers", destructive=True)
             self.isolate(node, changes, lb, move_first)
 
-            say("2/6 evict pods through the Eviction API")
+            step("2/6 evict pods through the Eviction API", destructive=True)
             # Listed again after the cordon: pods scheduled since the check (minutes, when the group grew) go too.
             plan = drain.checked_plan(kube.pods(node=node.name), force=self.force)
             for pod, reason in plan.skipped:
@@ -190,13 +214,16 @@ class SwapRun:
                 say(f"  --force: evicting {pod.ref} although {reason}")
             drain.evict_all(plan.evict, kube.evict, timeout=self.timeout, clock=self.deps.clock, out=say)
 
-            say("3/6 wait for evicted pods to leave the node")
+            step("3/6 wait for evicted pods to leave the node")
             self.wait("pods to leave", lambda: drain.drained(kube.pods(node=node.name), node_ready=node.ready))
 
-            say("4/6 wait for the Service's ELB to stop sending requests to the instance")
+            step("4/6 wait for the Service's ELB to stop sending requests to the instance")
             self.wait_elb_release(lb, instance)
 
-            say(f"5/6 terminate {instance} (desired capacity {'decremented' if decrement else 'kept'})")
+            step(
+                f"5/6 terminate {instance} (desired capacity {'decremented' if decrement else 'kept'})",
+                destructive=True,
+            )
             changes.terminate_sent = True  # before the call: AWS may act on a request whose answer is lost
             terminate_in_asg(self.deps.autoscaling, instance, group.asg_names, decrement=decrement)
         except BaseException as err:  # Ctrl-C, SIGTERM and SIGHUP too: the node is still running, so it can serve again
@@ -226,7 +253,6 @@ class SwapRun:
         Kubernetes 1.27), so its pods keep serving while the one moved first, which the cordon keeps from coming
         back, becomes ready elsewhere; the label deregisters the node at once."""
         kube, say, name = self.deps.kube, self.say, node.name
-        say("1/6 cordon and exclude from external load balancers")
         before = drain.find_node(kube.nodes(), name)
         changes.found = drain.NodeMarks(before.unschedulable, EXCLUDE_FROM_LB_LABEL in before.labels)
         if changes.found.cordoned:
@@ -273,7 +299,7 @@ class SwapRun:
 
     def wait_replacement(self, old: Node, desired: int) -> None:
         kube, workload = self.deps.kube, self.workload
-        self.say("6/6 wait for the replacement node and the workload")
+        self.step("6/6 wait for the replacement node and the workload")
         self.wait(
             "replacement node",
             lambda: drain.replacement_progress(nodegroup_members(kube.nodes(), self.nodegroup), old.name, desired),
