@@ -1,7 +1,7 @@
 """The short-lived pods that log in to PostgreSQL, and the container settings every pod of the stack shares.
 
 The program (the role bootstrap Job in infra/db_app_user.py, the app's pods) and `verify`'s `database login` Job
-(infra/ops/db_login.py) build their pods from the same pieces. Who logs in as what (the ServiceAccounts, the
+(infra/ops/verify/db_login.py) build their pods from the same pieces. Who logs in as what (the ServiceAccounts, the
 app's database role, the admin namespace) is in infra/contract.py. Pure Python: ops imports it.
 """
 
