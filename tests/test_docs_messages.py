@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from test_pulumi_login import run as run_login_script
 
 from infra.config import ConfigError
@@ -17,6 +18,7 @@ from infra.ops.clients.http_probe import Answer
 from infra.ops.clients.kube_model import Node, Pod, WorkloadRef, WorkloadStatus
 from infra.ops.clients.tls import Certificate
 from infra.ops.verify import checks
+from tools import cost as cost_tool
 
 
 def test_a_failing_whoami_names_the_backend_and_the_way_back(tmp_path: Path) -> None:
@@ -61,3 +63,15 @@ def test_a_healthy_foo_verifies_as_the_docs_show() -> None:
         "GET /dbz                      PASS    https://foo.cloud.weave.works/dbz: database reachable",
     ]
     assert report.table(rows).splitlines()[0].split() == ["check", "status", "detail"]
+
+
+def test_foo_idle_cost_prints_as_the_readme_shows(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cost_tool.main(["foo", "--graph", "tests/snapshots/foo.json"]) == 0
+    lines = [" ".join(line.split()) for line in capsys.readouterr().out.splitlines()]  # columns aside
+    assert {
+        "$73.00 EKS control plane infra-foo (standard support, Kubernetes 1.35) 1 cluster × $0.10/h",
+        "$60.74 EKS nodes cluster-nodes: 2 × t3.medium (ON_DEMAND) 2 × t3.medium × $0.0416/h",
+        "$32.85 NAT gateways (single) 1 NAT gateway × $0.045/h",
+        "total at idle $214.37/month",
+        "Against the reviewed snapshot tests/snapshots/foo.json: no change in the idle cost.",
+    } <= set(lines)
