@@ -56,7 +56,10 @@ def poll(
     while not stopped():
         sent = clock()
         before = doing()
-        answer = fetch(url, timeout)
+        try:
+            answer = fetch(url, timeout)
+        except Exception as err:  # whatever stops an answer (a bad URL's UnicodeError...) is a failed request
+            answer = Answer(None, error=f"error: {type(err).__name__}: {err}")
         back = clock()
         after = doing()
         during = (before,) if after == before else (before, after)
@@ -217,6 +220,10 @@ class Probe:
     def start(self) -> None:
         self._thread.start()
 
+    def measuring(self) -> bool:
+        """False once the probe's thread has died without being stopped: nothing it says after that is a measure."""
+        return self._thread.is_alive() or self._stop.is_set()
+
     def failures(self) -> int:
         with self._lock:
             return sum(1 for s in self._samples if not s.ok)
@@ -253,6 +260,8 @@ class Watched:
 
     def step(self, label: str, *, destructive: bool) -> None:
         if destructive:
+            if not self.probe.measuring():
+                raise BudgetExceededError(f"the probe stopped measuring: stopped before {label}")
             check_budget(self.probe.failures(), self.budget, stopping=f"stopped before {label}")
         self.activity.set(label)
 

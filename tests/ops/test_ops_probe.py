@@ -6,7 +6,17 @@ from fakes import FakeClock, switchable_app
 
 from infra.ops.clients import http_probe, tls
 from infra.ops.clients.http_probe import Answer
-from infra.ops.probe import Activity, Probe, Sample, check_budget, percentile, poll, summarize
+from infra.ops.probe import (
+    Activity,
+    BudgetExceededError,
+    Probe,
+    Sample,
+    Watched,
+    check_budget,
+    percentile,
+    poll,
+    summarize,
+)
 
 RC_GOING = "helloworld-rc (kubernetes:core/v1:ReplicationController delete-replaced)"
 AFTER_RC = f"no resource in progress, after {RC_GOING}"
@@ -127,3 +137,42 @@ def test_background_probe_attributes_a_failure_window_to_the_step_in_progress() 
     assert streak.during == ("2/3 drain",)
     assert summary.requests == summary.failures + app.answered[200]
     assert summary.p50 is not None and summary.p50 < 1.0
+
+
+def test_a_fetch_that_raises_is_a_failed_request_not_a_dead_probe() -> None:
+    clock = FakeClock()
+
+    def bad_url(url: str, timeout: float) -> Answer:  # http.client on a label over 63 characters
+        clock.t += 0.01
+        raise UnicodeError("encoding with 'idna' codec failed (UnicodeError: label too long)")
+
+    samples: list[Sample] = []
+    poll(
+        "http://x",
+        interval=0.5,
+        timeout=2.0,
+        fetch=bad_url,
+        on_answer=samples.append,
+        clock=clock.now,
+        sleep=clock.sleep,
+        duration=1.0,
+    )
+    assert [s.ok for s in samples] == [False, False]
+    assert (
+        samples[0].answer.error
+        == "error: UnicodeError: encoding with 'idna' codec failed (UnicodeError: label too long)"
+    )
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")  # the death is the case
+def test_a_probe_whose_thread_died_stops_the_next_destructive_step() -> None:
+    def answers(url: str, timeout: float) -> Answer:
+        return Answer(200, "ok")
+
+    probe = Probe("http://x", fetch=answers, doing=lambda: "", interval=0.01)
+    probe._record = None  # type: ignore[assignment,method-assign]  # the thread dies on its first answer
+    probe.start()
+    probe._thread.join(2.0)
+    watched = Watched(probe, Activity(""), budget=0)
+    with pytest.raises(BudgetExceededError, match="the probe stopped measuring: stopped before 1/6 cordon"):
+        watched.step("1/6 cordon", destructive=True)
