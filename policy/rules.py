@@ -492,6 +492,7 @@ def _cost_increase(args: StackValidationArgs, report_violation: ReportViolation)
     planned = estimate(planned_graph)
     stack = _stack_of(args.resources[0].urn) if args.resources else ""
     changes: list[str] = []
+    unpriced: list[str] = []
     if config.get("baselineMonthlyUsd") is not None:
         baseline, against = Decimal(str(config["baselineMonthlyUsd"])), "the configured baselineMonthlyUsd"
     else:
@@ -504,6 +505,15 @@ def _cost_increase(args: StackValidationArgs, report_violation: ReportViolation)
         found, unpriced = delta_of(reviewed, planned)
         changes = [c.text() for c in found] + unpriced
     increase = planned.total - baseline
+    if increase <= limit and unpriced:
+        # A change the table cannot price counts $0 in the totals: say so rather than pass it as free.
+        report_violation(
+            f"stack {stack}: the idle cost of this change is not known: "
+            + "; ".join(unpriced)
+            + f" (priced part: {signed_usd(increase)} against {against})",
+            None,
+        )
+        return
     if increase <= limit:
         return
     unpriced_lines = sum(1 for line in planned.lines if line.monthly is None)

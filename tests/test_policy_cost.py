@@ -162,3 +162,13 @@ def test_the_pack_runs_the_rule_on_the_engine_s_stack_request(monkeypatch: pytes
     [diagnostic] = analyzer.AnalyzeStack(request, None).diagnostics
     assert (diagnostic.policyName, diagnostic.enforcementLevel) == ("idle-cost-increase", proto.ADVISORY)
     assert "+$63.94 against the reviewed snapshot" in diagnostic.message
+
+
+def test_a_change_the_table_cannot_price_is_reported_not_passed_as_free() -> None:
+    graph = copy.deepcopy(FOO)
+    for resource in graph["resources"]:
+        if resource["type"] == "aws:eks/nodeGroup:NodeGroup":
+            resource["inputs"]["instanceTypes"] = ["m7i.large"]  # not in the us-west-2 table
+    [message] = warnings(graph)
+    assert message.startswith("stack foo: the idle cost of this change is not known: ")
+    assert "no price for m7i.large in us-west-2" in message
