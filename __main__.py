@@ -1,62 +1,119 @@
-"""The infra stack: config → Network → Cluster → Database → HelloWorld → Dns → outputs. Composition only."""
+"""The infra stack: config → account facts → Network → Cluster → Database → identities → Dns → HelloWorld →
+outputs. Composition only."""
 
 import pulumi
 
-from infra import contract, preflight_database
-from infra.app_identity import AppIdentity, connect_policy, read_secret_policy
-from infra.cluster import Cluster
+from infra import contract
+from infra.account import read_account
+from infra.app_identity import AppIdentity, AppIdentityArgs, connect_policy, read_secret_policy
+from infra.cluster import Cluster, ClusterArgs
 from infra.config import load_config
-from infra.database import Database
-from infra.db_credentials import DatabaseAccess, DatabaseFacts
-from infra.dns import Dns
-from infra.helloworld import HelloWorld, PublicName, image_tag
-from infra.network import Network
-from infra.preflight import check
+from infra.database import DATABASE_COMPONENT, Database, DatabaseArgs
+from infra.db_credentials import DatabaseAccess, DatabaseEndpoint
+from infra.dns import Dns, DnsArgs
+from infra.helloworld import HelloWorld, HelloWorldArgs, PublicName, https_redirect, image_tag
+from infra.network import Network, NetworkArgs
 
 # Validate everything before the first resource exists: the config's shape, then against the account.
 cfg = load_config()
-facts = check(cfg, image_tag=image_tag(cfg))
+tls_redirect = https_redirect(cfg.dns)
+facts = read_account(cfg, image_tag=image_tag(cfg.helloworld, tls_redirect))
 
-network = Network("network", cfg, facts.zones)
-cluster = Cluster("cluster", cfg, network, facts)
-database = Database(preflight_database.COMPONENT, cfg, network, facts)
+network = Network(
+    "network",
+    NetworkArgs(
+        cidr=cfg.network.cidr,
+        zones=facts.zones,
+        nat_gateways=cfg.network.nat_gateways,
+        subnet_layout=cfg.network.subnet_layout,
+        cluster_name=cfg.cluster_name,
+        tags=cfg.tags,
+    ),
+)
+cluster = Cluster(
+    "cluster",
+    ClusterArgs(
+        name=cfg.cluster_name,
+        settings=cfg.cluster,
+        stack=cfg.stack,
+        region=cfg.region,
+        control_plane_subnet_ids=network.subnet_ids_in(facts.control_plane_zones),
+        node_subnet_ids=network.private_subnet_ids,
+        creator_arn=facts.creator_arn,
+        addon_versions=facts.addon_versions,
+        deletion_protection=not cfg.database.ephemeral,  # durable like the database: deleting it is a reviewed step
+        tags=cfg.tags,
+    ),
+)
+database = Database(
+    DATABASE_COMPONENT,
+    DatabaseArgs(
+        cluster_name=cfg.cluster_name,
+        settings=cfg.database,
+        vpc_id=network.vpc_id,
+        subnet_ids=network.private_subnet_ids,
+        restore_snapshot=facts.database.restore_snapshot,
+        major_upgrade=facts.database.major_upgrade,
+        tags=cfg.tags,
+    ),
+)
 from_cluster = database.allow_from("database-from-cluster", cluster.security_group_id)
 # The app's pods log in as their own role with IAM tokens; only the Job that creates that role reads the master secret.
 app_identity = AppIdentity(
     "helloworld-identity",
-    cfg,
-    cluster.cluster.name,
-    cfg.helloworld.namespace,
-    contract.APP_SERVICE_ACCOUNT,
-    f"log in to the database as {contract.APP_DB_USER}",
-    connect_policy(database.arn, database.resource_id, contract.APP_DB_USER),
+    AppIdentityArgs(
+        cluster_name=cfg.cluster_name,
+        eks_cluster=cluster.cluster.name,
+        namespace=cfg.helloworld.namespace,
+        service_account=contract.APP_SERVICE_ACCOUNT,
+        purpose=f"log in to the database as {contract.APP_DB_USER}",
+        policy=connect_policy(database.arn, database.resource_id, contract.APP_DB_USER),
+        tags=cfg.tags,
+    ),
 )
 admin_identity = AppIdentity(
     "db-admin-identity",
-    cfg,
-    cluster.cluster.name,
-    contract.admin_namespace(cfg.helloworld.namespace),  # not the app's: pods there could use this account
-    contract.ADMIN_SERVICE_ACCOUNT,
-    "read the database's master secret",
-    database.secret_arn.apply(read_secret_policy),
+    AppIdentityArgs(
+        cluster_name=cfg.cluster_name,
+        eks_cluster=cluster.cluster.name,
+        namespace=contract.admin_namespace(cfg.helloworld.namespace),  # not the app's: pods there could use this
+        service_account=contract.ADMIN_SERVICE_ACCOUNT,
+        purpose="read the database's master secret",
+        policy=database.secret_arn.apply(read_secret_policy),
+        tags=cfg.tags,
+    ),
 )
 # Before the app: the certificate needs only the zone, so ACM issues it while EKS is being created.
-dns = Dns("dns", cfg, cfg.dns) if cfg.dns else None
+dns = (
+    Dns("dns", DnsArgs(settings=cfg.dns, stack=cfg.stack, cluster_name=cfg.cluster_name, tags=cfg.tags))
+    if cfg.dns
+    else None
+)
 app = HelloWorld(
     "helloworld",
-    cfg,
-    provider=cluster.provider,
-    nodes=[cluster.node_group, *cluster.ready],
-    database=DatabaseFacts(
-        host=database.host,
-        port=database.port,
-        name=cfg.database.db_name,
-        secret_arn=database.secret_arn,
-        resource_id=database.resource_id,
+    HelloWorldArgs(
+        settings=cfg.helloworld,
+        cluster_name=cfg.cluster_name,
+        region=cfg.region,
+        vpc_cidr=cfg.network.cidr,
+        https_redirect=tls_redirect,
+        dockerhub_token=cfg.dockerhub_token,
+        provider=cluster.provider,
+        nodes=[cluster.node_group, *cluster.ready],
+        database=DatabaseEndpoint(
+            host=database.host,
+            port=database.port,
+            name=cfg.database.db_name,
+            secret_arn=database.secret_arn,
+            resource_id=database.resource_id,
+        ),
+        image=facts.image,
+        access=DatabaseAccess(
+            associations=[app_identity.association, admin_identity.association], reachable=from_cluster
+        ),
+        public=PublicName(dns.fqdn, dns.certificate_arn) if dns else None,
+        tags=cfg.tags,
     ),
-    image=facts.image,
-    access=DatabaseAccess(associations=[app_identity.association, admin_identity.association], reachable=from_cluster),
-    public=PublicName(dns.fqdn, dns.certificate_arn) if dns else None,
 )
 if dns:
     dns.point_at(app.endpoint)

@@ -9,11 +9,12 @@ namespace, contract.admin_namespace, where only cluster admins create pods). Not
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
-from infra.config import StackConfig
+from infra.tagging import Tagger
 
 
 def pod_identity_trust() -> str:
@@ -54,35 +55,42 @@ def connect_policy(instance_arn: pulumi.Input[str], resource_id: pulumi.Input[st
     )
 
 
+@dataclass(frozen=True)
+class AppIdentityArgs:
+    cluster_name: str  # the stack's resource prefix, said in the role's description
+    eks_cluster: pulumi.Input[str]  # the EKS cluster's name as its output: the association waits for the cluster
+    namespace: str
+    service_account: str
+    purpose: str  # said in the role's description
+    policy: pulumi.Input[str]  # what the role may do
+    tags: Tagger
+
+
 class AppIdentity(pulumi.ComponentResource):
     association: aws.eks.PodIdentityAssociation
 
     def __init__(
         self,
         name: str,
-        cfg: StackConfig,
-        cluster_name: pulumi.Input[str],
-        namespace: str,
-        service_account: str,
-        purpose: str,
-        policy: pulumi.Input[str],
+        args: AppIdentityArgs,
         opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__("infra:index:AppIdentity", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        tags = cfg.tags(f"{service_account}-pods")
+        service_account = args.service_account
+        tags = args.tags(f"{service_account}-pods")
         role = aws.iam.Role(
             f"{name}-role",
             assume_role_policy=pod_identity_trust(),
-            description=f"{cfg.cluster_name} {service_account} pods: {purpose}",
+            description=f"{args.cluster_name} {service_account} pods: {args.purpose}",
             tags=tags,
             opts=child,
         )
-        allowed = aws.iam.RolePolicy(f"{name}-policy", role=role.name, policy=policy, opts=child)
+        allowed = aws.iam.RolePolicy(f"{name}-policy", role=role.name, policy=args.policy, opts=child)
         self.association = aws.eks.PodIdentityAssociation(
             f"{name}-association",
-            cluster_name=cluster_name,
-            namespace=namespace,
+            cluster_name=args.eks_cluster,
+            namespace=args.namespace,
             service_account=service_account,
             role_arn=role.arn,
             tags=tags,

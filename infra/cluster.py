@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 
 import pulumi
@@ -10,15 +11,28 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from infra import contract
-from infra.config import StackConfig
+from infra.config import ClusterConfig
 from infra.kubeconfig import build_kubeconfig
-from infra.network import Network
-from infra.preflight import DeployFacts, admin_arns_to_create, creator_tag
+from infra.tagging import Tagger
 
 CLUSTER_POLICIES = ("AmazonEKSClusterPolicy",)
 NODE_POLICIES = ("AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2ContainerRegistryReadOnly")
 ADMIN_POLICY_ARN = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
 LOG_TYPES = ["api", "audit", "authenticator"]
+CREATOR_TAG = "infra/cluster-creator"  # who holds EKS's bootstrap admin entry; set once, at creation
+# EKS tag values: letters, digits, spaces and + - = . _ : / @, at most 256 (an IAM name may also hold a comma).
+TAG_VALUE = re.compile(r"^[\w +\-=.:/@]{1,256}$")
+
+
+def creator_tag(creator_arn: str) -> dict[str, str]:
+    """The creator as a cluster tag, when EKS can store it (never for an unknown creator)."""
+    return {CREATOR_TAG: creator_arn} if TAG_VALUE.match(creator_arn) else {}
+
+
+def admin_arns_to_create(admin_arns: list[str], creator_arn: str) -> tuple[list[str], list[str]]:
+    """(ARNs that get an access entry, ARNs skipped because EKS already gave them the bootstrap entry)."""
+    skipped = [a for a in admin_arns if a == creator_arn]
+    return [a for a in admin_arns if a != creator_arn], skipped
 
 
 def assume_role_policy(service: str) -> str:
@@ -28,6 +42,20 @@ def assume_role_policy(service: str) -> str:
             "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
         }
     )
+
+
+@dataclass(frozen=True)
+class ClusterArgs:
+    name: str  # the EKS cluster's name (the stack's resource prefix)
+    settings: ClusterConfig  # version, support type, admins, nodes, kubeconfig, log retention
+    stack: str  # the nodes' `infra/stack` label
+    region: str  # for the kubeconfig's `aws eks get-token`
+    control_plane_subnet_ids: list[pulumi.Output[str]]  # in the AZs EKS created the control plane in
+    node_subnet_ids: list[pulumi.Output[str]]  # private subnets
+    creator_arn: str  # the principal EKS gave the bootstrap admin entry ("" when unknown)
+    addon_versions: dict[str, str]  # EKS add-on name -> version
+    deletion_protection: bool  # a durable stack's cluster cannot be deleted by mistake
+    tags: Tagger
 
 
 class Cluster(pulumi.ComponentResource):
@@ -42,25 +70,23 @@ class Cluster(pulumi.ComponentResource):
     def __init__(
         self,
         name: str,
-        cfg: StackConfig,
-        network: Network,
-        facts: DeployFacts,
+        args: ClusterArgs,
         opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__("infra:index:Cluster", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        c = cfg.cluster
-        self.name = cfg.cluster_name
+        c, tags, creator_arn, addon_versions = args.settings, args.tags, args.creator_arn, args.addon_versions
+        self.name = args.name
 
-        cluster_role = self._role(f"{name}-cluster", "eks.amazonaws.com", CLUSTER_POLICIES, cfg)
-        node_role = self._role(f"{name}-node", "ec2.amazonaws.com", NODE_POLICIES, cfg)
+        cluster_role = self._role(f"{name}-cluster", "eks.amazonaws.com", CLUSTER_POLICIES, tags)
+        node_role = self._role(f"{name}-node", "ec2.amazonaws.com", NODE_POLICIES, tags)
 
         key = aws.kms.Key(
             f"{name}-secrets",
             description=f"EKS secrets envelope encryption for {self.name}",
             enable_key_rotation=True,
             deletion_window_in_days=7,
-            tags=cfg.tags("eks-secrets"),
+            tags=tags("eks-secrets"),
             opts=child,
         )
         # Created by us (not by EKS on first log line) so it has a retention and goes away with the stack.
@@ -68,7 +94,7 @@ class Cluster(pulumi.ComponentResource):
             f"{name}-logs",
             name=contract.eks_log_group(self.name),
             retention_in_days=c.log_retention_days,
-            tags=cfg.tags("eks-logs"),
+            tags=tags("eks-logs"),
             opts=child,
         )
         self.cluster = aws.eks.Cluster(
@@ -79,7 +105,7 @@ class Cluster(pulumi.ComponentResource):
             vpc_config={
                 # A running cluster keeps the AZs it was created in (EKS refuses others); new AZs serve nodes and
                 # load balancers only.
-                "subnet_ids": network.subnet_ids_in(facts.control_plane_zones),
+                "subnet_ids": args.control_plane_subnet_ids,
                 "endpoint_public_access": True,
                 "endpoint_private_access": True,
                 "public_access_cidrs": c.public_access_cidrs,
@@ -91,17 +117,17 @@ class Cluster(pulumi.ComponentResource):
             upgrade_policy={"support_type": c.support_type},
             # A durable stack's cluster cannot be deleted by mistake: turning this off is the reviewed first step of
             # its teardown (docs: tear down a durable stack), as for the database.
-            deletion_protection=not cfg.database.ephemeral,
+            deletion_protection=args.deletion_protection,
             # Who got EKS's bootstrap admin entry: read back on later runs (whoever runs them), so that principal
             # is never given a second, conflicting entry.
-            tags=cfg.tags("eks", creator_tag(facts.creator_arn)),
+            tags=tags("eks", creator_tag(creator_arn)),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group, *cluster_role.attachments]),
         )
         # EKS puts this security group on the control plane and on managed nodes (the launch template below sets
         # none of its own), so "from the nodes" means "from this group".
         self.security_group_id = self.cluster.vpc_config.cluster_security_group_id
 
-        admins, skipped = admin_arns_to_create(c.admin_arns, facts.creator_arn)
+        admins, skipped = admin_arns_to_create(c.admin_arns, creator_arn)
         for arn in skipped:
             pulumi.log.info(f"infra:cluster.adminArns: {arn} created the cluster and has EKS's admin entry already")
         access: list[pulumi.Resource] = []
@@ -135,11 +161,11 @@ class Cluster(pulumi.ComponentResource):
                 f"{name}-{addon}",
                 cluster_name=self.cluster.name,
                 addon_name=addon,
-                addon_version=facts.addon_versions[addon],
+                addon_version=addon_versions[addon],
                 configuration_values=json.dumps(config) if config else None,
                 resolve_conflicts_on_create="OVERWRITE",
                 resolve_conflicts_on_update="OVERWRITE",
-                tags=cfg.tags(addon),
+                tags=tags(addon),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=after),
             )
 
@@ -149,7 +175,7 @@ class Cluster(pulumi.ComponentResource):
 
         issuer = self.cluster.identities.apply(lambda ids: ids[0].oidcs[0].issuer if ids else "")
         self.oidc_provider_arn = aws.iam.OpenIdConnectProvider(
-            f"{name}-oidc", url=issuer, client_id_lists=["sts.amazonaws.com"], tags=cfg.tags("oidc"), opts=child
+            f"{name}-oidc", url=issuer, client_id_lists=["sts.amazonaws.com"], tags=tags("oidc"), opts=child
         ).arn
 
         launch_template = aws.ec2.LaunchTemplate(
@@ -167,10 +193,9 @@ class Cluster(pulumi.ComponentResource):
                 }
             ],
             tag_specifications=[
-                {"resource_type": kind, "tags": cfg.tags("node")}
-                for kind in ("instance", "volume", "network-interface")
+                {"resource_type": kind, "tags": tags("node")} for kind in ("instance", "volume", "network-interface")
             ],
-            tags=cfg.tags("nodes-lt"),
+            tags=tags("nodes-lt"),
             opts=child,
         )
         n = c.nodes
@@ -178,7 +203,7 @@ class Cluster(pulumi.ComponentResource):
             f"{name}-nodes",
             cluster_name=self.cluster.name,
             node_role_arn=node_role.arn,
-            subnet_ids=network.private_subnet_ids,
+            subnet_ids=args.node_subnet_ids,
             ami_type="AL2023_x86_64_STANDARD",  # the helloworld image is linux/amd64
             # The control plane's version: one `pulumi up` upgrades the cluster, then rolls the nodes (EKS refuses
             # the next control-plane upgrade while a node group lags behind).
@@ -189,14 +214,14 @@ class Cluster(pulumi.ComponentResource):
             update_config={"max_unavailable": n.max_unavailable},
             launch_template={"id": launch_template.id, "version": launch_template.latest_version.apply(str)},
             node_repair_config={"enabled": True},
-            labels={"infra/stack": cfg.stack},
-            tags=cfg.tags("nodes"),
+            labels={"infra/stack": args.stack},
+            tags=tags("nodes"),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[*node_role.attachments, *before_nodes]),
         )
         # After the nodes: CoreDNS is a Deployment and the pod identity agent a DaemonSet that only become ACTIVE
         # on nodes; on destroy they go first.
         after_nodes = [addon("coredns", [self.node_group]), addon("eks-pod-identity-agent", [self.node_group])]
-        self.addons = dict(facts.addon_versions)
+        self.addons = dict(addon_versions)
         self.ready = after_nodes  # what "the cluster can run pods with DNS" waits for
 
         self.kubeconfig = pulumi.Output.secret(
@@ -208,7 +233,7 @@ class Cluster(pulumi.ComponentResource):
                         cluster_name=self.name,
                         endpoint=facts["endpoint"],
                         ca_data=facts["ca"],
-                        region=cfg.region,
+                        region=args.region,
                         role_arn=c.kubeconfig_role_arn,
                         profile=c.kubeconfig_profile,
                     )
@@ -223,9 +248,9 @@ class Cluster(pulumi.ComponentResource):
         )
         self.register_outputs({"clusterName": self.cluster.name, "nodeGroupName": self.node_group.node_group_name})
 
-    def _role(self, name: str, service: str, policies: tuple[str, ...], cfg: StackConfig) -> _Role:
+    def _role(self, name: str, service: str, policies: tuple[str, ...], tags: Tagger) -> _Role:
         child = pulumi.ResourceOptions(parent=self)
-        role = aws.iam.Role(name, assume_role_policy=assume_role_policy(service), tags=cfg.tags(name), opts=child)
+        role = aws.iam.Role(name, assume_role_policy=assume_role_policy(service), tags=tags(name), opts=child)
         attachments = [
             aws.iam.RolePolicyAttachment(
                 f"{name}-{policy}",

@@ -11,6 +11,7 @@ instance is protected; `make plan` shows them.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
@@ -18,12 +19,11 @@ import pulumi_aws as aws
 import pulumi_random as random
 
 from infra import contract
-from infra.config import DatabaseConfig, StackConfig
-from infra.network import Network
-from infra.preflight import DeployFacts
-from infra.preflight_database import log_group_resource
+from infra.config import DatabaseConfig
+from infra.tagging import Tagger
 
 PORT = 5432
+DATABASE_COMPONENT = "database"  # the Database component's name in __main__.py: its children's URNs start with it
 # database.supportType -> the instance's EngineLifecycleSupport (botocore rds CreateDBInstance; unset, RDS enrols the
 # instance in paid Extended Support when its major leaves standard support).
 ENGINE_LIFECYCLE_SUPPORT = {
@@ -33,6 +33,17 @@ ENGINE_LIFECYCLE_SUPPORT = {
 # RDS Performance Insights is not offered on the smallest burstable classes (RDS user guide, "Supported DB engines,
 # Regions and instance classes for Performance Insights"); elsewhere its 7-day retention is free.
 NO_PERFORMANCE_INSIGHTS = re.compile(r"^db\.t\d+[a-z]*\.(micro|small)$")
+
+
+@dataclass(frozen=True)
+class DatabaseArgs:
+    cluster_name: str  # the stack's resource prefix: the instance's identifier and descriptions derive from it
+    settings: DatabaseConfig  # engine, size, backups, protection, restoreFrom
+    vpc_id: pulumi.Input[str]
+    subnet_ids: list[pulumi.Output[str]]  # private subnets, one per AZ
+    restore_snapshot: str | None  # the snapshot a NEW instance starts from (restoreFrom snapshot/stack)
+    major_upgrade: bool  # the running instance is on an older PostgreSQL major than the config asks
+    tags: Tagger
 
 
 class Database(pulumi.ComponentResource):
@@ -47,37 +58,35 @@ class Database(pulumi.ComponentResource):
     def __init__(
         self,
         name: str,
-        cfg: StackConfig,
-        network: Network,
-        facts: DeployFacts,
+        args: DatabaseArgs,
         opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__("infra:index:Database", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        d = cfg.database
-        self.identifier = contract.db_identifier(cfg.cluster_name)
+        d, tags = args.settings, args.tags
+        self.identifier = contract.db_identifier(args.cluster_name)
         major = d.engine_version.split(".")[0]
 
         subnets = aws.rds.SubnetGroup(
             f"{name}-subnets",
-            subnet_ids=network.private_subnet_ids,
-            tags=cfg.tags("db-subnets"),
+            subnet_ids=args.subnet_ids,
+            tags=tags("db-subnets"),
             opts=child,
         )
         # No rules inline: the one ingress rule (from the cluster) is its own resource, so only it waits for EKS.
         self.security_group = aws.ec2.SecurityGroup(
             f"{name}-sg",
-            vpc_id=network.vpc_id,
-            description=f"PostgreSQL for {cfg.cluster_name}: only from the cluster's nodes",
-            tags=cfg.tags("db"),
+            vpc_id=args.vpc_id,
+            description=f"PostgreSQL for {args.cluster_name}: only from the cluster's nodes",
+            tags=tags("db"),
             opts=child,
         )
         params = aws.rds.ParameterGroup(
             f"{name}-params",
             family=f"postgres{major}",
-            description=f"{cfg.cluster_name}: TLS required",
+            description=f"{args.cluster_name}: TLS required",
             parameters=[{"name": "rds.force_ssl", "value": "1"}],
-            tags=cfg.tags("db-params"),
+            tags=tags("db-params"),
             opts=child,
         )
         suffix = random.RandomId(f"{name}-final-snapshot", byte_length=4, opts=child)
@@ -90,7 +99,7 @@ class Database(pulumi.ComponentResource):
                 log_group_resource(name, log),
                 name=contract.rds_log_group(self.identifier, log),
                 retention_in_days=d.log_retention_days,
-                tags=cfg.tags(f"db-logs-{log}"),
+                tags=tags(f"db-logs-{log}"),
                 opts=child,
             )
             for log in contract.RDS_LOGS
@@ -98,7 +107,7 @@ class Database(pulumi.ComponentResource):
         insights = not NO_PERFORMANCE_INSIGHTS.match(d.instance_class)
         instance = aws.rds.Instance(
             f"{name}-postgres",
-            **restore_inputs(d, facts),
+            **restore_inputs(d, args.restore_snapshot),
             identifier=self.identifier,
             engine="postgres",
             engine_version=d.engine_version,
@@ -127,13 +136,13 @@ class Database(pulumi.ComponentResource):
             # A major bump in config upgrades this instance in place (same identifier, same data); the parameter
             # group of the new family is created first (create-before-delete) and the old one deleted after.
             allow_major_version_upgrade=True,
-            apply_immediately=d.apply_immediately or facts.db_major_upgrade,
+            apply_immediately=d.apply_immediately or args.major_upgrade,
             copy_tags_to_snapshot=True,
             enabled_cloudwatch_logs_exports=list(contract.RDS_LOGS),
             deletion_protection=not d.ephemeral,
             skip_final_snapshot=d.skip_final_snapshot,
             final_snapshot_identifier=self.final_snapshot_identifier,
-            tags=cfg.tags("db", {"Ephemeral": str(d.ephemeral).lower()}),
+            tags=tags("db", {"Ephemeral": str(d.ephemeral).lower()}),
             opts=pulumi.ResourceOptions(
                 parent=self,
                 protect=not d.ephemeral,
@@ -165,12 +174,17 @@ class Database(pulumi.ComponentResource):
         )
 
 
-def restore_inputs(d: DatabaseConfig, facts: DeployFacts) -> dict[str, Any]:
+def restore_inputs(d: DatabaseConfig, restore_snapshot: str | None) -> dict[str, Any]:
     """The instance's starting data: empty, a snapshot (by id or the newest of a stack), or a point in time."""
-    if facts.restore_snapshot:
-        return {"snapshot_identifier": facts.restore_snapshot}
+    if restore_snapshot:
+        return {"snapshot_identifier": restore_snapshot}
     pit = d.restore_from.point_in_time if d.restore_from else None
     if pit is None:
         return {}
     when = {"use_latest_restorable_time": True} if pit.time == "latest" else {"restore_time": pit.time}
     return {"restore_to_point_in_time": {"source_db_instance_identifier": pit.source, **when}}
+
+
+def log_group_resource(component: str, log: str) -> str:
+    """The Pulumi name of the log group RDS writes `log` to (also what `pulumi import` is told to adopt it as)."""
+    return f"{component}-logs-{log}"

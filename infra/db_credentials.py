@@ -19,7 +19,7 @@ from infra import contract, db_app_user, db_pods
 
 
 @dataclass(frozen=True)
-class DatabaseFacts:
+class DatabaseEndpoint:
     """How the app reaches the database, and what the role bootstrap needs (the master secret's ARN, the
     instance's DbiResourceId). No password: the app logs in with IAM tokens."""
 
@@ -45,7 +45,7 @@ def create(
     admin_namespace: str,
     region: str,
     vpc_cidr: str,
-    database: DatabaseFacts,
+    database: DatabaseEndpoint,
     access: DatabaseAccess,
     nodes: list[pulumi.Resource],
     opts: pulumi.ResourceOptions,

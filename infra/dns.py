@@ -11,13 +11,23 @@ README's "Move an environment to a new cluster"): `dns.weight` 0..255 per stack.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
-from infra.config import DnsConfig, StackConfig
+from infra.config import DnsConfig
+from infra.tagging import Tagger
 
 TTL = 60
+
+
+@dataclass(frozen=True)
+class DnsArgs:
+    settings: DnsConfig  # zone, name, weight, tls, createZone
+    stack: str  # the default name under the zone, and the weighted record's set identifier
+    cluster_name: str  # said in a created zone's comment
+    tags: Tagger
 
 
 class Dns(pulumi.ComponentResource):
@@ -29,26 +39,26 @@ class Dns(pulumi.ComponentResource):
     def __init__(
         self,
         name: str,
-        cfg: StackConfig,
-        dns: DnsConfig,
+        args: DnsArgs,
         opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__("infra:index:Dns", name, None, opts)
-        self._name, self._cfg, self._dns = name, cfg, dns
+        self._name, self._args = name, args
+        dns = args.settings
         child = pulumi.ResourceOptions(parent=self)
-        self.fqdn = f"{dns.name or cfg.stack}.{dns.zone_name}"
+        self.fqdn = f"{dns.name or args.stack}.{dns.zone_name}"
         if dns.create_zone:
             zone = aws.route53.Zone(
                 f"{name}-zone",
                 name=dns.zone_name,
-                comment=f"created by {cfg.cluster_name}; delegate it from the parent zone",
-                tags=cfg.tags("zone"),
+                comment=f"created by {args.cluster_name}; delegate it from the parent zone",
+                tags=args.tags("zone"),
                 opts=child,
             )
             self.zone_id = zone.zone_id
             self.name_servers = zone.name_servers
         else:
-            # Checked at deploy time before anything is registered (infra/preflight.py): the zone exists.
+            # Checked at deploy time before anything is registered (infra/account/dns.py): the zone exists.
             self.zone_id = aws.route53.get_zone_output(name=dns.zone_name, private_zone=False).zone_id
             self.name_servers = None
         self.certificate_arn = self._certificate() if dns.tls else None
@@ -59,7 +69,7 @@ class Dns(pulumi.ComponentResource):
             f"{name}-cert",
             domain_name=self.fqdn,
             validation_method="DNS",
-            tags=self._cfg.tags("cert"),
+            tags=self._args.tags("cert"),
             opts=child,  # a new name is a new certificate: created (and issued) before the old one goes
         )
         # One name, so one validation record. ACM renews a DNS-validated certificate on its own while it stays.
@@ -94,8 +104,8 @@ class Dns(pulumi.ComponentResource):
             type="CNAME",
             ttl=TTL,
             records=[target],
-            set_identifier=self._cfg.stack,
-            weighted_routing_policies=[{"weight": self._dns.weight}],
+            set_identifier=self._args.stack,
+            weighted_routing_policies=[{"weight": self._args.settings.weight}],
             # Turning an existing simple record into this weighted one is an update: the provider sends the DELETE
             # and the CREATE in one atomic Route 53 change batch, so the name never stops resolving.
             opts=pulumi.ResourceOptions(parent=self),

@@ -19,11 +19,12 @@ import pulumi_aws as aws
 import pulumi_docker as docker
 import pulumi_kubernetes as k8s
 
-from infra import contract, db_credentials, image_source, preflight_image
-from infra.config import HelloWorldConfig, StackConfig
-from infra.db_credentials import DatabaseAccess, DatabaseFacts
+from infra import contract, db_credentials, image_source, registry_image
+from infra.config import DnsConfig, HelloWorldConfig
+from infra.db_credentials import DatabaseAccess, DatabaseEndpoint
 from infra.db_pods import HARDENED_CONTAINER, POD_IDENTITY_AGENT
-from infra.preflight_image import ImageFacts
+from infra.registry_image import ImageFacts
+from infra.tagging import Tagger
 
 APP_DIR = "apps/helloworld"  # relative to the project, where `pulumi up` runs
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -104,20 +105,17 @@ def build_args(h: HelloWorldConfig) -> dict[str, str]:
     return {"GREETING": h.greeting, "VERSION": h.version}
 
 
-def https_redirect(cfg: StackConfig) -> bool:
+def https_redirect(dns: DnsConfig | None) -> bool:
     """The ELB terminates TLS for the public name (a certificate exists), so port 80 redirects."""
-    return cfg.dns is not None and cfg.dns.tls
+    return dns is not None and dns.tls
 
 
-def image_tag(cfg: StackConfig) -> str:
+def image_tag(h: HelloWorldConfig, https_redirect: bool) -> str:
     """`<version>_<hash of what the build reads>`: a rebuild from other sources gets another tag, never the same.
     With a ReplicationController the pod template counts too: an RC patched in place never replaces its pods, so
     any template change must come with a new version (a new RC)."""
-    h = cfg.helloworld
     template = (
-        pod_spec("<image>", pod_labels(h.version), https_redirect(cfg))
-        if h.workload == "ReplicationController"
-        else None
+        pod_spec("<image>", pod_labels(h.version), https_redirect) if h.workload == "ReplicationController" else None
     )
     return image_source.image_tag(
         h.version, image_source.source_hash(PROJECT_DIR / APP_DIR, build_args(h), PLATFORM, extra=template)
@@ -180,6 +178,23 @@ def pod_spec(image: pulumi.Input[str], labels: dict[str, str], https_redirect: b
     }
 
 
+@dataclass(frozen=True)
+class HelloWorldArgs:
+    settings: HelloWorldConfig  # version, greeting, replicas, workload, namespace, registry
+    cluster_name: str  # the ECR repository derives from it
+    region: str  # where the app's pods sign IAM auth tokens
+    vpc_cidr: str  # the only place the pods may reach PostgreSQL in
+    https_redirect: bool  # the ELB terminates TLS for the public name: port 80 redirects
+    dockerhub_token: pulumi.Output[str] | None  # for registry "dockerhub"
+    provider: k8s.Provider
+    nodes: list[pulumi.Resource]  # what must run before pods can
+    database: DatabaseEndpoint
+    image: ImageFacts  # this build's tag, and the digest the registry already holds under it
+    access: DatabaseAccess
+    public: PublicName | None  # None: the ELB's own hostname, plain HTTP
+    tags: Tagger
+
+
 class HelloWorld(pulumi.ComponentResource):
     image_ref: pulumi.Output[str]
     endpoint: pulumi.Output[str]
@@ -188,18 +203,13 @@ class HelloWorld(pulumi.ComponentResource):
     def __init__(
         self,
         name: str,
-        cfg: StackConfig,
-        provider: k8s.Provider,
-        nodes: list[pulumi.Resource],
-        database: DatabaseFacts,
-        image: ImageFacts,
-        access: DatabaseAccess,
-        public: PublicName | None = None,
+        args: HelloWorldArgs,
         opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__("infra:index:HelloWorld", name, None, opts)
-        h = cfg.helloworld
-        self.image_ref = self._image(name, cfg, image)
+        h, database, access, nodes, public = args.settings, args.database, args.access, args.nodes, args.public
+        provider = args.provider
+        self.image_ref = self._image(name, args)
         k8s_opts = pulumi.ResourceOptions(parent=self, provider=provider)
 
         ns = k8s.core.v1.Namespace(
@@ -222,8 +232,8 @@ class HelloWorld(pulumi.ComponentResource):
             name,
             ns.metadata.name,
             contract.admin_namespace(h.namespace),
-            cfg.region,
-            cfg.network.cidr,
+            args.region,
+            args.vpc_cidr,
             database,
             access,
             nodes,
@@ -235,7 +245,7 @@ class HelloWorld(pulumi.ComponentResource):
             k8s_opts, pulumi.ResourceOptions(depends_on=[*nodes, db_secret, *needed, *access.associations])
         )
         labels = pod_labels(h.version)
-        tls = https_redirect(cfg)
+        tls = args.https_redirect
         template = {"metadata": {"labels": labels}, "spec": pod_spec(self.image_ref, labels, https_redirect=tls)}
         annotations = {"pulumi.com/timeoutSeconds": AWAIT_TIMEOUT}
         if h.workload == "ReplicationController":
@@ -288,7 +298,7 @@ class HelloWorld(pulumi.ComponentResource):
                 "ingress": [{"ports": [{"protocol": "TCP", "port": PORT}]}],
                 "egress": [
                     {"ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]},
-                    {"to": [{"ipBlock": {"cidr": cfg.network.cidr}}], "ports": [{"protocol": "TCP", "port": 5432}]},
+                    {"to": [{"ipBlock": {"cidr": args.vpc_cidr}}], "ports": [{"protocol": "TCP", "port": 5432}]},
                     {
                         "to": [{"ipBlock": {"cidr": POD_IDENTITY_AGENT}}],
                         "ports": [{"protocol": "TCP", "port": 80}],
@@ -329,39 +339,38 @@ class HelloWorld(pulumi.ComponentResource):
         self.endpoint = service.status.apply(_ingress_hostname)
         self.register_outputs({"endpoint": self.endpoint, "image": self.image_ref, "workload": self.workload})
 
-    def _image(self, name: str, cfg: StackConfig, image: ImageFacts) -> pulumi.Output[str]:
+    def _image(self, name: str, args: HelloWorldArgs) -> pulumi.Output[str]:
         """`<repository>@<digest>`: the digest the registry already holds for this tag (nothing is built or pushed,
         e.g. on a rollback or a no-change `up`), else that of a fresh build of apps/helloworld for linux/amd64."""
-        h = cfg.helloworld
+        h, image = args.settings, args.image
         child = pulumi.ResourceOptions(parent=self)
         if h.registry == "dockerhub":
             repository: pulumi.Input[str] = f"docker.io/{h.dockerhub_username}/{contract.APP}"
             registry = docker.RegistryArgs(
-                server="docker.io", username=h.dockerhub_username, password=cfg.dockerhub_token
+                server="docker.io", username=h.dockerhub_username, password=args.dockerhub_token
             )
             # Docker Hub cannot list tags to this program: ask for this one, with the token (private repositories).
             lookup = docker.Provider(
                 f"{name}-dockerhub",
                 registry_auth=[
                     docker.ProviderRegistryAuthArgs(
-                        address=preflight_image.DOCKERHUB_REGISTRY,
+                        address=registry_image.DOCKERHUB_REGISTRY,
                         username=h.dockerhub_username,
-                        password=cfg.dockerhub_token,
+                        password=args.dockerhub_token,
                     )
                 ],
                 opts=child,
             )
-            pushed = preflight_image.dockerhub_digest(f"{h.dockerhub_username}/{contract.APP}:{image.tag}", lookup)
+            pushed = registry_image.dockerhub_digest(f"{h.dockerhub_username}/{contract.APP}:{image.tag}", lookup)
         else:
             repo = aws.ecr.Repository(
                 f"{name}-repo",
-                name=contract.ecr_repository(
-                    cfg.cluster_name
-                ),  # known before it exists: the deploy-time image check reads it
+                # Known before it exists: the deploy-time image check reads it.
+                name=contract.ecr_repository(args.cluster_name),
                 image_scanning_configuration={"scan_on_push": True},
                 image_tag_mutability="IMMUTABLE",  # one tag, one image, for ever: what pods run never changes
                 force_delete=True,  # teardown must not fail on pushed images
-                tags=cfg.tags(contract.APP),
+                tags=args.tags(contract.APP),
                 opts=child,
             )
             aws.ecr.LifecyclePolicy(

@@ -3,7 +3,7 @@
 
 The tag changes whenever the build's inputs change (sources, Dockerfile, build args, platform), so an image under
 a tag never changes, and two builds of one version from different sources can be told apart before anything is
-pushed (see infra/preflight.py). `_` never appears in a semantic version, so the tag splits unambiguously.
+pushed (see infra/account/images.py). `_` never appears in a semantic version, so the tag splits unambiguously.
 """
 
 from __future__ import annotations

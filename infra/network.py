@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pulumi
 import pulumi_aws as aws
 
 from infra import contract
-from infra.config import StackConfig
 from infra.network_plan import plan_subnets
+from infra.tagging import Tagger
+
+
+@dataclass(frozen=True)
+class NetworkArgs:
+    cidr: str  # the VPC's block
+    zones: list[str]  # the AZ of each public/private subnet pair, in plan order
+    nat_gateways: str  # "single" | "one-per-az"
+    subnet_layout: str  # how infra/network_plan.py cuts the block
+    cluster_name: str  # the EKS cluster whose load balancers use these subnets
+    tags: Tagger
 
 
 class Network(pulumi.ComponentResource):
@@ -16,30 +28,31 @@ class Network(pulumi.ComponentResource):
     public_subnet_ids: list[pulumi.Output[str]]
     private_subnet_ids: list[pulumi.Output[str]]
 
-    def __init__(self, name: str, cfg: StackConfig, zones: list[str], opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("infra:index:Network", name, None, opts)
+        zones, tags = args.zones, args.tags
         child = pulumi.ResourceOptions(parent=self)
         # The cloud provider picks ELB subnets by these tags (AWS LB controller docs, subnet discovery).
-        cluster_tag = {contract.kubernetes_cluster_tag(cfg.cluster_name): "shared"}
+        cluster_tag = {contract.kubernetes_cluster_tag(args.cluster_name): "shared"}
 
         vpc = aws.ec2.Vpc(
             f"{name}-vpc",
-            cidr_block=cfg.network.cidr,
+            cidr_block=args.cidr,
             enable_dns_support=True,
             enable_dns_hostnames=True,
-            tags=cfg.tags("vpc"),
+            tags=tags("vpc"),
             opts=child,
         )
         # Take over the default security group with no rules, so nothing can use it by accident.
-        aws.ec2.DefaultSecurityGroup(f"{name}-default-sg", vpc_id=vpc.id, tags=cfg.tags("default-sg"), opts=child)
-        igw = aws.ec2.InternetGateway(f"{name}-igw", vpc_id=vpc.id, tags=cfg.tags("igw"), opts=child)
+        aws.ec2.DefaultSecurityGroup(f"{name}-default-sg", vpc_id=vpc.id, tags=tags("default-sg"), opts=child)
+        igw = aws.ec2.InternetGateway(f"{name}-igw", vpc_id=vpc.id, tags=tags("igw"), opts=child)
 
-        private_cidrs, public_cidrs = plan_subnets(cfg.network.cidr, len(zones), cfg.network.subnet_layout)
+        private_cidrs, public_cidrs = plan_subnets(args.cidr, len(zones), args.subnet_layout)
         public_rt = aws.ec2.RouteTable(
             f"{name}-public-rt",
             vpc_id=vpc.id,
             routes=[{"cidr_block": "0.0.0.0/0", "gateway_id": igw.id}],
-            tags=cfg.tags("public-rt"),
+            tags=tags("public-rt"),
             opts=child,
         )
         public, private, nats = [], [], []
@@ -50,21 +63,21 @@ class Network(pulumi.ComponentResource):
                 cidr_block=pub_cidr,
                 availability_zone=zone,
                 map_public_ip_on_launch=False,  # only the ELBs and NAT live here, with their own addresses
-                tags=cfg.tags(f"public-{zone}", {"kubernetes.io/role/elb": "1", **cluster_tag}),
+                tags=tags(f"public-{zone}", {"kubernetes.io/role/elb": "1", **cluster_tag}),
                 opts=child,
             )
             aws.ec2.RouteTableAssociation(
                 f"{name}-public-{i}", subnet_id=pub.id, route_table_id=public_rt.id, opts=child
             )
             public.append(pub)
-            if i == 0 or cfg.network.nat_gateways == "one-per-az":
-                eip = aws.ec2.Eip(f"{name}-nat-{i}", domain="vpc", tags=cfg.tags(f"nat-{zone}"), opts=child)
+            if i == 0 or args.nat_gateways == "one-per-az":
+                eip = aws.ec2.Eip(f"{name}-nat-{i}", domain="vpc", tags=tags(f"nat-{zone}"), opts=child)
                 nats.append(
                     aws.ec2.NatGateway(
                         f"{name}-nat-{i}",
                         allocation_id=eip.id,
                         subnet_id=pub.id,
-                        tags=cfg.tags(f"nat-{zone}"),
+                        tags=tags(f"nat-{zone}"),
                         opts=pulumi.ResourceOptions(parent=self, depends_on=[igw]),
                     )
                 )
@@ -73,7 +86,7 @@ class Network(pulumi.ComponentResource):
                 vpc_id=vpc.id,
                 cidr_block=priv_cidr,
                 availability_zone=zone,
-                tags=cfg.tags(f"private-{zone}", {"kubernetes.io/role/internal-elb": "1", **cluster_tag}),
+                tags=tags(f"private-{zone}", {"kubernetes.io/role/internal-elb": "1", **cluster_tag}),
                 opts=child,
             )
             # Each AZ routes through its own NAT when there is one per AZ, else through the single NAT.
@@ -81,7 +94,7 @@ class Network(pulumi.ComponentResource):
                 f"{name}-private-rt-{i}",
                 vpc_id=vpc.id,
                 routes=[{"cidr_block": "0.0.0.0/0", "nat_gateway_id": nats[-1].id}],
-                tags=cfg.tags(f"private-rt-{zone}"),
+                tags=tags(f"private-rt-{zone}"),
                 opts=child,
             )
             aws.ec2.RouteTableAssociation(f"{name}-private-{i}", subnet_id=priv.id, route_table_id=rt.id, opts=child)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from harness import ACCOUNT, Registration, Run, World, deployed, rds_postgres_majors, run_program, with_changes
 
-from infra import preflight_database
+from infra.account import database as account_database
 from infra.config import ConfigError
 
 INSTANCE = "aws:rds/instance:Instance"
@@ -205,8 +205,8 @@ def test_support_dates_that_cannot_be_read_are_a_warning_not_a_traceback() -> No
 def test_a_major_without_lifecycle_dates_is_offered() -> None:
     """SupportedEngineLifecycles is optional in RDS's model (DBMajorEngineVersion)."""
     majors = [{"Engine": "postgres", "MajorEngineVersion": "16"}]
-    assert preflight_database.lifecycle_problems(
-        "16", "STANDARD", [preflight_database._major(m) for m in majors], dt.date(2026, 12, 5)
+    assert account_database.lifecycle_problems(
+        "16", "STANDARD", [account_database._major(m) for m in majors], dt.date(2026, 12, 5)
     ) == ([], [])
 
 
@@ -242,7 +242,7 @@ def test_rds_is_asked_with_the_providers_credentials_and_assumed_roles(monkeypat
     )
     try:
         with moto.mock_aws():
-            session = preflight_database._session()
+            session = account_database._session()
             identity = session.client("sts", region_name="us-west-2").get_caller_identity()
     finally:
         pulumi.runtime.set_all_config({})

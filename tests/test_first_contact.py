@@ -13,8 +13,9 @@ import pytest
 from harness import ACCOUNT, Run, World, run_program, with_changes
 
 from infra import image_source
+from infra.account.dns import zone_problem
+from infra.account.eks import EksVersion, version_problems
 from infra.config import ConfigError
-from infra.preflight import EksVersion, version_problems, zone_problem
 
 TODAY = dt.date(2026, 11, 27)  # the facts are as of this day
 D = dt.date.fromisoformat

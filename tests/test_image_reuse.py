@@ -16,7 +16,7 @@ import pytest
 from harness import ACCOUNT, InfraMocks, InvokeRefused, Run, World, run_program, with_changes
 from pulumi.runtime import rpc
 
-from infra import image_source, preflight_image
+from infra import image_source, registry_image
 
 IMAGE = "docker:index/image:Image"
 RC = "kubernetes:core/v1:ReplicationController"
@@ -109,9 +109,9 @@ def test_dockerhub_lookup_failures_other_than_a_missing_tag_stop_the_deploy(monk
             " response from registry: 401 Unauthorized"
         )
 
-    monkeypatch.setattr(preflight_image.docker, "get_registry_image", unauthorized)
+    monkeypatch.setattr(registry_image.docker, "get_registry_image", unauthorized)
     with pytest.raises(InvokeRefused, match="401 Unauthorized"):
-        preflight_image.dockerhub_digest("yourname/helloworld:1.0.0_x", provider=None)  # type: ignore[arg-type]
+        registry_image.dockerhub_digest("yourname/helloworld:1.0.0_x", provider=None)  # type: ignore[arg-type]
 
 
 def test_the_tag_ignores_file_modes(tmp_path: Path) -> None:

@@ -18,8 +18,8 @@ from botocore.model import ServiceModel
 from harness import ACCOUNT, Run, World, run_program, with_changes
 from test_upgrades import addon, running
 
+from infra.account.eks import addon_problem
 from infra.config import ConfigError
-from infra.preflight import addon_problem
 from tools import plan, snapshot
 
 RC = "kubernetes:core/v1:ReplicationController"

@@ -16,7 +16,7 @@ import grpc
 import pulumi
 from botocore.stub import Stubber
 
-from infra import preflight_database
+from infra.account import database as account_database
 from tools.offline.world import ACCOUNT, ZONES, World, addon_version, registry_digest
 
 NAMED_BY_ID = {
@@ -51,7 +51,7 @@ def rds_answers(world: World) -> Iterator[None]:
         stubber.add_response(
             "describe_db_major_engine_versions", {"DBMajorEngineVersions": world.pg_majors}, {"Engine": "postgres"}
         )
-    with stubber, unittest.mock.patch.object(preflight_database, "rds_client", lambda region: client):
+    with stubber, unittest.mock.patch.object(account_database, "rds_client", lambda region: client):
         yield
 
 

@@ -1,4 +1,4 @@
-"""Deploy-time network facts: which AZs the subnets use, and which the control plane may use.
+"""Account checks for the network: which AZs the subnets use, and which the control plane may use.
 
 Decided from what already runs, never from today's list alone:
 - Subnet CIDRs and AZs cannot change in place (either replaces the subnet, and the new one overlaps the old). A

@@ -1,4 +1,4 @@
-"""Deploy-time database checks: the running instance's upgrade path, and the data a new instance starts from.
+"""Account checks for the database: the running instance's upgrade path, and the data a new instance starts from.
 
 Pure checks over what RDS answers (so tests give them RDS's answers, refusals included), and the lookups.
 """
@@ -17,35 +17,18 @@ from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
 from infra import contract
+from infra.account.deadlines import WARN_DAYS
 from infra.config import StackConfig
 
 # The provider's texts when a snapshot lookup finds nothing: by snapshot id (DBSnapshotNotFoundFault) and by
 # instance id (an empty list).
-WARN_DAYS = 30  # a support end this close is warned about on every deploy
-COMPONENT = "database"  # the Database component's name in __main__.py: its children's URNs start with it
-
-
-def log_group_resource(component: str, log: str) -> str:
-    return f"{component}-logs-{log}"
-
-
-def adopt_log_group_problem(cfg: StackConfig, log: str) -> str:
-    """RDS made this log group before the stack owned it and writes to it all the time: adopt it into the stack
-    (deleting it would race RDS re-creating it)."""
-    group = contract.rds_log_group(contract.db_identifier(cfg.cluster_name), log)
-    parent = f"urn:pulumi:{cfg.stack}::{cfg.project}::infra:index:Database::{COMPONENT}"
-    return (
-        f"log group {group}: created by RDS itself before this stack owned it; adopt it, then `pulumi up` again:"
-        f" pulumi import -s {cfg.stack} --yes aws:cloudwatch/logGroup:LogGroup {log_group_resource(COMPONENT, log)}"
-        f" {group} --parent '{COMPONENT}={parent}'"
-    )
-
-
 SNAPSHOT_NOT_FOUND = ("couldn't find resource", "Your query returned no results")
 
 
 @dataclass(frozen=True)
-class DatabaseFacts:
+class RunningDatabase:
+    """The stack's instance as RDS reports it now, and the snapshot a new one would start from."""
+
     running_version: str | None  # None: the instance does not exist yet
     major_upgrade: bool  # the config asks for a newer PostgreSQL major than the instance runs
     restore_snapshot: str | None  # the snapshot a NEW instance starts from (restoreFrom snapshot/stack)
@@ -294,7 +277,7 @@ def implicit_upgrade_problem(running: str, default: str) -> str:
     )
 
 
-def check(cfg: StackConfig) -> tuple[DatabaseFacts, list[str]]:
+def check(cfg: StackConfig) -> tuple[RunningDatabase, list[str]]:
     identifier = cfg.cluster_name
     today = dt.datetime.now(dt.UTC).date()
     try:
@@ -308,20 +291,22 @@ def check(cfg: StackConfig) -> tuple[DatabaseFacts, list[str]]:
         pulumi.log.warn(warning)
     if not _instance_exists(identifier):  # restoreFrom is read only when the instance is created
         snapshot, problems = _restore(cfg)
-        return DatabaseFacts(None, False, snapshot), lifecycle + problems
+        return RunningDatabase(None, False, snapshot), lifecycle + problems
     instance = aws.rds.get_instance(db_instance_identifier=identifier)
     running = str(instance.engine_version)
     zone, multi_az = str(instance.availability_zone or "") or None, bool(instance.multi_az)
     wanted = cfg.database.engine_version
     major_upgrade = _parts(wanted)[0] > _parts(running)[0]
     if major_upgrade and "engineVersion" not in (pulumi.Config("infra").get_object("database") or {}):
-        return DatabaseFacts(running, major_upgrade, None, zone, multi_az), [implicit_upgrade_problem(running, wanted)]
+        return RunningDatabase(running, major_upgrade, None, zone, multi_az), [
+            implicit_upgrade_problem(running, wanted)
+        ]
     if lifecycle:  # a major RDS does not offer has no upgrade path to look up
-        return DatabaseFacts(running, major_upgrade, None, zone, multi_az), lifecycle
+        return RunningDatabase(running, major_upgrade, None, zone, multi_az), lifecycle
     # include_all: the running minor may no longer be offered for new instances.
     info = aws.rds.get_engine_version(engine="postgres", version=running, include_all=True)
     default = None
     if major_upgrade and len(_parts(wanted)) == 1:
         default = str(aws.rds.get_engine_version(engine="postgres", version=wanted, default_only=True).version)
     problem = postgres_problem(wanted, running, list(info.valid_major_targets or []), default)
-    return DatabaseFacts(running, major_upgrade, None, zone, multi_az), [problem] if problem else []
+    return RunningDatabase(running, major_upgrade, None, zone, multi_az), [problem] if problem else []
