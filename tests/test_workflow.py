@@ -262,3 +262,16 @@ def test_the_pull_request_comment_shows_the_cost_and_the_preview_and_replaces_it
 
     (create,) = run_comment_step(workflow, tmp_path, [someone_quoting_it])[1:]
     assert create["create"]["body"] == body
+
+
+def test_secrets_are_read_only_in_jobs_that_run_in_an_environment(workflow: Workflow) -> None:
+    # Repository secrets are readable by any workflow a branch adds; environment secrets only by the branches the
+    # environment admits (GitHub docs, "Using environments for deployment"): up gets `deploy`, PRs `preview`.
+    assert {name: job.get("environment") for name, job in workflow["jobs"].items()} == {
+        "test": None,
+        "preview": "preview",
+        "up": "deploy",
+    }
+    for name, job in workflow["jobs"].items():
+        if "secrets." in yaml.safe_dump(job):
+            assert job.get("environment"), f"job {name} reads secrets outside an environment"
