@@ -47,7 +47,7 @@ $(CHECKOV): requirements-checkov.txt | $(VENV)/.installed
 	$(UV) pip install -q --compile-bytecode -p $(TOOLS)/checkov/bin/python -r requirements-checkov.txt
 	touch $@
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed ## build venv/ from the pinned requirements (touches no account)
 tools: $(CHECKOV)
 
 ##@ checks (no AWS)
@@ -98,9 +98,9 @@ ifneq ($(filter up preview,$(MAKECMDGOALS)),)
 $(VENV)/.installed: | pulumi-cli
 endif
 
-up: pulumi-cli install ## deploy: pulumi up with the policy pack; WATCH=1 probes the url throughout (ARGS='--error-budget N')
+up: pulumi-cli install ## deploy: preview, confirm, pulumi up only if still what was confirmed; WATCH=1 probes the url (ARGS='--error-budget N')
 	$(pulumi_login)
-	$(if $(filter 1,$(WATCH)),$(PY) -m infra.ops up $(STACK) --watch $(ARGS),pulumi up -s $(STACK) --policy-pack policy)
+	$(PY) -m infra.ops up $(STACK) $(if $(filter 1,$(WATCH)),--watch) $(ARGS)
 
 preview: pulumi-cli install ## pulumi preview with the policy pack
 	$(pulumi_login)

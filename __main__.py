@@ -8,8 +8,8 @@ from infra.account import read_account
 from infra.app_identity import AppIdentity, AppIdentityArgs, connect_policy, read_secret_policy
 from infra.cluster import Cluster, ClusterArgs
 from infra.config import load_config
-from infra.database import DATABASE_COMPONENT, Database, DatabaseArgs
-from infra.db_credentials import DatabaseAccess, DatabaseEndpoint
+from infra.database import Database, DatabaseArgs
+from infra.db_access import DatabaseAccess, DatabaseEndpoint
 from infra.dns import Dns, DnsArgs
 from infra.helloworld import HelloWorld, HelloWorldArgs, PublicName, https_redirect, image_tag
 from infra.network import Network, NetworkArgs
@@ -46,7 +46,7 @@ cluster = Cluster(
     ),
 )
 database = Database(
-    DATABASE_COMPONENT,
+    contract.DATABASE_COMPONENT,
     DatabaseArgs(
         cluster_name=cfg.cluster_name,
         settings=cfg.database,

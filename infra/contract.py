@@ -92,3 +92,36 @@ def admin_namespace(app_namespace: str) -> str:
     may create pods next to ADMIN_SERVICE_ACCOUNT may read the master secret: the stack grants no Role in this
     namespace, and only cluster admins create pods there. The app's namespace stays the app's."""
     return f"{app_namespace}-db-admin"
+
+
+# ---------------------------------------------------------------- values the policy pack and ops check the program by
+
+PUBLIC_NAME_ANNOTATION = "infra/public-name"  # on the app's Service when it answers a DNS name: the TLS rule reads it
+EPHEMERAL_TAG = "Ephemeral"  # on the RDS instance, "true"/"false": the policy pack's deletion-protection rule reads it
+CREATOR_TAG = "infra/cluster-creator"  # on the EKS cluster: who holds EKS's bootstrap admin entry (set at creation)
+NONROOT_UID = 65532  # every container's user and group: distroless's "nonroot", mapped to no user on the node
+
+# The Database component: its type token and its name in __main__.py (its children's URNs, `pulumi import --parent`).
+DATABASE_TYPE = "infra:index:Database"
+DATABASE_COMPONENT = "database"
+
+
+def log_group_resource(component: str, log: str) -> str:
+    """The Pulumi name of the log group RDS writes `log` to (also what `pulumi import` is told to adopt it as)."""
+    return f"{component}-logs-{log}"
+
+
+# RDS's lifecycle names (DescribeDBMajorEngineVersions' SupportedEngineLifecycles) and the instance's
+# EngineLifecycleSupport (CreateDBInstance: enrolled, RDS's default, or opted out).
+RDS_STANDARD_SUPPORT = "open-source-rds-standard-support"
+RDS_EXTENDED_SUPPORT = "open-source-rds-extended-support"
+RDS_EXTENDED_SUPPORT_OFF = "open-source-rds-extended-support-disabled"
+
+# The nodes' CPU architecture: the node group's AMI (EKS CreateNodegroup amiType) and the platform the app's image is
+# built for (OCI os/arch) both derive from it, so the nodes can always run the image.
+_AMI_TYPE_AND_PLATFORM = {
+    "x86_64": ("AL2023_x86_64_STANDARD", "linux/amd64"),
+    "arm64": ("AL2023_ARM_64_STANDARD", "linux/arm64"),
+}
+NODE_ARCHITECTURE = "x86_64"
+NODE_AMI_TYPE, IMAGE_PLATFORM = _AMI_TYPE_AND_PLATFORM[NODE_ARCHITECTURE]

@@ -23,12 +23,12 @@ from infra.config import DatabaseConfig
 from infra.tagging import Tagger
 
 PORT = 5432
-DATABASE_COMPONENT = "database"  # the Database component's name in __main__.py: its children's URNs start with it
+# __main__.py names the component with it (it moved to infra/contract.py: account checks and ops derive from it).
 # database.supportType -> the instance's EngineLifecycleSupport (botocore rds CreateDBInstance; unset, RDS enrols the
 # instance in paid Extended Support when its major leaves standard support).
 ENGINE_LIFECYCLE_SUPPORT = {
-    "STANDARD": "open-source-rds-extended-support-disabled",
-    "EXTENDED": "open-source-rds-extended-support",
+    "STANDARD": contract.RDS_EXTENDED_SUPPORT_OFF,
+    "EXTENDED": contract.RDS_EXTENDED_SUPPORT,
 }
 # RDS Performance Insights is not offered on the smallest burstable classes (RDS user guide, "Supported DB engines,
 # Regions and instance classes for Performance Insights"); elsewhere its 7-day retention is free.
@@ -61,7 +61,7 @@ class Database(pulumi.ComponentResource):
         args: DatabaseArgs,
         opts: pulumi.ResourceOptions | None = None,
     ):
-        super().__init__("infra:index:Database", name, None, opts)
+        super().__init__(contract.DATABASE_TYPE, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         d, tags = args.settings, args.tags
         self.identifier = contract.db_identifier(args.cluster_name)
@@ -96,7 +96,7 @@ class Database(pulumi.ComponentResource):
         # RDS would create these itself, without retention, and never delete them: the stack owns them instead.
         log_groups = [
             aws.cloudwatch.LogGroup(
-                log_group_resource(name, log),
+                contract.log_group_resource(name, log),
                 name=contract.rds_log_group(self.identifier, log),
                 retention_in_days=d.log_retention_days,
                 tags=tags(f"db-logs-{log}"),
@@ -142,7 +142,7 @@ class Database(pulumi.ComponentResource):
             deletion_protection=not d.ephemeral,
             skip_final_snapshot=d.skip_final_snapshot,
             final_snapshot_identifier=self.final_snapshot_identifier,
-            tags=tags("db", {"Ephemeral": str(d.ephemeral).lower()}),
+            tags=tags("db", {contract.EPHEMERAL_TAG: str(d.ephemeral).lower()}),
             opts=pulumi.ResourceOptions(
                 parent=self,
                 protect=not d.ephemeral,
@@ -183,8 +183,3 @@ def restore_inputs(d: DatabaseConfig, restore_snapshot: str | None) -> dict[str,
         return {}
     when = {"use_latest_restorable_time": True} if pit.time == "latest" else {"restore_time": pit.time}
     return {"restore_to_point_in_time": {"source_db_instance_identifier": pit.source, **when}}
-
-
-def log_group_resource(component: str, log: str) -> str:
-    """The Pulumi name of the log group RDS writes `log` to (also what `pulumi import` is told to adopt it as)."""
-    return f"{component}-logs-{log}"

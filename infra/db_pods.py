@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from infra import contract
+
 POD_IDENTITY_AGENT = "169.254.170.23/32"  # EKS Pod Identity agent's link-local address (IPv4), port 80
 RDS_CA_BUNDLE_URL = "https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem"
 # AWS CLI v2 reads Pod Identity credentials (AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE) since 2.15.0 (EKS user guide,
@@ -24,9 +26,8 @@ PSQL_IMAGE = (
     "public.ecr.aws/docker/library/postgres:18-alpine"
     "@sha256:9a8afca54e7861fd90fab5fdf4c42477a6b1cb7d293595148e674e0a3181de15"
 )
-# One UID for both containers (they share the files in WORK_DIR); high, like the app's (distroless "nonroot"), so
-# it maps to no user on the node. Neither client needs a passwd entry: HOME points at WORK_DIR.
-RUN_AS = 65532
+# One UID for both containers (they share the files in WORK_DIR), the app's (contract.NONROOT_UID). Neither client
+# needs a passwd entry: HOME points at WORK_DIR.
 WORK_DIR = "/work"  # the pod's in-memory emptyDir: what the AWS CLI hands to psql (a password, a token, the CA)
 WORK_VOLUME = "work"
 
@@ -54,7 +55,11 @@ def container(
         "command": ["sh", "-c", script],  # replaces the image's own entrypoint
         "env": [{"name": "HOME", "value": WORK_DIR}, *env],
         "resources": {"requests": {"cpu": "50m", "memory": memory}, "limits": {"cpu": "250m", "memory": memory}},
-        "securityContext": {**HARDENED_CONTAINER, "runAsUser": RUN_AS, "runAsGroup": RUN_AS},
+        "securityContext": {
+            **HARDENED_CONTAINER,
+            "runAsUser": contract.NONROOT_UID,
+            "runAsGroup": contract.NONROOT_UID,
+        },
         "volumeMounts": [{"name": WORK_VOLUME, "mountPath": WORK_DIR}, *mounts],
     }
 

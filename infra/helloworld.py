@@ -19,18 +19,16 @@ import pulumi_aws as aws
 import pulumi_docker as docker
 import pulumi_kubernetes as k8s
 
-from infra import contract, db_credentials, image_source, registry_image
+from infra import contract, db_access, image_source, registry_image
 from infra.config import DnsConfig, HelloWorldConfig
-from infra.db_credentials import DatabaseAccess, DatabaseEndpoint
+from infra.db_access import DatabaseAccess, DatabaseEndpoint
 from infra.db_pods import HARDENED_CONTAINER, POD_IDENTITY_AGENT
 from infra.registry_image import ImageFacts
 from infra.tagging import Tagger
 
 APP_DIR = "apps/helloworld"  # relative to the project, where `pulumi up` runs
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-PLATFORM = "linux/amd64"
 PORT = 8080
-UID = 65532  # distroless "nonroot"
 DB_SECRET_NAME = "helloworld-db"
 KEEP_LAST_20_IMAGES = {
     "rulePriority": 1,
@@ -67,7 +65,6 @@ def pod_labels(version: str) -> dict[str, str]:
 
 # A Classic ELB speaks at most TLS 1.2; this predefined policy allows nothing older.
 TLS_POLICY = "ELBSecurityPolicy-TLS-1-2-2017-01"
-PUBLIC_NAME_ANNOTATION = "infra/public-name"  # what the policy pack reads: this Service answers a public name
 
 
 @dataclass(frozen=True)
@@ -118,7 +115,8 @@ def image_tag(h: HelloWorldConfig, https_redirect: bool) -> str:
         pod_spec("<image>", pod_labels(h.version), https_redirect) if h.workload == "ReplicationController" else None
     )
     return image_source.image_tag(
-        h.version, image_source.source_hash(PROJECT_DIR / APP_DIR, build_args(h), PLATFORM, extra=template)
+        h.version,
+        image_source.source_hash(PROJECT_DIR / APP_DIR, build_args(h), contract.IMAGE_PLATFORM, extra=template),
     )
 
 
@@ -148,8 +146,8 @@ def pod_spec(image: pulumi.Input[str], labels: dict[str, str], https_redirect: b
         ],
         "securityContext": {
             "runAsNonRoot": True,
-            "runAsUser": UID,
-            "runAsGroup": UID,
+            "runAsUser": contract.NONROOT_UID,
+            "runAsGroup": contract.NONROOT_UID,
             "seccompProfile": {"type": "RuntimeDefault"},
         },
         "containers": [
@@ -228,7 +226,7 @@ class HelloWorld(pulumi.ComponentResource):
             },
             opts=k8s_opts,
         )
-        needed = db_credentials.create(
+        needed = db_access.create(
             name,
             ns.metadata.name,
             contract.admin_namespace(h.namespace),
@@ -319,7 +317,7 @@ class HelloWorld(pulumi.ComponentResource):
                     "service.beta.kubernetes.io/aws-load-balancer-connection-draining-timeout": str(GRACE_SECONDS),
                     "service.beta.kubernetes.io/aws-load-balancer-cross-zone-load-balancing-enabled": "true",
                     **health_check_annotations(),
-                    **({PUBLIC_NAME_ANNOTATION: public.fqdn} if public else {}),
+                    **({contract.PUBLIC_NAME_ANNOTATION: public.fqdn} if public else {}),
                     **(tls_annotations(public.certificate_arn) if public and public.certificate_arn else {}),
                 },
             },
@@ -341,7 +339,8 @@ class HelloWorld(pulumi.ComponentResource):
 
     def _image(self, name: str, args: HelloWorldArgs) -> pulumi.Output[str]:
         """`<repository>@<digest>`: the digest the registry already holds for this tag (nothing is built or pushed,
-        e.g. on a rollback or a no-change `up`), else that of a fresh build of apps/helloworld for linux/amd64."""
+        e.g. on a rollback or a no-change `up`), else that of a fresh build of apps/helloworld for the nodes'
+        platform (contract.IMAGE_PLATFORM)."""
         h, image = args.settings, args.image
         child = pulumi.ResourceOptions(parent=self)
         if h.registry == "dockerhub":
@@ -395,7 +394,7 @@ class HelloWorld(pulumi.ComponentResource):
             build=docker.DockerBuildArgs(
                 context=APP_DIR,
                 dockerfile=f"{APP_DIR}/Dockerfile",
-                platform=PLATFORM,
+                platform=contract.IMAGE_PLATFORM,
                 args=build_args(h),
             ),
             registry=registry,

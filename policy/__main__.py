@@ -11,6 +11,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from pulumi_policy import EnforcementLevel, PolicyPack
 
-from policy.rules import POLICIES, STACK_POLICIES
+from policy.cost import STACK_POLICIES
+from policy.rules import POLICIES
 
 PolicyPack(name="infra-guardrails", enforcement_level=EnforcementLevel.MANDATORY, policies=[*POLICIES, *STACK_POLICIES])

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import gc
 import ipaddress
+import os
 import socket
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from harness import Run, run_program, stack_config
+from harness import Run, shared_run, stack_config
+
+# moto builds ~1,300 images per region for every EC2 backend it creates (0.3 s each, one per account and region a
+# test touches: a quarter of the ops tests' time). Read at moto's import, so set before any test module imports it:
+# the one image the tests launch (moto_env.MOTO_AMI), and no others.
+os.environ.setdefault("MOTO_AMIS_PATH", os.path.join(os.path.dirname(__file__), "ops", "moto_amis.json"))
 
 _getaddrinfo = socket.getaddrinfo
 LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
@@ -60,4 +66,4 @@ def pytest_runtest_logfinish() -> None:
 
 @pytest.fixture(scope="session")
 def foo() -> Run:
-    return run_program(stack_config("foo"))
+    return shared_run(stack_config("foo"))

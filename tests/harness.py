@@ -7,6 +7,7 @@ The test files import everything from here, so where the offline runner lives is
 from __future__ import annotations
 
 import dataclasses
+import json
 from typing import Any
 
 from tools.offline.mocks import InfraMocks, InvokeRefused
@@ -28,10 +29,24 @@ __all__ = [
     "eks_versions",
     "rds_postgres_majors",
     "run_program",
+    "shared_run",
     "stack_config",
     "unsecret",
     "with_changes",
 ]
+
+
+_SHARED_RUNS: dict[tuple[str, str], Run] = {}
+
+
+def shared_run(config: dict[str, Any], stack: str = "foo") -> Run:
+    """`run_program(config, stack)` on an empty account, run once per test process and shared by every test that
+    asks for the same config: a run is deterministic, and tests only read runs (as they read the session's `foo`).
+    A refused config raises every time (nothing is kept). Tests that compare two runs use `run_program`."""
+    key = (json.dumps(config, sort_keys=True), stack)
+    if key not in _SHARED_RUNS:
+        _SHARED_RUNS[key] = run_program(config, stack)
+    return _SHARED_RUNS[key]
 
 
 def with_changes(changes: dict[str, Any], stack: str = "foo") -> dict[str, Any]:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from harness import Registration, Run, run_program, stack_config, unsecret
+from harness import Registration, Run, shared_run, stack_config, unsecret
 
 HELM_RELEASE_TYPE = "kubernetes:helm.sh/v3:Release"  # a chart, not an object: its objects come from the chart
 # Objects of CRDs the built-in schemas cannot know: checked against their project's documented schema instead.
@@ -27,7 +27,7 @@ def foo_run(workload: str = "ReplicationController") -> Run:
     """foo's config with `infra:helloworld.workload` set, run once per test session (treat it as read-only)."""
     config = stack_config("foo")
     config["infra:helloworld"] = {**(config.get("infra:helloworld") or {}), "workload": workload}
-    return run_program(config)
+    return shared_run(config)
 
 
 def kubernetes_version(stack: str = "foo") -> str:

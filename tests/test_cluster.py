@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 
-from harness import Run, run_program, with_changes
-
-from infra.cluster import ADMIN_POLICY_ARN
+from harness import Run, shared_run, with_changes
 
 
 def test_iam_roles_and_managed_policies(foo: Run) -> None:
@@ -48,7 +46,7 @@ def test_node_group_in_private_subnets_through_imdsv2_launch_template(foo: Run) 
     assert ng["subnetIds"] == ["network-private-0-id", "network-private-1-id"]
     assert ng["scalingConfig"] == {"desiredSize": 2, "minSize": 1, "maxSize": 4}
     assert ng["updateConfig"] == {"maxUnavailable": 1}
-    assert ng["instanceTypes"] == ["t3.medium"] and ng["capacityType"] == "ON_DEMAND"
+    assert ng["instanceTypes"] == ["t3.small"] and ng["capacityType"] == "ON_DEMAND"
     assert ng["launchTemplate"] == {"id": "cluster-nodes-id", "version": "1"}
     assert "diskSize" not in ng, "disk size lives in the launch template"
     lt = foo.one("aws:ec2/launchTemplate:LaunchTemplate").inputs
@@ -58,7 +56,7 @@ def test_node_group_in_private_subnets_through_imdsv2_launch_template(foo: Run) 
 
 
 def test_scaling_follows_config() -> None:
-    run = run_program(with_changes({"infra:cluster.nodes.desired": 3, "infra:cluster.nodes.capacityType": "SPOT"}))
+    run = shared_run(with_changes({"infra:cluster.nodes.desired": 3, "infra:cluster.nodes.capacityType": "SPOT"}))
     ng = run.one("aws:eks/nodeGroup:NodeGroup").inputs
     assert ng["scalingConfig"]["desiredSize"] == 3 and ng["capacityType"] == "SPOT"
 
@@ -66,11 +64,11 @@ def test_scaling_follows_config() -> None:
 def test_admin_access_entries_for_configured_principals(foo: Run) -> None:
     assert foo.of_type("aws:eks/accessEntry:AccessEntry") == []
     arns = ["arn:aws:iam::123456789012:role/ops", "arn:aws:iam::123456789012:user/alice"]
-    run = run_program(with_changes({"infra:cluster.adminArns": arns}))
+    run = shared_run(with_changes({"infra:cluster.adminArns": arns}))
     assert sorted(e.inputs["principalArn"] for e in run.of_type("aws:eks/accessEntry:AccessEntry")) == arns
     policies = run.of_type("aws:eks/accessPolicyAssociation:AccessPolicyAssociation")
     assert [(p.inputs["policyArn"], p.inputs["accessScope"]) for p in policies] == [
-        (ADMIN_POLICY_ARN, {"type": "cluster"})
+        ("arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy", {"type": "cluster"})
     ] * 2
 
 
@@ -111,3 +109,14 @@ def test_vpc_cni_enforces_network_policies(foo: Run) -> None:
         "helloworld-dblogin-netpol",
         "helloworld-netpol",
     ]
+
+
+def test_networking_addons_start_before_the_nodes_and_the_others_after(foo: Run) -> None:
+    # vpc-cni and kube-proxy are DaemonSets that go ACTIVE without nodes, and the nodes need their networking;
+    # CoreDNS (a Deployment) and the pod identity agent only go ACTIVE once nodes run them.
+    addons = {a.inputs["addonName"]: a for a in foo.of_type("aws:eks/addon:Addon")}
+    assert set(addons) == {"vpc-cni", "kube-proxy", "coredns", "eks-pod-identity-agent"}
+    nodes = foo.one("aws:eks/nodeGroup:NodeGroup")
+    before = {name for name, a in addons.items() if a.urn in nodes.dependencies}
+    after = {name for name, a in addons.items() if nodes.urn in a.dependencies}
+    assert (before, after) == ({"vpc-cni", "kube-proxy"}, {"coredns", "eks-pod-identity-agent"})

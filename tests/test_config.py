@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from harness import Run, run_program, stack_config, with_changes
+from harness import Run, shared_run, stack_config, with_changes
 
 from infra.config import ConfigError
 from infra.network_plan import plan_subnets
@@ -14,7 +14,7 @@ from infra.network_plan import plan_subnets
 
 def problems_for(changes: dict[str, Any]) -> list[str]:
     with pytest.raises(ConfigError) as info:
-        run_program(with_changes(changes))
+        shared_run(with_changes(changes))
     assert info.value.run.resources == [], "no resource may be registered before the config is valid"  # type: ignore[attr-defined]
     return info.value.problems
 
@@ -69,7 +69,7 @@ def test_each_rule_names_key_value_and_allowed(path: str, value: Any, expected: 
 
 def test_which_postgres_majors_exist_is_rds_answer_at_deploy_time() -> None:
     """RDS adds majors (18) and retires them: the config checks the form only, RDS's own list decides."""
-    run_program(with_changes({"infra:database.engineVersion": "18"}))
+    shared_run(with_changes({"infra:database.engineVersion": "18"}))
     assert problems_for({"infra:database.engineVersion": "19.1"}) == [
         "infra:database.engineVersion: 19.1 — not offered by RDS in this region; allowed: one of 13, 14, 15, 16, 17,"
         " 18 (the newest RDS offers in standard support is 18)"
@@ -138,13 +138,13 @@ def test_more_azs_than_the_region_has_is_a_config_error() -> None:
 
 def test_defaults_fill_missing_sections() -> None:
     config = {"aws:region": "us-west-2"}
-    run = run_program(config, stack="bare")
+    run = shared_run(config, stack="bare")
     assert run.outputs["clusterName"] == "infra-bare"
     assert "url" in run.outputs and not any(r.type.startswith("aws:route53") for r in run.resources)
 
 
 def test_second_stack_gets_its_own_names() -> None:
-    bar = run_program(stack_config("foo"), stack="bar")
+    bar = shared_run(stack_config("foo"), stack="bar")
     cluster = bar.one("aws:eks/cluster:Cluster")
     assert cluster.inputs["name"] == "infra-bar"
     assert bar.one("aws:rds/instance:Instance").inputs["identifier"] == "infra-bar"
@@ -236,7 +236,7 @@ def test_value_outside_its_range_is_refused(key: str, value: int, allowed: str) 
 def test_every_key_at_the_edge_of_its_range_runs(edge: str) -> None:
     """All keys at their lowest (or highest) allowed value in one run, each reaching its resource unchanged."""
     values = {key: low if edge == "lowest" else high for key, _, low, high, _, _ in RANGES}
-    run = run_program(with_changes(values))
+    run = shared_run(with_changes(values))
     assert {key: lands(run) for key, *_, lands in RANGES} == values
 
 
@@ -250,7 +250,7 @@ def test_desired_outside_min_max_is_refused(desired: int, min_: int, max_: int) 
 
 def test_one_node_group_of_exactly_one_node_runs() -> None:
     changes = {f"infra:cluster.nodes.{key}": 1 for key in ("desired", "min", "max", "maxUnavailable")}
-    run = run_program(with_changes(changes))
+    run = shared_run(with_changes(changes))
     assert run.one(NODES).plain("scalingConfig") == {"desiredSize": 1, "minSize": 1, "maxSize": 1}
 
 
@@ -268,4 +268,4 @@ def test_log_retention_that_cloudwatch_does_not_take_is_refused(days: int) -> No
 @pytest.mark.parametrize("days", [3288, 3653])
 def test_log_retention_of_nine_or_ten_years_runs(days: int) -> None:
     assert days in CLOUDWATCH_RETENTION_DAYS
-    assert cluster_log_retention(run_program(with_changes({"infra:cluster.logRetentionDays": days}))) == days
+    assert cluster_log_retention(shared_run(with_changes({"infra:cluster.logRetentionDays": days}))) == days

@@ -15,12 +15,12 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from harness import Run, run_program, stack_config
+from harness import Run, shared_run, stack_config
 from hypothesis import HealthCheck, event, given, note, settings
 from hypothesis import strategies as st
 
 from infra.config import ConfigError
-from tools import snapshot
+from tools import reviewed_graph
 
 # Pulumi.foo.yaml holds only foo's own choices; the mutations need every key present to reach them, so BASE spells
 # out the rest with the values foo runs on (the documented defaults; test_foo_config_is_valid checks they are).
@@ -389,7 +389,7 @@ def several_changes(draw: st.DrawFn) -> tuple[dict[str, Any], list[str]]:
 def outcome(cfg: dict[str, Any]) -> Run | ConfigError:
     """The run, or the ConfigError; any other exception fails the test as it is."""
     try:
-        return run_program(cfg)
+        return shared_run(cfg)
     except ConfigError as e:
         return e
 
@@ -410,7 +410,7 @@ def test_foo_config_is_valid(foo: Run) -> None:
     assert foo.resources
     base = outcome(copy.deepcopy(BASE))
     assert isinstance(base, Run), base
-    same_graph = snapshot.snapshot_of(base, "foo") == snapshot.snapshot_of(foo, "foo")
+    same_graph = reviewed_graph.snapshot_of(base, "foo") == reviewed_graph.snapshot_of(foo, "foo")
     assert same_graph, "a key BASE spells out differs from what foo runs on"
 
 

@@ -11,8 +11,10 @@ import re
 import tokenize
 from pathlib import Path
 
+import botocore.session
 import pytest
 from harness import Run
+from source_scan import string_literals
 
 from infra import contract
 
@@ -53,16 +55,41 @@ def test_the_app_names() -> None:
     assert contract.ADMIN_LABELS["app"] != "helloworld" and contract.DB_LOGIN_LABELS["app"] != "helloworld"
 
 
-def _string_literals(path: Path) -> list[tuple[int, str]]:
-    """Every string literal in code (f-strings included), docstrings and comments left out."""
-    found = []
-    previous = tokenize.NEWLINE
-    for token in tokenize.generate_tokens(io.StringIO(path.read_text()).readline):
-        if token.type == tokenize.STRING and previous not in (tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT):
-            found.append((token.start[0], token.string))
-        if token.type not in (tokenize.NL, tokenize.COMMENT):
-            previous = token.type
-    return found
+def test_the_values_the_policy_pack_reads() -> None:
+    assert contract.PUBLIC_NAME_ANNOTATION == "infra/public-name"
+    assert contract.EPHEMERAL_TAG == "Ephemeral"  # the runbook's tag on a throwaway stack's database
+    assert contract.CREATOR_TAG == "infra/cluster-creator"
+    assert contract.NONROOT_UID == 65532  # distroless's "nonroot" user and group
+
+
+def test_the_database_component_and_its_log_groups_pulumi_names() -> None:
+    assert (contract.DATABASE_TYPE, contract.DATABASE_COMPONENT) == ("infra:index:Database", "database")
+    assert contract.log_group_resource("database", "postgresql") == "database-logs-postgresql"
+
+
+def test_rds_lifecycle_names_are_the_ones_the_rds_api_uses() -> None:
+    # botocore rds model: DescribeDBMajorEngineVersions' LifecycleSupportName and CreateDBInstance's
+    # EngineLifecycleSupport.
+    model = botocore.session.get_session().get_service_model("rds")
+    lifecycle = model.shape_for("SupportedEngineLifecycle").members["LifecycleSupportName"]
+    assert contract.RDS_STANDARD_SUPPORT == "open-source-rds-standard-support"
+    assert contract.RDS_EXTENDED_SUPPORT == "open-source-rds-extended-support"
+    assert {contract.RDS_STANDARD_SUPPORT, contract.RDS_EXTENDED_SUPPORT} <= set(lifecycle.enum)
+    create = model.shape_for("CreateDBInstanceMessage").members["EngineLifecycleSupport"].documentation
+    assert f"<code>{contract.RDS_EXTENDED_SUPPORT} | {contract.RDS_EXTENDED_SUPPORT_OFF}</code>" in create
+
+
+# EKS CreateNodegroup amiType spells the CPU architecture x86_64 or ARM_64; OCI image platforms say amd64 or arm64.
+OCI_ARCH = {"x86_64": "amd64", "ARM_64": "arm64"}
+
+
+def test_the_nodes_run_the_architecture_the_image_is_built_for() -> None:
+    ami_types = botocore.session.get_session().get_service_model("eks").shape_for("AMITypes").enum
+    assert contract.NODE_AMI_TYPE in ami_types and contract.NODE_AMI_TYPE.startswith("AL2023_")
+    ami_arch = re.fullmatch(r"AL2023_(x86_64|ARM_64)_STANDARD", contract.NODE_AMI_TYPE)
+    assert ami_arch is not None
+    image_arch = contract.IMAGE_PLATFORM.removeprefix("linux/")
+    assert image_arch == OCI_ARCH[ami_arch.group(1)]
 
 
 # Literals that spell a contract name. Each pattern is searched in the literal's source text.
@@ -74,6 +101,14 @@ SPELLED_OUT = {
     "the project-stack rule": re.compile(r"\{[\w.]*project\}-\{"),
     "an app name": re.compile(r"""^[rfb]*["'](helloworld([-_/][\w-]*)?)["']$"""),
     "the app's label": re.compile(r"""["']app["']\s*:\s*["']helloworld"""),
+    # Values the policy pack reads off the program's resources: spelled twice, a drift makes its rule pass silently.
+    "the public-name annotation": re.compile(r"infra/public-name"),
+    "the Ephemeral tag": re.compile(r"""^["']Ephemeral["']$"""),
+    "the creator tag": re.compile(r"infra/cluster-creator"),
+    "the Database type token": re.compile(r"infra:index:Database"),
+    "an RDS lifecycle name": re.compile(r"open-source-rds-"),
+    "the nodes' AMI type": re.compile(r"AL2023_"),
+    "the image's platform": re.compile(r"linux/(amd|arm)64"),
 }
 # Same letters, other meanings, which ops never derives: the config section `infra:helloworld` and the namespace's
 # default (ops reads the helloworldNamespace output), Pulumi's logical names (renaming one replaces the resource), the
@@ -85,6 +120,9 @@ NOT_THE_CONTRACT = {
     ("infra/database.py", 'f"{name}-final-snapshot"'),
     ("infra/helloworld.py", '"apps/helloworld"'),
     ("infra/helloworld.py", '"helloworld-db"'),
+    # The offline world plays RDS: its DescribeDBMajorEngineVersions answer is AWS's spelling, not the program's.
+    ("tools/offline/world.py", '"open-source-rds-standard-support"'),
+    ("tools/offline/world.py", '"open-source-rds-extended-support"'),
 }
 
 
@@ -94,17 +132,29 @@ def test_no_contract_name_is_spelled_out_anywhere_else() -> None:
         rel = path.relative_to(ROOT).as_posix()
         if rel == "infra/contract.py":
             continue
-        for line, literal in _string_literals(path):
+        for line, literal in string_literals(path):
             if any(rel.startswith(where) and literal == what for where, what in NOT_THE_CONTRACT):
                 continue
             offenders += [f"{rel}:{line}: {what}: {literal}" for what, p in SPELLED_OUT.items() if p.search(literal)]
     assert offenders == []
 
 
+def test_the_nonroot_uid_is_spelled_in_the_contract_only() -> None:
+    """The app's and the login Job's containers run as one UID; a second copy could drift from it."""
+    spelled = [
+        f"{path.relative_to(ROOT).as_posix()}:{token.start[0]}"
+        for path in CODE
+        if path.relative_to(ROOT).as_posix() != "infra/contract.py"
+        for token in tokenize.generate_tokens(io.StringIO(path.read_text()).readline)
+        if token.type == tokenize.NUMBER and token.string == "65532"
+    ]
+    assert spelled == []
+
+
 def test_the_scan_sees_a_spelled_out_name(tmp_path: Path) -> None:
     code = tmp_path / "x.py"
     code.write_text('"""/aws/eks/ in a docstring is prose."""\nGROUP = f"/aws/eks/{cluster}/cluster"  # /aws/eks/\n')
-    assert _string_literals(code) == [(2, 'f"/aws/eks/{cluster}/cluster"')]
+    assert string_literals(code) == [(2, 'f"/aws/eks/{cluster}/cluster"')]
 
 
 OUTPUT_READ = re.compile(r"""outputs\.\w+\(out, "(\w+)"|\bout(?:\.get\(|\[)"(\w+)"[\],)]""")

@@ -33,6 +33,9 @@ AWS_US_WEST_2 = {
     "vpc.natGateway": ("0.045", "hour"),
     "vpc.publicIPv4": ("0.005", "hour"),
     "elb.classic": ("0.025", "hour"),
+    "elb.classic.data": ("0.008", "GB"),
+    "elb.network": ("0.0225", "hour"),
+    "elb.network.nlcu": ("0.006", "hour"),
     "rds.postgres.db.t4g.micro": ("0.016", "hour"),
     "rds.storage.gp3": ("0.115", "GB-month"),
     "rds.extendedSupport.year1-2": ("0.100", "vCPU-hour"),
@@ -76,7 +79,7 @@ def monthly(graph: Any, **kwargs: Any) -> dict[str, Decimal | None]:
 def test_foo_idle_cost_line_by_line() -> None:
     assert monthly(foo()) == {
         "eks": Decimal("73.00"),  # 730 h × $0.10
-        "nodes": Decimal("60.736"),  # 2 × 730 × $0.0416
+        "nodes": Decimal("30.368"),  # 2 × 730 × $0.0208: foo's t3.small nodes
         "volumes": Decimal("3.20"),  # 2 × 20 GB × $0.08: the launch template's gp3 root volume
         "nat": Decimal("32.85"),  # one NAT (natGateways single)
         "elb": Decimal("18.25"),  # one Classic ELB for the LoadBalancer Service
@@ -87,7 +90,8 @@ def test_foo_idle_cost_line_by_line() -> None:
         "secrets": Decimal("0.40"),  # the RDS-managed master password
     }
     priced = estimate(foo(), TABLE, today=TODAY)
-    assert priced.total == Decimal("214.366") and priced.complete and priced.callouts == []
+    # 73.00 + 30.368 + 3.20 + 32.85 + 18.25 + 10.95 + 11.68 + 2.30 + 1.00 + 0.40: under issue 21's $200
+    assert priced.total == Decimal("183.998") and priced.complete and priced.callouts == []
     assert any("hosted zone" in note and "not this stack's" in note for note in priced.notes)
 
 
@@ -129,11 +133,11 @@ def test_multi_az_doubles_instance_and_storage_and_node_changes_name_the_setting
     one(after, "aws:rds/instance:Instance")["multiAz"] = True
     group = one(after, "aws:eks/nodeGroup:NodeGroup")
     group["scalingConfig"]["desiredSize"] = 3
-    group["instanceTypes"] = ["t3.small"]
+    group["instanceTypes"] = ["t3.medium"]
     assert cost_delta(foo(), after, TABLE, today=TODAY) == [
-        # 3 × 730 × $0.0208 − 2 × 730 × $0.0416 = 45.552 − 60.736
-        "-$15.18/month: nodes.desired 2 → 3, nodes.instanceTypes t3.medium → t3.small"
-        " (EKS nodes cluster-nodes: 2 × t3.medium → 3 × t3.small)",
+        # 3 × 730 × $0.0416 − 2 × 730 × $0.0208 = 91.104 − 30.368
+        "+$60.74/month: nodes.desired 2 → 3, nodes.instanceTypes t3.small → t3.medium"
+        " (EKS nodes cluster-nodes: 2 × t3.small → 3 × t3.medium)",
         "+$13.98/month: database.multiAz false → true (RDS postgres db.t4g.micro infra-foo: 1 × db.t4g.micro → 2 ×"
         " db.t4g.micro; RDS storage infra-foo: 20 GB → 40 GB)",
         "+$1.60/month: nodes.desired 2 → 3 (node root volumes cluster-nodes: 40 GB → 60 GB)",
@@ -202,7 +206,7 @@ def test_a_created_zone_is_counted_and_a_stack_export_prices_like_the_snapshot()
             ]
         }
     }
-    assert estimate(export, TABLE, today=TODAY).total == Decimal("214.366")
+    assert estimate(export, TABLE, today=TODAY).total == Decimal("183.998")
 
 
 @pytest.mark.parametrize("stack", ["prod"])
@@ -210,6 +214,91 @@ def test_a_change_the_table_cannot_price_is_named_not_guessed(stack: str) -> Non
     reviewed = json.loads((ROOT / "tests" / "snapshots" / f"{stack}.json").read_text())
     lines = cost_delta(foo(), reviewed, TABLE, today=TODAY)
     assert (
-        "nodes.desired 2 → 3, nodes.instanceTypes t3.medium → m7i.large: cannot be priced (no price for m7i.large in"
+        "nodes.desired 2 → 3, nodes.instanceTypes t3.small → m7i.large: cannot be priced (no price for m7i.large in"
         " us-west-2 in the table: run venv/bin/python tools/refresh_prices.py us-west-2 --add ec2.m7i.large)"
     ) in lines
+
+
+# ---------------------------------------------------------------- which load balancer a LoadBalancer Service gets
+
+ELB = "service.beta.kubernetes.io/aws-load-balancer-"
+
+
+def with_service(annotations: dict[str, str], load_balancer_class: str | None = None) -> dict[str, Any]:
+    graph = foo()
+    service = one(graph, "kubernetes:core/v1:Service")
+    service["metadata"]["annotations"].update(annotations)
+    if load_balancer_class is not None:
+        service["spec"]["loadBalancerClass"] = load_balancer_class
+    return graph
+
+
+def lb_line(graph: dict[str, Any]) -> tuple[str, Decimal | None, Decimal | None]:
+    """(item, monthly) of the Service's load balancer line, and the public IPv4 line's monthly."""
+    lines = estimate(graph, TABLE, today=TODAY).lines
+    [lb] = [line for line in lines if line.key.startswith("elb:")]
+    [ipv4] = [line for line in lines if line.key == "ipv4"]
+    return lb.item, lb.monthly, ipv4.monthly
+
+
+def test_no_type_annotation_is_a_classic_elb_billed_with_its_data() -> None:
+    # the in-tree cloud provider's default: $0.025 × 730; internet-facing, one address in each of 2 AZs + the EIP
+    assert lb_line(foo()) == (
+        "Classic ELB for Service helloworld/helloworld (2 AZs)",
+        Decimal("18.250"),
+        Decimal("10.950"),
+    )
+    usage = estimate(foo(), TABLE, today=TODAY).usage
+    assert "Classic ELB data processed (requests): $0.008/GB" in usage
+    assert not any("NLCU" in u for u in usage)
+
+
+def test_type_nlb_is_the_in_tree_providers_internet_facing_nlb() -> None:
+    graph = with_service({ELB + "type": "nlb"})
+    # $0.0225 × 730 = $16.425; internet-facing, so the 2 AZ addresses stay
+    assert lb_line(graph) == ("NLB for Service helloworld/helloworld (2 AZs)", Decimal("16.4250"), Decimal("10.950"))
+    priced = estimate(graph, TABLE, today=TODAY)
+    assert "NLB capacity units used (flows and bytes), per NLCU: $0.006/h" in priced.usage
+    assert not any("Classic ELB data" in u for u in priced.usage)
+    assert not any("Load Balancer Controller" in note for note in priced.notes)  # no controller needed
+
+
+def test_the_in_tree_provider_reads_the_type_exactly_and_internal_unless_false() -> None:
+    # cloud-provider-aws: `type == "nlb"` (so "NLB" gets a Classic ELB); internal is any value but "" and "false"
+    item, elb, ipv4 = lb_line(with_service({ELB + "type": "NLB"}))
+    assert item.startswith("Classic ELB for Service") and elb == Decimal("18.250")
+    for internal in ("true", "yes", "1", "False"):
+        item, _, ipv4 = lb_line(with_service({ELB + "internal": internal}))
+        assert "internal" in item and ipv4 == Decimal("3.650"), internal  # only the NAT's Elastic IP is public
+    for public in ("false", ""):
+        item, _, ipv4 = lb_line(with_service({ELB + "internal": public}))
+        assert "internal" not in item and ipv4 == Decimal("10.950"), public
+
+
+def test_type_external_is_the_controllers_nlb_internal_unless_the_scheme_says_otherwise() -> None:
+    public = with_service({ELB + "type": "external", ELB + "nlb-target-type": "ip", ELB + "scheme": "internet-facing"})
+    assert lb_line(public) == (
+        "NLB for Service helloworld/helloworld (2 AZs, ip targets, by the AWS Load Balancer Controller)",
+        Decimal("16.4250"),
+        Decimal("10.950"),
+    )
+    assert any(
+        note.startswith("Service helloworld/helloworld asks for an NLB from the AWS Load Balancer Controller")
+        and "priced as if it were installed" in note
+        for note in estimate(public, TABLE, today=TODAY).notes
+    )
+    # no scheme: the controller's default is internal, so only the NAT's Elastic IP is public (730 × $0.005)
+    item, nlb, ipv4 = lb_line(with_service({ELB + "type": "external"}))
+    assert (nlb, ipv4) == (Decimal("16.4250"), Decimal("3.650"))
+    assert "internal, instance targets, by the AWS Load Balancer Controller" in item
+
+
+def test_the_controllers_load_balancer_class_is_an_nlb_and_another_class_is_not_priced() -> None:
+    item, nlb, ipv4 = lb_line(with_service({}, "service.k8s.aws/nlb"))
+    assert nlb == Decimal("16.4250") and ipv4 == Decimal("3.650")  # class wins over no type: internal NLB
+    assert item.startswith("NLB for Service helloworld/helloworld (") and "AWS Load Balancer Controller" in item
+    other = estimate(with_service({}, "example.com/lb"), TABLE, today=TODAY)
+    assert not any(line.key.startswith("elb:") for line in other.lines)
+    assert "Service helloworld/helloworld: loadBalancerClass example.com/lb is neither provisioner's: not priced" in (
+        other.notes
+    )

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 import pytest
-from harness import ACCOUNT, Registration, Run, World, run_program, with_changes
+from harness import ACCOUNT, Registration, Run, World, run_program, shared_run, with_changes
 from test_policy import violations
 
 from infra.config import ConfigError
@@ -53,7 +53,7 @@ def test_restore_from_a_stack_without_snapshots_is_the_config_error() -> None:
     with pytest.raises(ConfigError) as err:
         restored({"stack": "bar"}, World())
     assert "infra:database.restoreFrom.stack: bar: no DB snapshot of instance infra-bar" in str(err.value)
-    assert "python -m infra.ops snapshot bar" in str(err.value)
+    assert "make db-snapshot STACK=bar ARGS=--wait" in str(err.value)
     assert err.value.run.resources == []  # type: ignore[attr-defined]
 
 
@@ -112,7 +112,7 @@ def test_storage_autoscaling_backups_and_insights(foo: Run) -> None:
     assert "maxAllocatedStorage" not in inst
     assert inst["deleteAutomatedBackups"] is True, "foo is ephemeral"
     assert inst["performanceInsightsEnabled"] is False, "db.t4g.micro has no Performance Insights"
-    run = run_program(
+    run = shared_run(
         with_changes(
             {
                 "infra:database.ephemeral": False,
@@ -126,7 +126,7 @@ def test_storage_autoscaling_backups_and_insights(foo: Run) -> None:
     assert inst["deleteAutomatedBackups"] is False, "a durable instance's backups outlive it"
     assert inst["performanceInsightsEnabled"] is True and inst["performanceInsightsRetentionPeriod"] == 7
     with pytest.raises(ConfigError, match=r"maxStorageGb: 20 — allowed: more than storageGb \(20\)"):
-        run_program(with_changes({"infra:database.maxStorageGb": 20}))
+        shared_run(with_changes({"infra:database.maxStorageGb": 20}))
 
 
 # ---------------------------------------------------------------- the app's database identity

@@ -7,8 +7,19 @@ import datetime as dt
 from typing import Any
 
 import pytest
-from harness import ACCOUNT, Registration, Run, World, deployed, rds_postgres_majors, run_program, with_changes
+from harness import (
+    ACCOUNT,
+    Registration,
+    Run,
+    World,
+    deployed,
+    rds_postgres_majors,
+    run_program,
+    shared_run,
+    with_changes,
+)
 
+from infra.account import aws_session
 from infra.account import database as account_database
 from infra.config import ConfigError
 
@@ -211,7 +222,7 @@ def test_a_major_without_lifecycle_dates_is_offered() -> None:
 
 
 def test_removing_the_az_the_database_runs_in_is_refused_before_anything_changes() -> None:
-    three = run_program(with_changes({"infra:network.azCount": 3}))
+    three = shared_run(with_changes({"infra:network.azCount": 3}))
     world = deployed(three)
     world.db_instances = {"infra-foo": "16.4"}
     world.db_zones = {"infra-foo": "us-west-2c"}
@@ -242,7 +253,7 @@ def test_rds_is_asked_with_the_providers_credentials_and_assumed_roles(monkeypat
     )
     try:
         with moto.mock_aws():
-            session = account_database._session()
+            session = aws_session.provider_session()
             identity = session.client("sts", region_name="us-west-2").get_caller_identity()
     finally:
         pulumi.runtime.set_all_config({})

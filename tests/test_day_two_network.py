@@ -8,7 +8,7 @@ refuse what EKS refuses: control-plane subnets in an AZ the cluster was not crea
 from __future__ import annotations
 
 import pytest
-from harness import Run, World, deployed, run_program, with_changes
+from harness import Run, World, deployed, run_program, shared_run, with_changes
 
 from infra.config import ConfigError
 from infra.network import Network
@@ -46,19 +46,19 @@ def test_the_old_defect_every_azs_subnets_to_the_control_plane_is_refused_as_eks
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The mock bites: with the control plane given every AZ's subnets again, 2 -> 3 fails as on a real account."""
-    world = deployed(run_program(with_changes({})))
+    world = deployed(shared_run(with_changes({})))
     monkeypatch.setattr(Network, "subnet_ids_in", lambda self, _: self.public_subnet_ids + self.private_subnet_ids)
     with pytest.raises(Exception, match="us-west-2c, an Availability Zone the cluster was not created in"):
         run_program(with_changes({"infra:network.azCount": 3}), world=world)
 
 
 def test_a_new_cluster_gets_every_az() -> None:
-    run = run_program(with_changes({"infra:network.azCount": 3}))
+    run = shared_run(with_changes({"infra:network.azCount": 3}))
     assert len(control_plane_subnets(run)) == 6
 
 
 def test_shrinking_below_two_of_the_control_planes_azs_is_the_config_error() -> None:
-    three = run_program(with_changes({"infra:network.azCount": 3}))
+    three = shared_run(with_changes({"infra:network.azCount": 3}))
     world = deployed(three)
     world.clusters["infra-foo"]["vpcConfig"]["subnetIds"] = ["subnet-2", "subnet-4"]  # created in 2b and 2c only
     with pytest.raises(ConfigError) as err:
@@ -122,9 +122,9 @@ def test_an_eks_log_group_of_another_stack_or_untagged_is_a_leftover() -> None:
 
 
 def test_a_durable_stacks_cluster_has_deletion_protection() -> None:
-    durable = run_program(with_changes({"infra:database.ephemeral": False}))
+    durable = shared_run(with_changes({"infra:database.ephemeral": False}))
     assert durable.one("aws:eks/cluster:Cluster").inputs["deletionProtection"] is True
-    ephemeral = run_program(with_changes({"infra:database.ephemeral": True}))
+    ephemeral = shared_run(with_changes({"infra:database.ephemeral": True}))
     assert ephemeral.one("aws:eks/cluster:Cluster").inputs["deletionProtection"] is False
 
 
@@ -134,9 +134,9 @@ def test_an_az_change_is_flagged_as_replacing_the_node_group() -> None:
     from pathlib import Path
 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from tools import snapshot
+    from tools import reviewed_graph
 
-    messages = snapshot.replaced_by_inputs(
-        snapshot.capture("foo"), snapshot.capture("foo", with_changes({"infra:network.azCount": 3}))
+    messages = reviewed_graph.replaced_by_inputs(
+        reviewed_graph.capture("foo"), reviewed_graph.capture("foo", with_changes({"infra:network.azCount": 3}))
     )
     assert any(m.startswith("aws:eks/nodeGroup:NodeGroup ") and "subnetIds" in m for m in messages), messages

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from harness import Run, run_program, with_changes
+from harness import Run, shared_run, with_changes
 
 
 def egress_to_postgres(run: Run) -> dict[str, list[dict[str, Any]]]:
@@ -33,7 +33,7 @@ def test_postgres_egress_goes_only_to_the_vpc(foo: Run) -> None:
 
 
 def test_postgres_egress_follows_the_vpc_cidr() -> None:
-    run = run_program(with_changes({"infra:network.cidr": "172.16.0.0/16"}))
+    run = shared_run(with_changes({"infra:network.cidr": "172.16.0.0/16"}))
     assert [rule["to"] for rule in egress_to_postgres(run)["helloworld-netpol"]] == [
         [{"ipBlock": {"cidr": "172.16.0.0/16"}}]
     ]
@@ -46,7 +46,7 @@ def test_foo_keeps_seven_days_of_backups(foo: Run) -> None:
 
 @pytest.fixture(scope="module")
 def deployment() -> Run:
-    return run_program(with_changes({"infra:helloworld.workload": "Deployment"}))
+    return shared_run(with_changes({"infra:helloworld.workload": "Deployment"}))
 
 
 @pytest.mark.parametrize(

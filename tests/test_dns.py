@@ -3,7 +3,7 @@ is built, TLS on the ELB, an optional created zone; no DNS, no Route53 and plain
 
 from __future__ import annotations
 
-from harness import Registration, Run, run_program, with_changes
+from harness import Registration, Run, shared_run, with_changes
 
 RECORD = "aws:route53/record:Record"
 CERT_ARN = "arn:aws:acm:us-west-2:123456789012:certificate/dns-cert"
@@ -30,19 +30,19 @@ def test_weighted_cname_points_at_the_services_load_balancer(foo: Run) -> None:
 
 
 def test_weight_is_config() -> None:
-    assert app_record(run_program(with_changes({"infra:dns.weight": 0}))).plain("weightedRoutingPolicies") == [
+    assert app_record(shared_run(with_changes({"infra:dns.weight": 0}))).plain("weightedRoutingPolicies") == [
         {"weight": 0}
     ]
 
 
 def test_record_name_defaults_to_the_stack() -> None:
-    run = run_program(with_changes({"infra:dns.name": None}), stack="staging")
+    run = shared_run(with_changes({"infra:dns.name": None}), stack="staging")
     assert app_record(run).inputs["name"] == "staging.cloud.weave.works"
     assert app_record(run).inputs["setIdentifier"] == "staging"
 
 
 def test_without_dns_config_no_route53_no_certificate_and_url_is_the_elb() -> None:
-    run = run_program(with_changes({"infra:dns": None}))
+    run = shared_run(with_changes({"infra:dns": None}))
     assert not any(r.type.startswith(("aws:route53", "aws:acm")) for r in run.resources)
     assert run.outputs["url"] == f"http://{run.outputs['helloworldEndpoint']}"
     svc = run.one("kubernetes:core/v1:Service")
@@ -52,7 +52,7 @@ def test_without_dns_config_no_route53_no_certificate_and_url_is_the_elb() -> No
 
 def test_created_zone_outputs_its_name_servers() -> None:
     config = {"createZone": True, "newZone": "foo-team.example.com", "name": "app", "tls": False}
-    run = run_program(with_changes({"infra:dns": config}))
+    run = shared_run(with_changes({"infra:dns": config}))
     zone = run.one("aws:route53/zone:Zone").inputs
     assert zone["name"] == "foo-team.example.com"
     record = app_record(run).inputs
@@ -114,5 +114,5 @@ def test_pods_redirect_plain_http_only_when_there_is_a_certificate(foo: Run) -> 
         return {e["name"]: e.get("value") for e in spec["containers"][0]["env"]}["HTTPS_REDIRECT"]
 
     assert redirect(foo) == "true"
-    assert redirect(run_program(with_changes({"infra:dns": None}))) == "false"
-    assert redirect(run_program(with_changes({"infra:dns.tls": False}))) == "false"
+    assert redirect(shared_run(with_changes({"infra:dns": None}))) == "false"
+    assert redirect(shared_run(with_changes({"infra:dns.tls": False}))) == "false"

@@ -70,8 +70,8 @@ def test_foo_idle_cost_prints_as_the_readme_shows(capsys: pytest.CaptureFixture[
     lines = [" ".join(line.split()) for line in capsys.readouterr().out.splitlines()]  # columns aside
     assert {
         "$73.00 EKS control plane infra-foo (standard support, Kubernetes 1.35) 1 cluster × $0.10/h",
-        "$60.74 EKS nodes cluster-nodes: 2 × t3.medium (ON_DEMAND) 2 × t3.medium × $0.0416/h",
+        "$30.37 EKS nodes cluster-nodes: 2 × t3.small (ON_DEMAND) 2 × t3.small × $0.0208/h",
         "$32.85 NAT gateways (single) 1 NAT gateway × $0.045/h",
-        "total at idle $214.37/month",
+        "total at idle $184.00/month",
         "Against the reviewed snapshot tests/snapshots/foo.json: no change in the idle cost.",
     } <= set(lines)

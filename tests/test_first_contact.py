@@ -7,10 +7,11 @@ refusals of DescribeClusterVersions, Route 53, STS, ECR and CloudWatch Logs.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from pathlib import Path
 
 import pytest
-from harness import ACCOUNT, Run, World, run_program, with_changes
+from harness import ACCOUNT, Run, World, run_program, shared_run, with_changes
 
 from infra import image_source
 from infra.account.dns import zone_problem
@@ -81,7 +82,7 @@ def test_program_refuses_extended_version_before_registering_anything() -> None:
 
 
 def test_default_version_is_in_standard_support_and_upgrade_policy_is_standard() -> None:
-    run = run_program(with_changes({"infra:cluster.version": None, "infra:cluster.supportType": None}))
+    run = shared_run(with_changes({"infra:cluster.version": None, "infra:cluster.supportType": None}))
     eks = run.one("aws:eks/cluster:Cluster").inputs
     assert eks["version"] == "1.35"
     assert eks["upgradePolicy"] == {"supportType": "STANDARD"}
@@ -89,13 +90,13 @@ def test_default_version_is_in_standard_support_and_upgrade_policy_is_standard()
 
 
 def test_extended_opt_in_reaches_the_cluster_and_warns() -> None:
-    run = run_program(with_changes({"infra:cluster.version": "1.33", "infra:cluster.supportType": "EXTENDED"}))
+    run = shared_run(with_changes({"infra:cluster.version": "1.33", "infra:cluster.supportType": "EXTENDED"}))
     assert run.one("aws:eks/cluster:Cluster").inputs["upgradePolicy"] == {"supportType": "EXTENDED"}
     assert any("1.33 is in EKS extended support" in w for w in run.warnings())
 
 
 def test_near_end_of_standard_support_warns_in_the_program() -> None:
-    run = run_program(with_changes({"infra:cluster.version": "1.34"}))
+    run = shared_run(with_changes({"infra:cluster.version": "1.34"}))
     assert any(w.startswith("infra:cluster.version: 1.34: EKS standard support ends") for w in run.warnings())
 
 
@@ -145,7 +146,7 @@ def test_assumed_role_arn_is_refused_with_the_role_arn_to_use() -> None:
 def test_deployers_own_role_is_skipped_and_the_cluster_remembers_its_creator() -> None:
     deployer = f"arn:aws:iam::{ACCOUNT}:role/deployer"
     other = f"arn:aws:iam::{ACCOUNT}:role/ops"
-    run = run_program(with_changes({"infra:cluster.adminArns": [deployer, other]}))
+    run = shared_run(with_changes({"infra:cluster.adminArns": [deployer, other]}))
     entries = [e.inputs["principalArn"] for e in run.of_type("aws:eks/accessEntry:AccessEntry")]
     assert entries == [other]
     assert any(deployer in message for level, message in run.logs if level == "INFO")
@@ -171,15 +172,23 @@ def test_a_cluster_without_the_creator_tag_skips_nobody_and_guesses_no_tag() -> 
     assert "infra/cluster-creator" not in run.one("aws:eks/cluster:Cluster").inputs["tags"]
 
 
+ASSOCIATION = "aws:eks/accessPolicyAssociation:AccessPolicyAssociation"
+
+
 def test_access_entries_keep_the_urns_of_earlier_versions_as_aliases() -> None:
     """Earlier versions named entries by list position: the alias keeps them instead of a conflicting re-create."""
     roles = [f"arn:aws:iam::{ACCOUNT}:role/ops", f"arn:aws:iam::{ACCOUNT}:user/alice"]
-    run = run_program(with_changes({"infra:cluster.adminArns": roles}))
-    for typ in ("aws:eks/accessEntry:AccessEntry", "aws:eks/accessPolicyAssociation:AccessPolicyAssociation"):
-        by_name = {r.name: [a.spec.name for a in r.aliases] for r in run.of_type(typ)}
+    run = shared_run(with_changes({"infra:cluster.adminArns": roles}))
+    # Now one entry per principal whichever list names it (`cluster-access-…`), the policy association by role
+    # (`cluster-admin-…`), each suffixed with a hash of the ARN; both keep the names of the two earlier versions.
+    ops, alice = (
+        f"{r.rsplit(':', 1)[1].replace('/', '-')}-{hashlib.sha256(r.encode()).hexdigest()[:8]}" for r in roles
+    )
+    for typ, role in (("aws:eks/accessEntry:AccessEntry", "access"), (ASSOCIATION, "admin")):
+        by_name = {r.name: sorted(a.spec.name for a in r.aliases) for r in run.of_type(typ)}
         assert by_name == {
-            "cluster-admin-role-ops": ["cluster-admin-0"],
-            "cluster-admin-user-alice": ["cluster-admin-1"],
+            f"cluster-{role}-{ops}": ["cluster-admin-0", "cluster-admin-role-ops"],
+            f"cluster-{role}-{alice}": ["cluster-admin-1", "cluster-admin-user-alice"],
         }
 
 
@@ -193,14 +202,14 @@ def test_kubeconfig_role_without_access_is_refused() -> None:
     role = f"arn:aws:iam::{ACCOUNT}:role/eks-admin"
     text, _ = refused(with_changes({"infra:cluster.kubeconfigRoleArn": role}))
     assert f"infra:cluster.kubeconfigRoleArn: {role} — has no access entry" in text
-    run = run_program(with_changes({"infra:cluster.kubeconfigRoleArn": role, "infra:cluster.adminArns": [role]}))
+    run = shared_run(with_changes({"infra:cluster.kubeconfigRoleArn": role, "infra:cluster.adminArns": [role]}))
     assert [e.inputs["principalArn"] for e in run.of_type("aws:eks/accessEntry:AccessEntry")] == [role]
 
 
 def test_access_entries_are_replaced_delete_first() -> None:
     """EKS keeps one entry per principal: a create-before-delete replacement would conflict."""
     role = f"arn:aws:iam::{ACCOUNT}:role/ops"
-    run = run_program(with_changes({"infra:cluster.adminArns": [role]}))
+    run = shared_run(with_changes({"infra:cluster.adminArns": [role]}))
     assert run.one("aws:eks/accessEntry:AccessEntry").delete_before_replace is True
 
 
@@ -209,7 +218,7 @@ def test_access_entries_are_replaced_delete_first() -> None:
 
 def test_kubernetes_objects_wait_for_access_entries() -> None:
     role = f"arn:aws:iam::{ACCOUNT}:role/ops"
-    run = run_program(with_changes({"infra:cluster.adminArns": [role]}))
+    run = shared_run(with_changes({"infra:cluster.adminArns": [role]}))
     provider = run.one("pulumi:providers:kubernetes")
     association = run.one("aws:eks/accessPolicyAssociation:AccessPolicyAssociation")
     entry = run.one("aws:eks/accessEntry:AccessEntry")
@@ -222,7 +231,7 @@ def test_kubernetes_objects_wait_for_access_entries() -> None:
 
 
 def test_namespace_defaults_to_one_the_stack_creates() -> None:
-    run = run_program(with_changes({"infra:helloworld.namespace": None}))
+    run = shared_run(with_changes({"infra:helloworld.namespace": None}))
     names = {n.plain("metadata")["name"] for n in run.of_type("kubernetes:core/v1:Namespace")}
     assert names == {"helloworld", "helloworld-db-admin"}
 
@@ -243,7 +252,7 @@ def test_versions_that_make_invalid_object_names_are_refused(version: str) -> No
 
 
 def test_lowercase_prerelease_version_names_the_rc() -> None:
-    run = run_program(with_changes({"infra:helloworld.version": "2.0.0-rc.1"}))
+    run = shared_run(with_changes({"infra:helloworld.version": "2.0.0-rc.1"}))
     rc = run.one("kubernetes:core/v1:ReplicationController").plain("metadata")
     assert rc["name"] == "helloworld-2.0.0-rc.1" and rc["labels"]["version"] == "2.0.0-rc.1"
 
@@ -262,14 +271,14 @@ def subnet_cidrs(run: Run) -> dict[str, str]:
 
 
 def test_subnets_by_index_survive_2_3_2_azs() -> None:
-    two = subnet_cidrs(run_program(with_changes({"infra:network.azCount": 2})))
+    two = subnet_cidrs(shared_run(with_changes({"infra:network.azCount": 2})))
     assert two == {
         "network-private-0": "10.0.0.0/19",
         "network-private-1": "10.0.32.0/19",
         "network-public-0": "10.0.192.0/22",
         "network-public-1": "10.0.196.0/22",
     }
-    three = subnet_cidrs(run_program(with_changes({"infra:network.azCount": 3})))
+    three = subnet_cidrs(shared_run(with_changes({"infra:network.azCount": 3})))
     assert {k: v for k, v in three.items() if k in two} == two, "adding an AZ must not move another AZ's subnets"
     assert three["network-private-2"] == "10.0.64.0/19" and three["network-public-2"] == "10.0.200.0/22"
     assert subnet_cidrs(run_program(with_changes({"infra:network.azCount": 2}))) == two
@@ -278,7 +287,7 @@ def test_subnets_by_index_survive_2_3_2_azs() -> None:
 def test_four_azs_in_the_program_and_six_in_the_plan_never_overlap() -> None:
     import ipaddress
 
-    four = subnet_cidrs(run_program(with_changes({"infra:network.azCount": 4})))
+    four = subnet_cidrs(shared_run(with_changes({"infra:network.azCount": 4})))
     nets = [ipaddress.ip_network(c) for c in four.values()]
     assert not any(a.overlaps(b) for i, a in enumerate(nets) for b in nets[i + 1 :])
     from infra.network_plan import plan_subnets
@@ -355,8 +364,8 @@ def test_source_hash_follows_what_the_build_reads(tmp_path: Path) -> None:
 
 
 def test_deployment_rolls_in_place_on_a_new_version() -> None:
-    before = run_program(with_changes({"infra:helloworld.workload": "Deployment"}))
-    after = run_program(
+    before = shared_run(with_changes({"infra:helloworld.workload": "Deployment"}))
+    after = shared_run(
         with_changes(
             {
                 "infra:helloworld.workload": "Deployment",
@@ -470,14 +479,14 @@ def test_a_new_vpc_cidr_is_flagged_as_replacing_the_vpc_and_the_database_refuses
     import sys
 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from tools import snapshot
+    from tools import reviewed_graph
 
-    committed = snapshot.capture("foo")
-    changed = snapshot.capture("foo", with_changes({"infra:network.cidr": "10.1.0.0/16"}))
-    messages = snapshot.replaced_by_inputs(committed, changed)
+    committed = reviewed_graph.capture("foo")
+    changed = reviewed_graph.capture("foo", with_changes({"infra:network.cidr": "10.1.0.0/16"}))
+    messages = reviewed_graph.replaced_by_inputs(committed, changed)
     assert any(
         m.startswith("aws:ec2/vpc:Vpc ") and "cidrBlock '10.0.0.0/16' → '10.1.0.0/16' cannot change in place" in m
         for m in messages
     ), messages
-    durable = run_program(with_changes({"infra:database.ephemeral": False, "infra:network.cidr": "10.1.0.0/16"}))
+    durable = shared_run(with_changes({"infra:database.ephemeral": False, "infra:network.cidr": "10.1.0.0/16"}))
     assert durable.one("aws:rds/instance:Instance").protect is True

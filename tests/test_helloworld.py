@@ -6,10 +6,8 @@ import re
 from typing import Any
 
 import pytest
-from harness import Registration, Run, run_program, with_changes
+from harness import Registration, Run, run_program, shared_run, with_changes
 from pulumi.runtime import rpc
-
-from infra.helloworld import PORT
 
 RC = "kubernetes:core/v1:ReplicationController"
 STABLE_1 = {"app": "helloworld", "track": "stable", "version": "1.0.0"}
@@ -21,7 +19,7 @@ def container(workload: Registration) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def upgraded() -> Run:
-    return run_program(with_changes({"infra:helloworld.version": "2.0.0", "infra:helloworld.greeting": "Foo bar"}))
+    return shared_run(with_changes({"infra:helloworld.version": "2.0.0", "infra:helloworld.greeting": "Foo bar"}))
 
 
 def test_rc_is_the_runbooks(foo: Run) -> None:
@@ -37,7 +35,7 @@ def test_rc_is_the_runbooks(foo: Run) -> None:
 
 
 def test_replicas_follow_config() -> None:
-    run = run_program(with_changes({"infra:helloworld.replicas": 5}))
+    run = shared_run(with_changes({"infra:helloworld.replicas": 5}))
     assert run.one(RC).plain("spec")["replicas"] == 5
 
 
@@ -180,7 +178,7 @@ def test_dockerhub_without_token_is_a_config_error() -> None:
 
 
 def test_deployment_option_rolls_with_surge_and_no_unavailability() -> None:
-    run = run_program(with_changes({"infra:helloworld.workload": "Deployment"}))
+    run = shared_run(with_changes({"infra:helloworld.workload": "Deployment"}))
     assert run.of_type(RC) == []
     dep = run.one("kubernetes:apps/v1:Deployment")
     spec = dep.plain("spec")
@@ -229,7 +227,7 @@ def test_network_policy_admits_http_and_only_dns_postgres_and_the_identity_agent
     ]
     spec = policy.plain("spec")
     assert spec["podSelector"] == {"matchLabels": {"app": "helloworld"}}
-    assert spec["ingress"] == [{"ports": [{"protocol": "TCP", "port": PORT}]}]
+    assert spec["ingress"] == [{"ports": [{"protocol": "TCP", "port": 8080}]}]  # the app's Dockerfile EXPOSE
     assert spec["egress"] == [
         {"ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]},
         {"to": [{"ipBlock": {"cidr": "10.0.0.0/16"}}], "ports": [{"protocol": "TCP", "port": 5432}]},

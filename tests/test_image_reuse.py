@@ -13,7 +13,7 @@ from typing import Any
 
 import pulumi
 import pytest
-from harness import ACCOUNT, InfraMocks, InvokeRefused, Run, World, run_program, with_changes
+from harness import ACCOUNT, InfraMocks, InvokeRefused, Run, World, run_program, shared_run, with_changes
 from pulumi.runtime import rpc
 
 from infra import image_source, registry_image
@@ -88,7 +88,7 @@ def dockerhub_config() -> dict[str, Any]:
 
 
 def test_dockerhub_tag_already_pushed_is_not_overwritten() -> None:
-    built = run_program(dockerhub_config())
+    built = shared_run(dockerhub_config())
     tag = pushed_tag(built)
     again = run_program(dockerhub_config(), world=World(dockerhub_tags={"yourname/helloworld": [tag]}))
     assert again.of_type(IMAGE) == [], "Docker Hub would silently overwrite the tag"

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 import yaml
-from harness import Run, run_program, with_changes
+from harness import Run, shared_run, with_changes
 from kubernetes import client, config
 
 from infra.kubeconfig import build_kubeconfig
@@ -76,7 +76,7 @@ def test_client_configuration_runs_the_exec_plugin(monkeypatch: pytest.MonkeyPat
 
 def exported_exec(changes: dict[str, Any], tmp_path: Path) -> dict[str, Any]:
     """The exec section of the kubeconfig the whole program exports with `changes` (and the client loads)."""
-    kubeconfig = json.loads(run_program(with_changes(changes)).outputs["kubeconfig"])
+    kubeconfig = json.loads(shared_run(with_changes(changes)).outputs["kubeconfig"])
     assert load(kubeconfig, tmp_path).current_context["name"] == "infra-foo"
     exec_: dict[str, Any] = kubeconfig["users"][0]["user"]["exec"]
     return exec_

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `venv/bin/pytest` does not put the repo (tools/, infra/) on sys.path
     sys.path.insert(0, str(ROOT))
 
-from tools import plan, snapshot  # noqa: E402
+from tools import plan, reviewed_graph  # noqa: E402
 
 NETWORK = "urn:pulumi:foo::infra::infra:index:Network$"
 DATABASE = "urn:pulumi:foo::infra::infra:index:Database$"
@@ -36,8 +36,8 @@ def plan_output(
     snapshots.mkdir(parents=True)
     if committed is not None:
         (snapshots / "foo.json").write_text(committed)
-    monkeypatch.setattr(snapshot, "ROOT", tmp_path)
-    monkeypatch.setattr(snapshot, "SNAPSHOTS", snapshots)
+    monkeypatch.setattr(reviewed_graph, "ROOT", tmp_path)
+    monkeypatch.setattr(reviewed_graph, "SNAPSHOTS", snapshots)
     assert plan.main(["foo"]) == 0
     out = capsys.readouterr().out
     return out[out.index("\nOutputs:") :].splitlines()
@@ -45,9 +45,9 @@ def plan_output(
 
 def edited(edit: Callable[[dict[str, Any]], None]) -> str:
     """The current foo graph with `edit` applied: what was committed before the program changed."""
-    committed = snapshot.graph("foo")
+    committed = reviewed_graph.graph("foo")
     edit(committed)
-    return snapshot.dumps(committed)
+    return reviewed_graph.dumps(committed)
 
 
 def find(snap: dict[str, Any], typ: str, name: str) -> dict[str, Any]:
@@ -57,7 +57,7 @@ def find(snap: dict[str, Any], typ: str, name: str) -> dict[str, Any]:
 
 def renamed(urn_prefix: str, typ: str, old: str, new: str) -> str:
     """The graph as committed when the resource `new` was still called `old`."""
-    text = snapshot.graph_text("foo").replace(f'{urn_prefix}{typ}::{new}"', f'{urn_prefix}{typ}::{old}"')
+    text = reviewed_graph.graph_text("foo").replace(f'{urn_prefix}{typ}::{new}"', f'{urn_prefix}{typ}::{old}"')
     return text.replace(f'"name": "{new}"', f'"name": "{old}"')
 
 
@@ -68,7 +68,7 @@ def warnings(lines: list[str]) -> list[str]:
 def test_same_graph_says_so(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    lines = plan_output(monkeypatch, capsys, tmp_path, snapshot.graph_text("foo"))
+    lines = plan_output(monkeypatch, capsys, tmp_path, reviewed_graph.graph_text("foo"))
     assert lines[-1] == "Same as the reviewed snapshot tests/snapshots/foo.json."
 
 
@@ -161,12 +161,12 @@ def test_write_snapshot_writes_the_current_graph(
 ) -> None:
     snapshots = tmp_path / "tests" / "snapshots"
     snapshots.mkdir(parents=True)
-    monkeypatch.setattr(snapshot, "ROOT", tmp_path)
-    monkeypatch.setattr(snapshot, "SNAPSHOTS", snapshots)
+    monkeypatch.setattr(reviewed_graph, "ROOT", tmp_path)
+    monkeypatch.setattr(reviewed_graph, "SNAPSHOTS", snapshots)
     monkeypatch.setattr(plan, "ROOT", tmp_path)
     (tmp_path / "Pulumi.foo.yaml").write_text((ROOT / "Pulumi.foo.yaml").read_text())
     assert plan.main(["foo", "--write-snapshot"]) == 0
-    assert (snapshots / "foo.json").read_text() == snapshot.graph_text("foo")
+    assert (snapshots / "foo.json").read_text() == reviewed_graph.graph_text("foo")
     assert capsys.readouterr().out.splitlines()[-1].startswith("wrote tests/snapshots/foo.json (")
 
 

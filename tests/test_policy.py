@@ -9,18 +9,15 @@ from __future__ import annotations
 
 import copy
 import re
-import runpy
-import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from importlib.metadata import version
-from types import SimpleNamespace
 from typing import Any
 
-import pulumi_policy.policy
 import pytest
 import yaml
 from google.protobuf import json_format, struct_pb2
-from harness import ROOT, Registration, Run, run_program, unsecret, with_changes
+from harness import ROOT, Registration, Run, shared_run, unsecret, with_changes
+from policy_harness import run_policy_pack
 from pulumi.runtime import proto
 from pulumi_policy import PolicyCustomTimeouts, PolicyResourceOptions, ResourceValidationArgs, ResourceValidationPolicy
 from pulumi_policy.proxy import (
@@ -113,12 +110,12 @@ def assert_clean(run: Run) -> None:
 @pytest.fixture(scope="module")
 def protected() -> Run:
     """foo, but with the database's data mattering: deletion protection on, Ephemeral tag false."""
-    return run_program(with_changes({"infra:database.ephemeral": False}))
+    return shared_run(with_changes({"infra:database.ephemeral": False}))
 
 
 @pytest.fixture(scope="module")
 def deployment() -> Run:
-    return run_program(with_changes({"infra:helloworld.workload": "Deployment"}))
+    return shared_run(with_changes({"infra:helloworld.workload": "Deployment"}))
 
 
 def test_foo_passes_every_policy(foo: Run) -> None:
@@ -468,37 +465,10 @@ def test_unknown_value_does_not_hide_a_known_violation(foo: Run) -> None:
 # ---------------------------------------------------------------- the pack as the engine loads it
 
 
-class _NoServer:
-    def add_insecure_port(self, address: str) -> int:
-        return 0
-
-    def start(self) -> None:
-        pass
-
-    def stop(self, grace: float | None) -> None:
-        pass
-
-
-def _interrupt(seconds: float) -> None:
-    raise KeyboardInterrupt  # PolicyPack serves until interrupted; stop at once
-
-
 @pytest.fixture(scope="module")
-def analyzer() -> Iterator[Any]:
+def analyzer() -> Any:
     """The analyzer servicer policy/__main__.py builds, run the way the engine runs a pack (runpy on the directory)."""
-    servicers: list[Any] = []
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(sys, "path", [*sys.path])  # __main__ puts the project root on it
-        patch.setattr(pulumi_policy.policy, "grpc", SimpleNamespace(server=lambda *a, **k: _NoServer()))
-        patch.setattr(pulumi_policy.policy, "time", SimpleNamespace(sleep=_interrupt))
-        patch.setattr(
-            pulumi_policy.policy,
-            "analyzer_pb2_grpc",
-            SimpleNamespace(add_AnalyzerServicer_to_server=lambda servicer, server: servicers.append(servicer)),
-        )
-        runpy.run_path(str(ROOT / "policy"), run_name="__main__")
-    assert len(servicers) == 1
-    yield servicers[0]
+    return run_policy_pack()
 
 
 def analyze(analyzer: Any, typ: str, name: str, props: Mapping[str, Any]) -> list[Any]:

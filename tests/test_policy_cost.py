@@ -1,22 +1,20 @@
 """The policy pack's cost rule: an advisory warning when the planned idle cost rises more than the configured
 amount above the stack's reviewed snapshot (or a configured baseline). Props reach it through the engine's proxy.
 
-Figures: us-west-2 list prices, 730 h a month: a t3.medium node is $30.368 and its 20 GB gp3 root volume $1.60.
+Figures: us-west-2 list prices, 730 h a month: foo's reviewed graph is $183.998 at idle (docs/cost.md), a t3.small
+node $15.184 (730 × $0.0208) and its 20 GB gp3 root volume $1.60 (20 × $0.08): $16.784 a node.
 """
 
 from __future__ import annotations
 
 import copy
 import json
-import runpy
-import sys
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
-import pulumi_policy.policy
 import pytest
 from google.protobuf import json_format, struct_pb2
+from policy_harness import run_policy_pack
 from pulumi.runtime import proto
 from pulumi_policy import (
     EnforcementLevel,
@@ -27,7 +25,7 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, unknown_checking_proxy
 
-from policy.rules import COST_POLICY, STACK_POLICIES
+from policy.cost import COST_POLICY, STACK_POLICIES
 
 ROOT = Path(__file__).resolve().parent.parent
 FOO = json.loads((ROOT / "tests" / "snapshots" / "foo.json").read_text())
@@ -73,7 +71,8 @@ def with_nodes(desired: int) -> dict[str, Any]:
     graph = copy.deepcopy(FOO)
     for resource in graph["resources"]:
         if resource["type"] == "aws:eks/nodeGroup:NodeGroup":
-            resource["inputs"]["scalingConfig"]["desiredSize"] = desired
+            scaling = resource["inputs"]["scalingConfig"]
+            scaling["desiredSize"], scaling["maxSize"] = desired, max(desired, scaling["maxSize"])
     return graph
 
 
@@ -87,67 +86,42 @@ def test_the_reviewed_graph_itself_is_silent() -> None:
     assert warnings(FOO) == []
 
 
-def test_two_more_nodes_warn_past_the_default_fifty_dollars() -> None:
-    [message] = warnings(with_nodes(4))
-    assert message.startswith(
-        "stack foo: the planned idle cost is $278.30/month, +$63.94 against the reviewed snapshot"
-        " tests/snapshots/foo.json ($214.37), more than maxMonthlyIncreaseUsd $50.00: +$63.94/month: nodes.desired"
-        " 2 → 4"
+def test_three_more_nodes_warn_past_the_default_fifty_dollars() -> None:
+    [message] = warnings(with_nodes(5))
+    assert message.startswith(  # 3 × $16.784 = $50.352 on top of $183.998
+        "stack foo: the planned idle cost is $234.35/month, +$50.35 against the reviewed snapshot"
+        " tests/snapshots/foo.json ($184.00), more than maxMonthlyIncreaseUsd $50.00: +$50.35/month: nodes.desired"
+        " 2 → 5"
     )
-    assert warnings(with_nodes(3)) == []  # +$31.97: within $50
+    assert warnings(with_nodes(4)) == []  # 2 × $16.784 = +$33.57: within $50
 
 
 def test_the_limit_and_the_baseline_come_from_the_policy_config() -> None:
-    assert warnings(with_nodes(4), {"maxMonthlyIncreaseUsd": 100}) == []
-    [message] = warnings(FOO, {"baselineMonthlyUsd": 150})
-    assert "+$64.37 against the configured baselineMonthlyUsd ($150.00)" in message
+    assert warnings(with_nodes(5), {"maxMonthlyIncreaseUsd": 100}) == []
+    [message] = warnings(FOO, {"baselineMonthlyUsd": 120})
+    assert "+$64.00 against the configured baselineMonthlyUsd ($120.00)" in message  # $183.998 − $120
 
 
 def test_without_a_snapshot_or_a_baseline_the_rule_does_not_apply() -> None:
     with pytest.raises(Exception) as raised:
         warnings(FOO, stack="nosuchstack")
     assert type(raised.value).__name__ == "_NotApplicableError"
-    assert warnings(FOO, {"baselineMonthlyUsd": 214.37}, stack="nosuchstack") == []
+    assert warnings(FOO, {"baselineMonthlyUsd": 184.00}, stack="nosuchstack") == []
 
 
 def test_values_unknown_in_a_preview_do_not_stop_the_rule() -> None:
-    graph = with_nodes(4)
+    graph = with_nodes(5)
     for resource in graph["resources"]:
         if resource["type"] == "aws:ec2/natGateway:NatGateway":
             resource["inputs"]["subnetId"] = UNKNOWN_STRING_VALUE
     [message] = warnings(graph)
-    assert "+$63.94" in message
+    assert "+$50.35" in message
 
 
-class _NoServer:
-    def add_insecure_port(self, address: str) -> int:
-        return 0
-
-    def start(self) -> None:
-        pass
-
-    def stop(self, grace: float | None) -> None:
-        pass
-
-
-def _interrupt(seconds: float) -> None:
-    raise KeyboardInterrupt  # the pack serves until interrupted: stop at once
-
-
-def test_the_pack_runs_the_rule_on_the_engine_s_stack_request(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_pack_runs_the_rule_on_the_engine_s_stack_request() -> None:
     """policy/__main__.py as the engine runs it; AnalyzeStack props arrive as a protobuf Struct (numbers as floats)."""
-    servicers: list[Any] = []
-    monkeypatch.setattr(sys, "path", [*sys.path])
-    monkeypatch.setattr(pulumi_policy.policy, "grpc", SimpleNamespace(server=lambda *a, **k: _NoServer()))
-    monkeypatch.setattr(pulumi_policy.policy, "time", SimpleNamespace(sleep=_interrupt))
-    monkeypatch.setattr(
-        pulumi_policy.policy,
-        "analyzer_pb2_grpc",
-        SimpleNamespace(add_AnalyzerServicer_to_server=lambda servicer, server: servicers.append(servicer)),
-    )
-    runpy.run_path(str(ROOT / "policy"), run_name="__main__")
-    [analyzer] = servicers
-    graph = with_nodes(4)
+    analyzer = run_policy_pack()
+    graph = with_nodes(5)
     request = proto.AnalyzeStackRequest(
         resources=[
             proto.AnalyzerResource(
@@ -161,7 +135,7 @@ def test_the_pack_runs_the_rule_on_the_engine_s_stack_request(monkeypatch: pytes
     )
     [diagnostic] = analyzer.AnalyzeStack(request, None).diagnostics
     assert (diagnostic.policyName, diagnostic.enforcementLevel) == ("idle-cost-increase", proto.ADVISORY)
-    assert "+$63.94 against the reviewed snapshot" in diagnostic.message
+    assert "+$50.35 against the reviewed snapshot" in diagnostic.message
 
 
 def test_a_change_the_table_cannot_price_is_reported_not_passed_as_free() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from harness import Run, run_program, with_changes
+from harness import Run, shared_run, with_changes
 from test_policy import DELETE, changed, plain, violations
 
 SERVICE = "kubernetes:core/v1:Service"
@@ -45,7 +45,7 @@ def test_each_missing_piece_is_reported(service: dict[str, Any], change: Any, ex
 
 
 def test_a_service_without_a_public_name_is_not_judged() -> None:
-    run = run_program(with_changes({"infra:dns": None}))
+    run = shared_run(with_changes({"infra:dns": None}))
     svc = plain(run.one(SERVICE))
     assert "infra/public-name" not in svc["metadata"]["annotations"]
     assert rule_messages(svc) == []
@@ -53,7 +53,7 @@ def test_a_service_without_a_public_name_is_not_judged() -> None:
 
 def test_plain_http_public_name_is_reported() -> None:
     """`dns.tls: false` (a created zone not yet delegated) is a reviewed exception the pack still flags."""
-    run = run_program(with_changes({"infra:dns.tls": False}))
+    run = shared_run(with_changes({"infra:dns.tls": False}))
     assert any("without TLS" in m for m in rule_messages(plain(run.one(SERVICE))))
 
 

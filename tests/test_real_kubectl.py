@@ -17,7 +17,7 @@ import pytest
 from botocore.auth import SigV4QueryAuth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
-from harness import Run, run_program, with_changes
+from harness import Run, shared_run, with_changes
 from moto.server import ThreadedMotoServer
 from moto.sts.models import sts_backends
 from real_clients import BOUNDED_WAIT, LOOPBACK, VERSION_INFO, FakeKubeApi, TestCA, client_env, kube_api, require_client
@@ -170,9 +170,7 @@ def test_the_aws_cli_signs_a_token_eks_accepts_for_this_cluster(
 def test_with_a_role_the_token_carries_the_roles_credentials(
     api: Api, sts_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    run = run_program(
-        with_changes({"infra:cluster.kubeconfigRoleArn": ROLE_ARN, "infra:cluster.adminArns": [ROLE_ARN]})
-    )
+    run = shared_run(with_changes({"infra:cluster.kubeconfigRoleArn": ROLE_ARN, "infra:cluster.adminArns": [ROLE_ARN]}))
     env = client_env(
         tmp_path,
         AWS_ACCESS_KEY_ID=BASE.access_key,
@@ -191,7 +189,7 @@ def test_with_a_role_the_token_carries_the_roles_credentials(
 
 
 def test_with_a_profile_the_profiles_keys_sign(api: Api, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    run = run_program(with_changes({"infra:cluster.kubeconfigProfile": PROFILE}))
+    run = shared_run(with_changes({"infra:cluster.kubeconfigProfile": PROFILE}))
     env = client_env(tmp_path)  # no keys in the environment: they would win over any profile
     Path(env["AWS_SHARED_CREDENTIALS_FILE"]).write_text(
         f"[default]\naws_access_key_id = {BASE.access_key}\naws_secret_access_key = {BASE.secret_key}\n"

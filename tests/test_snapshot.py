@@ -19,35 +19,35 @@ if str(ROOT) not in sys.path:  # `venv/bin/pytest` does not put the repo (tools/
 
 from pulumi.runtime import rpc  # noqa: E402
 
-from tools import snapshot  # noqa: E402
+from tools import reviewed_graph  # noqa: E402
 
 # foo (ephemeral) and prod (durable: protect and deletion protection) are both guarded; a snapshot with no stack
 # file left is reported as stale.
-STACKS = sorted({"foo", "prod"} | set(snapshot.snapshotted_stacks()))
+STACKS = sorted({"foo", "prod"} | set(reviewed_graph.snapshotted_stacks()))
 
 
 def _label(stack: str) -> str:
-    return str(snapshot.snapshot_path(stack).relative_to(ROOT))
+    return str(reviewed_graph.snapshot_path(stack).relative_to(ROOT))
 
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_graph_matches_reviewed_snapshot(stack: str) -> None:
-    fix = f"review the change, then `{snapshot.regenerate_command(stack)}`"
-    if stack not in snapshot.stack_files():
+    fix = f"review the change, then `{reviewed_graph.regenerate_command(stack)}`"
+    if stack not in reviewed_graph.stack_files():
         pytest.fail(f"{_label(stack)} has no Pulumi.{stack}.yaml: delete the stale snapshot", pytrace=False)
-    committed = snapshot.load(stack)
+    committed = reviewed_graph.load(stack)
     if committed is None:
         pytest.fail(f"no reviewed snapshot {_label(stack)} yet: {fix}", pytrace=False)
-    current_text = snapshot.graph_text(stack)
-    committed_text = snapshot.snapshot_path(stack).read_text()
+    current_text = reviewed_graph.graph_text(stack)
+    committed_text = reviewed_graph.snapshot_path(stack).read_text()
     if current_text == committed_text:
         return
-    summary = snapshot.changes(committed, snapshot.graph(stack)).lines() or ["  (formatting only)"]
+    summary = reviewed_graph.changes(committed, reviewed_graph.graph(stack)).lines() or ["  (formatting only)"]
     pytest.fail(
         f"stack {stack}: the resource graph differs from {_label(stack)}:\n"
         + "\n".join(summary)
         + "\n\n"
-        + snapshot.unified_diff(committed_text, current_text, _label(stack))
+        + reviewed_graph.unified_diff(committed_text, current_text, _label(stack))
         + f"\n\n{fix}",
         pytrace=False,
     )
@@ -60,14 +60,18 @@ def resource(snap: dict[str, Any], typ: str) -> dict[str, Any]:
 
 def test_a_fresh_run_gives_the_same_bytes() -> None:
     """Registration order is asynchronous: the tool must sort, or every run would differ from the snapshot."""
-    assert snapshot.dumps(snapshot.capture("foo")) == snapshot.graph_text("foo")
+    assert reviewed_graph.dumps(reviewed_graph.capture("foo")) == reviewed_graph.graph_text("foo")
 
 
 def test_a_config_change_shows_up_as_a_named_diff() -> None:
     """A reviewer relies on the summary line and on the hunk naming the resource that changed."""
-    changed = snapshot.capture("foo", with_changes({"infra:cluster.nodes.desired": 3}))
-    assert snapshot.changes(snapshot.graph("foo"), changed).lines() == ["  ~ aws:eks/nodeGroup:NodeGroup cluster-nodes"]
-    diff = snapshot.unified_diff(snapshot.graph_text("foo"), snapshot.dumps(changed), "tests/snapshots/foo.json")
+    changed = reviewed_graph.capture("foo", with_changes({"infra:cluster.nodes.desired": 3}))
+    assert reviewed_graph.changes(reviewed_graph.graph("foo"), changed).lines() == [
+        "  ~ aws:eks/nodeGroup:NodeGroup cluster-nodes"
+    ]
+    diff = reviewed_graph.unified_diff(
+        reviewed_graph.graph_text("foo"), reviewed_graph.dumps(changed), "tests/snapshots/foo.json"
+    )
     hunks = [line for line in diff.splitlines() if line.startswith("@@")]
     assert len(hunks) == 1 and hunks[0].endswith(" @@ aws:eks/nodeGroup:NodeGroup cluster-nodes"), diff
     assert [line for line in diff.splitlines()[2:] if line[:1] in "+-"] == [
@@ -79,7 +83,7 @@ def test_a_config_change_shows_up_as_a_named_diff() -> None:
 def test_secrets_are_rendered_as_secret() -> None:
     """Each secret value the program handles is `[secret]` in the snapshot, and its plain value appears nowhere:
     the ECR password (foo), a `secure:` config value (dockerhubToken), the kubeconfig and the database Secret."""
-    foo_text = snapshot.graph_text("foo")
+    foo_text = reviewed_graph.graph_text("foo")
     config = with_changes(
         {
             "infra:helloworld.registry": "dockerhub",
@@ -87,10 +91,10 @@ def test_secrets_are_rendered_as_secret() -> None:
             "infra:dockerhubToken": {"secure": "v1:token"},
         }
     )
-    dockerhub = snapshot.capture("foo", config)
-    dockerhub_text = snapshot.dumps(dockerhub)
+    dockerhub = reviewed_graph.capture("foo", config)
+    dockerhub_text = reviewed_graph.dumps(dockerhub)
     assert "ecr-token" not in foo_text and "secret-placeholder" not in dockerhub_text
-    for snap in (snapshot.graph("foo"), dockerhub):
+    for snap in (reviewed_graph.graph("foo"), dockerhub):
         assert resource(snap, "docker:index/image:Image")["inputs"]["registry"] == "[secret]"
         assert resource(snap, "kubernetes:core/v1:Secret")["inputs"]["stringData"] == "[secret]"
         provider = resource(snap, "pulumi:providers:kubernetes")
@@ -105,21 +109,21 @@ def test_secrets_are_rendered_as_secret() -> None:
 
 def test_redact() -> None:
     secret = rpc.wrap_rpc_secret({"password": "hunter2"})
-    assert snapshot.redact({"a": [1.0, 2.5, secret], "b": {"c": True, "d": None}}) == {
+    assert reviewed_graph.redact({"a": [1.0, 2.5, secret], "b": {"c": True, "d": None}}) == {
         "a": [1, 2.5, "[secret]"],
         "b": {"c": True, "d": None},
     }
-    assert snapshot.redact(object()) == "[object]"
+    assert reviewed_graph.redact(object()) == "[object]"
     urn = "urn:pulumi:foo::infra::infra:index:Cluster$pulumi:providers:kubernetes::cluster-k8s"
-    assert snapshot.provider_urn(f"{urn}::04da6b54-80e4-46f7-96ec-b56ff0331ba9") == urn
-    assert snapshot.provider_urn(urn) == urn
-    assert snapshot.provider_urn("") == ""
+    assert reviewed_graph.provider_urn(f"{urn}::04da6b54-80e4-46f7-96ec-b56ff0331ba9") == urn
+    assert reviewed_graph.provider_urn(urn) == urn
+    assert reviewed_graph.provider_urn("") == ""
 
 
 def test_diff_is_limited_and_names_both_sides() -> None:
     old = "\n".join(f"line {i}" for i in range(1000))
     new = "\n".join(f"line {i}!" for i in range(1000))
-    diff = snapshot.unified_diff(old, new, "tests/snapshots/foo.json", max_lines=20)
+    diff = reviewed_graph.unified_diff(old, new, "tests/snapshots/foo.json", max_lines=20)
     lines = diff.splitlines()
     assert len(lines) == 21 and lines[-1].endswith("more diff lines")
     assert "(committed)" in lines[0] and "(current program)" in lines[1]

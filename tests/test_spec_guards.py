@@ -15,12 +15,12 @@ from typing import Any
 import botocore.session
 import pytest
 from botocore.model import ServiceModel
-from harness import ACCOUNT, Run, World, run_program, with_changes
+from harness import ACCOUNT, Run, World, run_program, shared_run, with_changes
 from test_upgrades import addon, running
 
 from infra.account.eks import addon_problem
 from infra.config import ConfigError
-from tools import plan, snapshot
+from tools import plan, reviewed_graph
 
 RC = "kubernetes:core/v1:ReplicationController"
 IMAGE = "docker:index/image:Image"
@@ -37,7 +37,7 @@ def aws_model(service: str) -> ServiceModel:
 
 def test_every_admin_arn_gets_the_cluster_admin_policy_at_cluster_scope() -> None:
     arns = [f"arn:aws:iam::{ACCOUNT}:role/platform-admins", f"arn:aws:iam::{ACCOUNT}:user/alice"]
-    run = run_program(with_changes({"infra:cluster.adminArns": arns}))
+    run = shared_run(with_changes({"infra:cluster.adminArns": arns}))
     associations = run.of_type("aws:eks/accessPolicyAssociation:AccessPolicyAssociation")
     assert sorted((a.inputs["principalArn"], a.inputs["policyArn"], a.plain("accessScope")) for a in associations) == [
         (arns[0], "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy", {"type": "cluster"}),
@@ -49,7 +49,7 @@ def test_every_admin_arn_gets_the_cluster_admin_policy_at_cluster_scope() -> Non
 def test_a_narrowed_public_endpoint_reaches_the_cluster() -> None:
     """Both committed stacks leave the endpoint open: only this run shows an office/VPN list gets to EKS."""
     cidrs = ["203.0.113.0/24", "198.51.100.7/32"]
-    run = run_program(with_changes({"infra:cluster.publicAccessCidrs": cidrs}))
+    run = shared_run(with_changes({"infra:cluster.publicAccessCidrs": cidrs}))
     vpc = run.one("aws:eks/cluster:Cluster").plain("vpcConfig")
     assert vpc["publicAccessCidrs"] == ["203.0.113.0/24", "198.51.100.7/32"]
     assert (vpc["endpointPublicAccess"], vpc["endpointPrivateAccess"]) == (True, True)
@@ -78,10 +78,10 @@ def test_every_addon_pin_holds_through_the_program_and_a_multi_digit_newer_pin_i
         "coredns": ("coredns", "v1.9.4-eksbuild.1"),
         "eksPodIdentityAgent": ("eks-pod-identity-agent", "v1.3.9-eksbuild.1"),
     }
-    run = run_program(with_changes({f"infra:cluster.addons.{key}": pin for key, (_, pin) in pins.items()}))
+    run = shared_run(with_changes({f"infra:cluster.addons.{key}": pin for key, (_, pin) in pins.items()}))
     assert {name: addon(run, name).inputs["addonVersion"] for name, _ in pins.values()} == dict(pins.values())
     with pytest.raises(ConfigError) as err:
-        run_program(with_changes({"infra:cluster.addons.vpcCni": "v1.100.0-eksbuild.1"}))
+        shared_run(with_changes({"infra:cluster.addons.vpcCni": "v1.100.0-eksbuild.1"}))
     assert "infra:cluster.addons.vpcCni: v1.100.0-eksbuild.1 — newer than any version EKS lists" in str(err.value)
 
 
@@ -112,7 +112,7 @@ def parameter_family(run: Run) -> Any:
 
 
 def test_a_major_minor_engine_version_gets_its_majors_parameter_family() -> None:
-    pinned = run_program(with_changes({"infra:database.engineVersion": "16.4"}))
+    pinned = shared_run(with_changes({"infra:database.engineVersion": "16.4"}))
     assert pinned.one("aws:rds/instance:Instance").inputs["engineVersion"] == "16.4"
     assert parameter_family(pinned) == "postgres16"
     world = running(db="16.4")
@@ -127,8 +127,8 @@ def test_database_extended_support_is_opt_in() -> None:
     create = aws_model("rds").shape_for("CreateDBInstanceMessage")
     doc = create.members["EngineLifecycleSupport"].documentation
     assert "<code>open-source-rds-extended-support | open-source-rds-extended-support-disabled</code>" in doc
-    default = run_program(with_changes({"infra:database.supportType": None}))
-    extended = run_program(with_changes({"infra:database.supportType": "EXTENDED"}))
+    default = shared_run(with_changes({"infra:database.supportType": None}))
+    extended = shared_run(with_changes({"infra:database.supportType": "EXTENDED"}))
     assert default.one("aws:rds/instance:Instance").inputs["engineLifecycleSupport"] == (
         "open-source-rds-extended-support-disabled"
     )
@@ -139,7 +139,7 @@ def test_database_extended_support_is_opt_in() -> None:
 
 def test_cluster_and_database_log_retention_are_separate_settings() -> None:
     """Both committed stacks keep the two equal (30 and 365 days), so a swap would show nowhere else."""
-    run = run_program(with_changes({"infra:cluster.logRetentionDays": 90, "infra:database.logRetentionDays": 14}))
+    run = shared_run(with_changes({"infra:cluster.logRetentionDays": 90, "infra:database.logRetentionDays": 14}))
     retention = {g.inputs["name"]: g.inputs["retentionInDays"] for g in run.of_type("aws:cloudwatch/logGroup:LogGroup")}
     assert retention == {
         "/aws/eks/infra-foo/cluster": 90,
@@ -178,7 +178,7 @@ def test_a_pod_template_change_under_an_unchanged_version_needs_a_version_bump(f
     """An RC patched in place never replaces its pods: `dns.tls` (which turns the HTTPS redirect on) changes only
     the template, so it must change the image tag, and a registry holding the other tag refuses the deploy."""
     assert "tls" not in with_changes({})["infra:dns"], "foo takes the default, tls: true"
-    https, plain_http = foo, run_program(with_changes({"infra:dns.tls": False}))
+    https, plain_http = foo, shared_run(with_changes({"infra:dns.tls": False}))
     assert plain_http.one(RC).plain("metadata")["name"] == https.one(RC).plain("metadata")["name"] == "helloworld-1.0.0"
     assert image_tag(plain_http).startswith("1.0.0_") and image_tag(https).startswith("1.0.0_")
     assert image_tag(plain_http) != image_tag(https)
@@ -200,20 +200,20 @@ def test_plan_warns_of_a_replacement_hidden_behind_an_alias(
     """One change renames the database with an alias (kept) and changes dbName (which RDS cannot change in place):
     the engine replaces it all the same, and `make plan` must say so."""
     database = "urn:pulumi:foo::infra::infra:index:Database$aws:rds/instance:Instance::"
-    committed = snapshot.graph("foo")
+    committed = reviewed_graph.graph("foo")
     [old] = [r for r in committed["resources"] if r["urn"] == f"{database}database-postgres"]
     old.update(urn=f"{database}database-db", name="database-db")
     old["inputs"]["dbName"] = "orders"
-    current = snapshot.graph("foo")
+    current = reviewed_graph.graph("foo")
     [new] = [r for r in current["resources"] if r["urn"] == f"{database}database-postgres"]
     new["aliases"] = [f"{database}database-db"]
 
     snapshots = tmp_path / "tests" / "snapshots"
     snapshots.mkdir(parents=True)
-    (snapshots / "foo.json").write_text(snapshot.dumps(committed))
-    monkeypatch.setattr(snapshot, "ROOT", tmp_path)
-    monkeypatch.setattr(snapshot, "SNAPSHOTS", snapshots)
-    monkeypatch.setattr(snapshot, "graph_text", lambda stack: snapshot.dumps(current))
+    (snapshots / "foo.json").write_text(reviewed_graph.dumps(committed))
+    monkeypatch.setattr(reviewed_graph, "ROOT", tmp_path)
+    monkeypatch.setattr(reviewed_graph, "SNAPSHOTS", snapshots)
+    monkeypatch.setattr(reviewed_graph, "graph_text", lambda stack: reviewed_graph.dumps(current))
     assert plan.main(["foo"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert "  > aws:rds/instance:Instance database-db → database-postgres (alias: kept, not replaced)" in lines

@@ -22,26 +22,26 @@ import pulumi_aws as aws  # noqa: E402
 from harness import InfraMocks, RecordingMonitor, Run, stack_config  # noqa: E402
 from pulumi.runtime import settings  # noqa: E402
 
-from tools import snapshot  # noqa: E402
+from tools import reviewed_graph  # noqa: E402
 
-STACKS = snapshot.snapshotted_stacks()
+STACKS = reviewed_graph.snapshotted_stacks()
 
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_stateful_resources_keep_their_urns(stack: str) -> None:
-    committed = snapshot.load(stack)
+    committed = reviewed_graph.load(stack)
     assert committed is not None
-    problems = snapshot.replaced_stateful(committed, snapshot.graph(stack))
+    problems = reviewed_graph.replaced_stateful(committed, reviewed_graph.graph(stack))
     if problems:
         pytest.fail("\n".join(problems), pytrace=False)
 
 
 def test_foo_snapshot_guards_every_stateful_type() -> None:
     """The guard is not vacuous: foo's snapshot holds each stateful type (foo looks its zone up, creates none)."""
-    committed = snapshot.load("foo")
+    committed = reviewed_graph.load("foo")
     assert committed is not None, "no tests/snapshots/foo.json: `make reviewed-graph STACK=foo`"
     present = {r["type"] for r in committed["resources"]}
-    assert set(snapshot.STATEFUL_TYPES) - present == {"aws:route53/zone:Zone"}
+    assert set(reviewed_graph.STATEFUL_TYPES) - present == {"aws:route53/zone:Zone"}
 
 
 def _renamed(snap: dict[str, Any], urn: str, new_name: str) -> dict[str, Any]:
@@ -55,16 +55,16 @@ def _renamed(snap: dict[str, Any], urn: str, new_name: str) -> dict[str, Any]:
 
 
 def _stateful_urns() -> list[str]:
-    committed = snapshot.load("foo") or {"resources": []}  # missing: test_foo_snapshot_guards_… says so
-    return [r["urn"] for r in committed["resources"] if r["type"] in snapshot.STATEFUL_TYPES]
+    committed = reviewed_graph.load("foo") or {"resources": []}  # missing: test_foo_snapshot_guards_… says so
+    return [r["urn"] for r in committed["resources"] if r["type"] in reviewed_graph.STATEFUL_TYPES]
 
 
 @pytest.mark.parametrize("urn", _stateful_urns())
 def test_detector_names_a_renamed_stateful_resource(urn: str) -> None:
-    current = snapshot.graph("foo")
+    current = reviewed_graph.graph("foo")
     old = next(r for r in current["resources"] if r["urn"] == urn)
     renamed = _renamed(current, urn, f"{old['name']}-renamed")
-    [message] = snapshot.replaced_stateful(current, renamed)
+    [message] = reviewed_graph.replaced_stateful(current, renamed)
     assert message.startswith(f"{old['type']} {urn} would be REPLACED (new URN {urn}-renamed)")
     assert "a rename destroys it" in message
     assert f'aliases=[pulumi.Alias(name="{old["name"]}")]' in message
@@ -72,51 +72,51 @@ def test_detector_names_a_renamed_stateful_resource(urn: str) -> None:
 
 
 def test_detector_suggests_the_old_urn_when_the_parent_changes() -> None:
-    current = snapshot.graph("foo")
+    current = reviewed_graph.graph("foo")
     moved = copy.deepcopy(current)
     vpc = next(r for r in moved["resources"] if r["type"] == "aws:ec2/vpc:Vpc")
     old_urn = vpc["urn"]
     vpc["parent"] = "urn:pulumi:foo::infra::pulumi:pulumi:Stack::infra-foo"
     vpc["urn"] = "urn:pulumi:foo::infra::aws:ec2/vpc:Vpc::network-vpc"
-    [message] = snapshot.replaced_stateful(current, moved)
+    [message] = reviewed_graph.replaced_stateful(current, moved)
     assert f"{old_urn} would be REPLACED (new URN {vpc['urn']})" in message
     assert f'aliases=["{old_urn}"]' in message
 
 
 def test_detector_reports_a_removed_stateful_resource() -> None:
-    current = snapshot.graph("foo")
+    current = reviewed_graph.graph("foo")
     without_key = copy.deepcopy(current)
     without_key["resources"] = [r for r in current["resources"] if r["type"] != "aws:kms/key:Key"]
-    [message] = snapshot.replaced_stateful(current, without_key)
+    [message] = reviewed_graph.replaced_stateful(current, without_key)
     assert message.startswith("aws:kms/key:Key urn:pulumi:foo::infra::infra:index:Cluster$aws:kms/key:Key::")
     assert "would be DELETED" in message
 
 
 def test_detector_ignores_stateless_renames() -> None:
-    current = snapshot.graph("foo")
+    current = reviewed_graph.graph("foo")
     rule = next(r for r in current["resources"] if r["type"].endswith("SecurityGroupIngressRule"))
-    assert snapshot.replaced_stateful(current, _renamed(current, rule["urn"], "renamed")) == []
+    assert reviewed_graph.replaced_stateful(current, _renamed(current, rule["urn"], "renamed")) == []
 
 
 def test_switching_dns_from_a_created_zone_to_a_looked_up_one_deletes_the_zone() -> None:
     """A stack that created its zone (createZone + newZone) and is switched to `zone:` loses the zone."""
     config = stack_config("foo")
     config["infra:dns"] = {"createZone": True, "newZone": "foo.example.com", "name": "app"}
-    created = snapshot.capture("foo", config)
+    created = reviewed_graph.capture("foo", config)
     zones = [r for r in created["resources"] if r["type"] == "aws:route53/zone:Zone"]
     assert len(zones) == 1
-    [message] = snapshot.replaced_stateful(created, snapshot.graph("foo"))
+    [message] = reviewed_graph.replaced_stateful(created, reviewed_graph.graph("foo"))
     assert message.startswith(f"aws:route53/zone:Zone {zones[0]['urn']} would be DELETED")
 
 
 def test_detector_accepts_a_rename_that_carries_an_alias() -> None:
-    current = snapshot.graph("foo")
+    current = reviewed_graph.graph("foo")
     db = next(r for r in current["resources"] if r["type"] == "aws:rds/instance:Instance")
     renamed = _renamed(current, db["urn"], "database-pg")
     for r in renamed["resources"]:
         if r["name"] == "database-pg":
             r["aliases"] = [db["urn"]]
-    assert snapshot.replaced_stateful(current, renamed) == []
+    assert reviewed_graph.replaced_stateful(current, renamed) == []
 
 
 def test_declared_aliases_resolve_to_the_engines_old_urns() -> None:
@@ -148,7 +148,7 @@ def test_declared_aliases_resolve_to_the_engines_old_urns() -> None:
         )
 
     program()
-    snap = snapshot.snapshot_of(Run(resources=monitor.registrations), "foo")
+    snap = reviewed_graph.snapshot_of(Run(resources=monitor.registrations), "foo")
     aliases = {r["urn"].removeprefix("urn:pulumi:foo::infra::"): r["aliases"] for r in snap["resources"]}
     old = "urn:pulumi:foo::infra::"
     assert aliases == {

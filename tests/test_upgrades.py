@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from harness import ACCOUNT, Run, World, _days, eks_versions, run_program, with_changes
+from harness import ACCOUNT, Run, World, _days, eks_versions, run_program, shared_run, with_changes
 
 from infra.config import ConfigError
 
@@ -68,14 +68,14 @@ def test_addons_are_ordered_around_the_nodes(foo: Run) -> None:
 
 
 def test_pinned_addon_holds_and_a_pin_eks_does_not_list_is_refused() -> None:
-    run = run_program(with_changes({"infra:cluster.addons.kubeProxy": "v1.35.1-eksbuild.1"}))
+    run = shared_run(with_changes({"infra:cluster.addons.kubeProxy": "v1.35.1-eksbuild.1"}))
     assert addon(run, "kube-proxy").inputs["addonVersion"] == "v1.35.1-eksbuild.1"
     assert addon(run, "coredns").inputs["addonVersion"] == "v1.12.35-eksbuild.1"
     with pytest.raises(ConfigError) as err:
-        run_program(with_changes({"infra:cluster.addons.coredns": "v9.0.0-eksbuild.1"}))
+        shared_run(with_changes({"infra:cluster.addons.coredns": "v9.0.0-eksbuild.1"}))
     assert "infra:cluster.addons.coredns: v9.0.0-eksbuild.1 — newer than any version EKS lists" in str(err.value)
     with pytest.raises(ConfigError, match=r"infra:cluster\.addons\.vpcCni: 'latest' — allowed"):
-        run_program(with_changes({"infra:cluster.addons.vpcCni": "latest"}))
+        shared_run(with_changes({"infra:cluster.addons.vpcCni": "latest"}))
 
 
 @pytest.fixture

@@ -49,9 +49,9 @@ def docs_text(stack: str = DOCS_STACK) -> str:
 def _planned(stack: str, graph_file: str | None) -> Any:
     if graph_file:
         return json.loads(Path(graph_file).read_text())
-    from tools import snapshot  # runs the program offline: imported only when needed (pulumi, mocks)
+    from tools import reviewed_graph  # runs the program offline: imported only when needed (pulumi, mocks)
 
-    return snapshot.graph(stack)
+    return reviewed_graph.graph(stack)
 
 
 def _delta_lines(label: str, before: Estimate, after: Estimate) -> list[str]:

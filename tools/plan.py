@@ -24,7 +24,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # infra and tools, whatever the working directory
 
 from infra.config import ConfigError  # noqa: E402
-from tools import snapshot  # noqa: E402
+from tools import reviewed_graph  # noqa: E402
 
 WIDTH = 120
 VALUE_MAX = 60
@@ -35,7 +35,7 @@ SKIP_KEYS = {"tags", "tagsAll", "labels", "annotations", "apiVersion", "kind"}
 
 def _scalar(value: Any) -> str | None:
     """A short rendering of a scalar or a short list of scalars; None when the value is not summary material."""
-    if value == snapshot.SECRET:
+    if value == reviewed_graph.SECRET:
         return value
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -133,11 +133,11 @@ def outputs(snap: dict[str, Any]) -> list[str]:
 
 
 def against_committed(stack: str, snap: dict[str, Any]) -> list[str]:
-    committed = snapshot.load(stack)
-    label = snapshot.snapshot_path(stack).relative_to(snapshot.ROOT)
+    committed = reviewed_graph.load(stack)
+    label = reviewed_graph.snapshot_path(stack).relative_to(reviewed_graph.ROOT)
     if committed is None:
-        return [f"No reviewed snapshot {label} yet: `{snapshot.regenerate_command(stack)}` writes one."]
-    diff = snapshot.changes(committed, snap)
+        return [f"No reviewed snapshot {label} yet: `{reviewed_graph.regenerate_command(stack)}` writes one."]
+    diff = reviewed_graph.changes(committed, snap)
     if not diff:
         return [f"Same as the reviewed snapshot {label}."]
     counts = [
@@ -148,9 +148,9 @@ def against_committed(stack: str, snap: dict[str, Any]) -> list[str]:
     ]
     summary = [f"{n} {what}" for n, what in counts if n] + (["outputs changed"] if diff.outputs_changed else [])
     lines = [f"Against the reviewed snapshot {label}: {', '.join(summary)}:", *diff.lines()]
-    warnings = snapshot.replaced_stateful(committed, snap) + snapshot.replaced_by_inputs(committed, snap)
+    warnings = reviewed_graph.replaced_stateful(committed, snap) + reviewed_graph.replaced_by_inputs(committed, snap)
     lines += [f"  !! {m}" for m in warnings]
-    lines.append(f"Review (`git diff` after `{snapshot.regenerate_command(stack)}`), then commit the snapshot.")
+    lines.append(f"Review (`git diff` after `{reviewed_graph.regenerate_command(stack)}`), then commit the snapshot.")
     return lines
 
 
@@ -160,17 +160,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--write-snapshot", action="store_true", help="write tests/snapshots/<stack>.json")
     args = parser.parse_args(argv)
     if not (ROOT / f"Pulumi.{args.stack}.yaml").exists():
-        print(f"no Pulumi.{args.stack}.yaml — stacks: {', '.join(snapshot.stack_files())}", file=sys.stderr)
+        print(f"no Pulumi.{args.stack}.yaml — stacks: {', '.join(reviewed_graph.stack_files())}", file=sys.stderr)
         return 2
     try:
-        text = snapshot.graph_text(args.stack)
+        text = reviewed_graph.graph_text(args.stack)
     except ConfigError as exc:
         print(f"Pulumi.{args.stack}.yaml: {exc}", file=sys.stderr)
         return 2
     snap = json.loads(text)
     if args.write_snapshot:
         print("\n".join(against_committed(args.stack, snap)))
-        path = snapshot.write(args.stack, text)
+        path = reviewed_graph.write(args.stack, text)
         print(f"wrote {path.relative_to(ROOT)} ({len(snap['resources'])} resources); review it with `git diff`.")
         return 0
     custom = sum(r["custom"] for r in snap["resources"])

@@ -18,8 +18,7 @@ import pulumi_aws as aws
 
 from infra.account import database, dns, eks, images, log_groups, network
 from infra.account.database import RunningDatabase
-from infra.cluster import CREATOR_TAG
-from infra.config import ADDON_NAMES, ConfigError, StackConfig
+from infra.config import ConfigError, StackConfig
 from infra.registry_image import ImageFacts
 
 
@@ -51,16 +50,9 @@ def read_account(cfg: StackConfig, *, image_tag: str) -> AccountFacts:
     created_in = network.zones_of_subnets(running.vpc_config.subnet_ids or []) if running else set()
     control_plane, problem = network.control_plane_zones(zones, created_in or None)
     problems += [problem] if problem and zones else []
-    # The creator is known when the cluster is created here, or from the tag written then. A cluster made by an
-    # earlier version has no tag: its creator is unknown, so no admin is skipped and no tag is guessed.
-    creator = deployer if running is None else str((running.tags or {}).get(CREATOR_TAG) or "")
-
-    role = cfg.cluster.kubeconfig_role_arn
-    if role and role != creator and role not in cfg.cluster.admin_arns:
-        problems.append(
-            f"infra:cluster.kubeconfigRoleArn: {role} — has no access entry, so the stack's own Kubernetes"
-            " provider would be refused (Unauthorized); add it to infra:cluster.adminArns"
-        )
+    creator = eks.creator_of(running, deployer)
+    problem = eks.kubeconfig_role_problem(cfg.cluster, creator)
+    problems += [problem] if problem else []
 
     offered = eks.parse_versions(
         aws.eks.get_cluster_versions(cluster_type="eks", include_all=True).cluster_versions or []
@@ -83,16 +75,8 @@ def read_account(cfg: StackConfig, *, image_tag: str) -> AccountFacts:
 
     addons: dict[str, str] = {}
     if not version_found:  # EKS answers add-on versions only for a Kubernetes version it offers
-        for field, addon in ADDON_NAMES.items():
-            latest = str(
-                aws.eks.get_addon_version(
-                    addon_name=addon, kubernetes_version=cfg.cluster.version, most_recent=True
-                ).version
-            )
-            pinned = getattr(cfg.cluster.addons, field)
-            problem = eks.addon_problem(field, pinned, latest, cfg.cluster.version) if pinned else None
-            problems += [problem] if problem else []
-            addons[addon] = pinned or latest
+        addons, addon_found = eks.addon_versions(cfg.cluster)
+        problems += addon_found
 
     running_db, database_found = database.check(cfg)
     problems += database_found

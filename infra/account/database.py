@@ -10,13 +10,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
 import pulumi
 import pulumi_aws as aws
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
 from infra import contract
+from infra.account.aws_session import provider_session
 from infra.account.deadlines import WARN_DAYS
 from infra.config import StackConfig
 
@@ -135,7 +135,7 @@ def _restore(cfg: StackConfig) -> tuple[str | None, list[str]]:
         key, source = "infra:database.restoreFrom.stack", contract.cluster_name(cfg.project, r.stack)
         snapshot, problem = find_snapshot(
             f"{key}: {r.stack}",
-            f"of instance {source} (take one: python -m infra.ops snapshot {r.stack})",
+            f"of instance {source} (take one: make db-snapshot STACK={r.stack} ARGS=--wait)",
             lambda: aws.rds.get_snapshot(db_instance_identifier=source, most_recent=True),
         )
     else:
@@ -152,7 +152,6 @@ def _restore(cfg: StackConfig) -> tuple[str | None, list[str]]:
     return str(snapshot.db_snapshot_arn or snapshot.id), restore_problems(key, cfg, snapshot)
 
 
-STANDARD_SUPPORT, EXTENDED_SUPPORT = "open-source-rds-standard-support", "open-source-rds-extended-support"
 # RDS Extended Support for PostgreSQL, on top of the instance (its Multi-AZ standby too); us-east-1 prices.
 EXTENDED_SUPPORT_COST = (
     "$0.100 per vCPU-hour in its years 1-2 and $0.200 in year 3, on top of the instance"
@@ -167,38 +166,12 @@ class PostgresMajor:
     end_of_extended: dt.date | None
 
 
-def _session() -> boto3.Session:
-    """The credentials the AWS provider is configured with: `aws:profile`, or `aws:accessKey`/`secretKey`/`token`,
-    then each of `aws:assumeRoles` (or `aws:assumeRole`) in turn; with none of them, the default chain, as the
-    provider does."""
-    aws_config = pulumi.Config("aws")
-    session = boto3.Session(
-        profile_name=aws_config.get("profile"),
-        aws_access_key_id=aws_config.get("accessKey"),
-        aws_secret_access_key=aws_config.get("secretKey"),
-        aws_session_token=aws_config.get("token"),
-    )
-    one_role = aws_config.get_object("assumeRole")
-    for role in aws_config.get_object("assumeRoles") or ([one_role] if one_role else []):
-        if not isinstance(role, dict) or not role.get("roleArn"):
-            continue
-        extra = {"ExternalId": role["externalId"]} if role.get("externalId") else {}
-        name = role.get("sessionName") or "infra-deploy-checks"
-        keys = session.client("sts").assume_role(RoleArn=role["roleArn"], RoleSessionName=name, **extra)["Credentials"]
-        session = boto3.Session(
-            aws_access_key_id=keys["AccessKeyId"],
-            aws_secret_access_key=keys["SecretAccessKey"],
-            aws_session_token=keys["SessionToken"],
-        )
-    return session
-
-
 def rds_client(region: str) -> Any:
     """pulumi-aws has no data source for DescribeDBMajorEngineVersions (7.51.1), so the program asks RDS itself with
     the provider's credentials. The answer is RDS's public catalogue for the region, the same whichever account
     asks; short timeouts, since a preview waits for it."""
     timeouts = BotoConfig(connect_timeout=5, read_timeout=20, retries={"mode": "standard", "total_max_attempts": 3})
-    return _session().client("rds", region_name=region, config=timeouts)
+    return provider_session().client("rds", region_name=region, config=timeouts)
 
 
 def postgres_majors(region: str) -> list[PostgresMajor]:
@@ -211,7 +184,7 @@ def _major(row: dict[str, Any]) -> PostgresMajor:
     """SupportedEngineLifecycles is optional in RDS's model: a major without dates is offered, with no end known."""
     lifecycles = row.get("SupportedEngineLifecycles") or []
     ends = {c.get("LifecycleSupportName"): c.get("LifecycleSupportEndDate") for c in lifecycles}
-    standard, extended = ends.get(STANDARD_SUPPORT), ends.get(EXTENDED_SUPPORT)
+    standard, extended = ends.get(contract.RDS_STANDARD_SUPPORT), ends.get(contract.RDS_EXTENDED_SUPPORT)
     return PostgresMajor(
         row["MajorEngineVersion"], standard.date() if standard else None, extended.date() if extended else None
     )

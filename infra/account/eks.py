@@ -10,8 +10,9 @@ from typing import Any
 
 import pulumi_aws as aws
 
+from infra import contract
 from infra.account.deadlines import WARN_DAYS
-from infra.config import K8S_VERSION, camel
+from infra.config import ADDON_NAMES, K8S_VERSION_PATTERN, ClusterConfig, camel
 
 STANDARD_USD_PER_HOUR, EXTENDED_USD_PER_HOUR = 0.10, 0.60
 
@@ -41,7 +42,7 @@ def parse_versions(raw: Sequence[Any]) -> list[EksVersion]:
 
 
 def _minor(version: str) -> int:
-    m = K8S_VERSION.match(version)
+    m = K8S_VERSION_PATTERN.match(version)
     return int(m.group(1)) if m else -1
 
 
@@ -116,3 +117,39 @@ def deployer(caller: Any) -> str:
 
 def running_cluster(name: str) -> Any | None:
     return aws.eks.get_cluster(name=name) if name in (aws.eks.get_clusters().names or []) else None
+
+
+def creator_of(running: Any | None, deployer_arn: str) -> str:
+    """Who got EKS's bootstrap admin entry: the deployer when the cluster is created now, else the tag written
+    then. A cluster made by an earlier version has no tag: its creator is unknown ("": no admin is skipped, no tag
+    is guessed)."""
+    if running is None:
+        return deployer_arn
+    return str((running.tags or {}).get(contract.CREATOR_TAG) or "")
+
+
+def kubeconfig_role_problem(c: ClusterConfig, creator_arn: str) -> str | None:
+    """The stack's own Kubernetes provider runs as kubeconfigRoleArn: it needs an admin entry."""
+    role = c.kubeconfig_role_arn
+    if role and role != creator_arn and role not in c.admin_arns:
+        return (
+            f"infra:cluster.kubeconfigRoleArn: {role} — has no access entry, so the stack's own Kubernetes"
+            " provider would be refused (Unauthorized); add it to infra:cluster.adminArns"
+        )
+    return None
+
+
+def addon_versions(c: ClusterConfig) -> tuple[dict[str, str], list[str]]:
+    """Each managed add-on's version: the pin, checked against the most recent EKS lists for the configured
+    Kubernetes version, or that most recent one."""
+    versions: dict[str, str] = {}
+    problems: list[str] = []
+    for field, addon in ADDON_NAMES.items():
+        latest = str(
+            aws.eks.get_addon_version(addon_name=addon, kubernetes_version=c.version, most_recent=True).version
+        )
+        pinned = getattr(c.addons, field)
+        problem = addon_problem(field, pinned, latest, c.version) if pinned else None
+        problems += [problem] if problem else []
+        versions[addon] = pinned or latest
+    return versions, problems

@@ -10,7 +10,6 @@ import pulumi_aws as aws
 
 from infra import contract
 from infra.config import StackConfig
-from infra.database import DATABASE_COMPONENT, log_group_resource
 
 
 def leftover_log_group_problem(name: str, region: str, reason: str) -> str:
@@ -24,11 +23,12 @@ def adopt_log_group_problem(cfg: StackConfig, log: str) -> str:
     """RDS made this log group before the stack owned it and writes to it all the time: adopt it into the stack
     (deleting it would race RDS re-creating it)."""
     group = contract.rds_log_group(contract.db_identifier(cfg.cluster_name), log)
-    parent = f"urn:pulumi:{cfg.stack}::{cfg.project}::infra:index:Database::{DATABASE_COMPONENT}"
+    component = contract.DATABASE_COMPONENT
+    parent = f"urn:pulumi:{cfg.stack}::{cfg.project}::{contract.DATABASE_TYPE}::{component}"
     return (
         f"log group {group}: created by RDS itself before this stack owned it; adopt it, then `pulumi up` again:"
         f" pulumi import -s {cfg.stack} --yes aws:cloudwatch/logGroup:LogGroup"
-        f" {log_group_resource(DATABASE_COMPONENT, log)} {group} --parent '{DATABASE_COMPONENT}={parent}'"
+        f" {contract.log_group_resource(component, log)} {group} --parent '{component}={parent}'"
     )
 
 

@@ -6,7 +6,7 @@ from the schema (tools/config_reference.py).
 """
 
 from infra.config.parser import ConfigError, load_config
-from infra.config.rules import K8S_VERSION
+from infra.config.rules import K8S_VERSION_PATTERN
 from infra.config.schema import (
     ADDON_NAMES,
     AddonsConfig,
@@ -24,7 +24,7 @@ from infra.config.schema import (
 
 __all__ = [
     "ADDON_NAMES",
-    "K8S_VERSION",
+    "K8S_VERSION_PATTERN",
     "AddonsConfig",
     "ClusterConfig",
     "ConfigError",

@@ -32,7 +32,7 @@ from infra.config.schema import (
 from infra.contract import APP_DB_USER, admin_namespace
 from infra.network_plan import MAX_VPC_PREFIX, MIN_PRIVATE_PREFIX, PUBLIC_PREFIX_DIFF, equal_split_bits
 
-K8S_VERSION = re.compile(r"^1\.(\d{2})$")
+K8S_VERSION_PATTERN = re.compile(r"^1\.(\d{2})$")
 SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z.-]+)?$")
 PG_VERSION = re.compile(r"^(\d{2})(\.\d{1,2})?$")
 IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
@@ -104,7 +104,7 @@ def check_network(n: NetworkConfig, problems: list[str]) -> None:
 def check_cluster(c: ClusterConfig, problems: list[str]) -> None:
     p = "infra:cluster"
     _check_declared(c, p, problems)
-    m = K8S_VERSION.match(c.version)
+    m = K8S_VERSION_PATTERN.match(c.version)
     if not m or int(m.group(1)) < MIN_K8S_MINOR:
         problems.append(f"{p}.version: {c.version!r} — allowed: '1.NN' with NN >= {MIN_K8S_MINOR}, e.g. '1.35'")
     if not c.public_access_cidrs:
@@ -119,6 +119,16 @@ def check_cluster(c: ClusterConfig, problems: list[str]) -> None:
             problems.append(f"{p}.adminArns[{i}]: {arn!r} — allowed: an IAM role or user ARN{_role_hint(arn)}")
     if len(set(c.admin_arns)) != len(c.admin_arns):
         problems.append(f"{p}.adminArns: {c.admin_arns!r} — allowed: each ARN once (EKS keeps one entry per ARN)")
+    for i, arn in enumerate(c.view_arns):
+        if not IAM_PRINCIPAL_ARN.match(arn):
+            problems.append(f"{p}.viewArns[{i}]: {arn!r} — allowed: an IAM role or user ARN{_role_hint(arn)}")
+        elif arn in c.admin_arns:
+            problems.append(
+                f"{p}.viewArns[{i}]: {arn!r} — allowed: an ARN not in adminArns (EKS keeps one entry per ARN, and an"
+                " admin can already read)"
+            )
+    if len(set(c.view_arns)) != len(c.view_arns):
+        problems.append(f"{p}.viewArns: {c.view_arns!r} — allowed: each ARN once (EKS keeps one entry per ARN)")
     role = c.kubeconfig_role_arn
     if role is not None and not (IAM_PRINCIPAL_ARN.match(role) and ":role/" in role):
         problems.append(f"{p}.kubeconfigRoleArn: {role!r} — allowed: an IAM role ARN{_role_hint(role)}")

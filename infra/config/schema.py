@@ -167,8 +167,24 @@ class NodesConfig:
     )
 
 
-_ADDON_DOC = "the {} add-on's version; unset: the newest EKS lists for the cluster's Kubernetes version"
-_ADDON_ALLOWED = "an EKS add-on version such as 'v1.19.2-eksbuild.1', or unset to follow the cluster"
+ADDON_NAMES = {  # config field -> EKS add-on name: the one list the config, the account checks and the cluster use
+    "vpc_cni": "vpc-cni",
+    "kube_proxy": "kube-proxy",
+    "coredns": "coredns",
+    "eks_pod_identity_agent": "eks-pod-identity-agent",
+}
+
+
+def _addon_version(config_field: str) -> Any:
+    """An add-on's version field, documented under its EKS name (a field missing from ADDON_NAMES fails here)."""
+    return field(
+        default=None,
+        metadata=documented(
+            f"the {ADDON_NAMES[config_field]} add-on's version; unset: the newest EKS lists for the cluster's"
+            " Kubernetes version",
+            "an EKS add-on version such as 'v1.19.2-eksbuild.1', or unset to follow the cluster",
+        ),
+    )
 
 
 @dataclass(frozen=True)
@@ -176,20 +192,10 @@ class AddonsConfig:
     """EKS managed add-on versions. Unset: the most recent EKS lists for the cluster's Kubernetes version, so
     they follow every version bump; set one (e.g. "v1.19.2-eksbuild.1") to hold it."""
 
-    vpc_cni: str | None = field(default=None, metadata=documented(_ADDON_DOC.format("vpc-cni"), _ADDON_ALLOWED))
-    kube_proxy: str | None = field(default=None, metadata=documented(_ADDON_DOC.format("kube-proxy"), _ADDON_ALLOWED))
-    coredns: str | None = field(default=None, metadata=documented(_ADDON_DOC.format("coredns"), _ADDON_ALLOWED))
-    eks_pod_identity_agent: str | None = field(
-        default=None, metadata=documented(_ADDON_DOC.format("eks-pod-identity-agent"), _ADDON_ALLOWED)
-    )
-
-
-ADDON_NAMES = {  # config field -> EKS add-on name
-    "vpc_cni": "vpc-cni",
-    "kube_proxy": "kube-proxy",
-    "coredns": "coredns",
-    "eks_pod_identity_agent": "eks-pod-identity-agent",
-}
+    vpc_cni: str | None = _addon_version("vpc_cni")
+    kube_proxy: str | None = _addon_version("kube_proxy")
+    coredns: str | None = _addon_version("coredns")
+    eks_pod_identity_agent: str | None = _addon_version("eks_pod_identity_agent")
 
 
 @dataclass(frozen=True)
@@ -224,6 +230,13 @@ class ClusterConfig:
         metadata=documented(
             "IAM roles or users given cluster-admin access entries (the creator always is one)",
             "IAM role or user ARNs, each once, not STS assumed-role sessions",
+        ),
+    )
+    view_arns: list[str] = field(
+        default_factory=list,
+        metadata=documented(
+            "IAM roles or users given read-only access entries (AmazonEKSViewPolicy), e.g. CI's preview role",
+            "IAM role or user ARNs, each once, not STS assumed-role sessions, none also in adminArns",
         ),
     )
     kubeconfig_role_arn: str | None = field(

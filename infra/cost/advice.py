@@ -30,6 +30,16 @@ def setting_notes(estimate: Estimate, table: PriceTable) -> list[str]:
         )
     if ip:
         notes.append(f"Each AZ added to `azCount` adds {usd(ip)}/month: the ELB takes a public address in every AZ.")
+    classic, nlb, nlcu = lines.get("elb"), _monthly(table, "elb.network"), table.prices.get("elb.network.nlcu")
+    if classic is not None and classic.item.startswith("Classic ELB") and classic.monthly is not None and nlb:
+        notes.append(
+            f"An NLB instead of the Classic ELB costs {usd(nlb)}/month instead of {usd(classic.monthly)}"
+            + (f", plus {nlcu.rate()} for each NLCU used" if nlcu else "")
+            + ": the in-tree cloud provider makes one for the annotation"
+            " `service.beta.kubernetes.io/aws-load-balancer-type: nlb`; type `external` or"
+            " `spec.loadBalancerClass: service.k8s.aws/nlb` need the AWS Load Balancer Controller, which this program"
+            " does not install."
+        )
     rds, storage = lines.get("rds"), lines.get("rds-storage")
     single_az = rds is not None and rds.drivers.get("database.multiAz") == "false"
     if single_az and rds and storage and rds.monthly is not None and storage.monthly is not None:

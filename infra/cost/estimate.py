@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from infra.contract import RDS_EXTENDED_SUPPORT_OFF
 from infra.cost.graph import Resource, get, of_type, region_of, resources_of
+from infra.cost.load_balancers import NotProvisioned, load_balancer_of
 from infra.cost.money import usd
 from infra.cost.prices import MissingPrice, Price, PriceTable, load_table
 
@@ -33,14 +35,12 @@ RECORD = "aws:route53/record:Record"
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 ECR_REPOSITORY = "aws:ecr/repository:Repository"
 
-ELB_ANNOTATION = "service.beta.kubernetes.io/aws-load-balancer-"
 ELB_ROLE_TAG = "kubernetes.io/role/elb"  # the subnets the cloud provider puts an internet-facing ELB in
 INTERNAL_ELB_ROLE_TAG = "kubernetes.io/role/internal-elb"
 # CreateNodegroup: with neither instanceTypes nor a launch template's type, EKS uses t3.medium; diskSize defaults
 # to 20 GiB (Linux and Bottlerocket).
 EKS_DEFAULT_INSTANCE_TYPE = "t3.medium"
 EKS_DEFAULT_DISK_GB = 20
-RDS_EXTENDED_SUPPORT_OFF = "open-source-rds-extended-support-disabled"
 
 
 @dataclass(frozen=True)
@@ -259,21 +259,35 @@ def _network(p: _Pricer, resources: Sequence[Resource], out: Estimate) -> None:
             "nat", "vpc.natGateway", "a NAT gateway", f"NAT gateways ({mode})", nats, _n(nats, "NAT gateway"), **drivers
         )
     elb_addresses = 0
+    built: dict[str, int] = {}  # load balancers by kind, for the by-use lines
     for service in of_type(resources, K8S_SERVICE):
-        if get(service.inputs, "spec", "type") != "LoadBalancer":
+        found = load_balancer_of(service.inputs)
+        if found is None:
             continue
-        annotations = get(service.inputs, "metadata", "annotations") or {}
-        kind = str(annotations.get(ELB_ANNOTATION + "type", "classic"))
-        internal = str(annotations.get(ELB_ANNOTATION + "internal", "false")).lower() in ("true", "0.0.0.0/0")
-        zones = _zones(subnets, INTERNAL_ELB_ROLE_TAG if internal else ELB_ROLE_TAG)
-        elb_addresses += 0 if internal else len(zones)
         where = f"{get(service.inputs, 'metadata', 'namespace') or 'default'}/{get(service.inputs, 'metadata', 'name')}"
-        # The cloud provider in EKS makes a Classic ELB for a LoadBalancer Service, an NLB when annotated "nlb".
-        price_key, what = (
-            ("elb.network", "a Network Load Balancer") if kind == "nlb" else ("elb.classic", "a Classic ELB")
+        if isinstance(found, NotProvisioned):
+            out.notes.append(f"Service {where}: {found.why}")
+            continue
+        zones = _zones(subnets, INTERNAL_ELB_ROLE_TAG if found.internal else ELB_ROLE_TAG)
+        elb_addresses += 0 if found.internal else len(zones)
+        built[found.kind] = built.get(found.kind, 0) + 1
+        detail = [f"{len(zones)} AZs"] + (["internal"] if found.internal else [])
+        if found.needs_controller:
+            detail.append(f"{found.targets} targets, by {found.provisioner}")
+            out.notes.append(
+                f"Service {where} asks for an NLB from {found.provisioner}, which this program does not install:"
+                " priced as if it were installed; without it no load balancer is made (the Service stays pending)"
+                " and nothing is billed"
+            )
+        what = "a Classic ELB" if found.kind == "classic" else "a Network Load Balancer"
+        p.add(
+            f"elb:{where}",
+            f"elb.{found.kind}",
+            what,
+            f"{found.label} for Service {where} ({', '.join(detail)})",
+            1,
+            "1 load balancer",
         )
-        label = "NLB" if kind == "nlb" else "Classic ELB"
-        p.add(f"elb:{where}", price_key, what, f"{label} for Service {where} ({len(zones)} AZs)", 1, "1 load balancer")
     eips = len(of_type(resources, EIP))
     if eips or elb_addresses:
         p.add(
@@ -287,7 +301,9 @@ def _network(p: _Pricer, resources: Sequence[Resource], out: Estimate) -> None:
         )
     usage = (
         ("vpc.natGateway.data", nats, "NAT gateway data processed (image pulls, OS updates)"),
-        ("elb.classic.data", elb_addresses, "Classic ELB data processed (requests)"),
+        ("elb.classic.data", built.get("classic", 0), "Classic ELB data processed (requests)"),
+        # An NLCU-hour is the most of: 800 new TCP flows/s, 100,000 active flows, 1 GB processed (ELB pricing page).
+        ("elb.network.nlcu", built.get("network", 0), "NLB capacity units used (flows and bytes), per NLCU"),
     )
     for key, relevant, what in usage:
         price = p.table.prices.get(key)

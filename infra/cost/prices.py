@@ -63,10 +63,6 @@ def table_path(region: str) -> Path:
     return PRICES_DIR / f"{region}.json"
 
 
-def regions() -> list[str]:
-    return sorted(p.stem for p in PRICES_DIR.glob("*.json"))
-
-
 def parse_table(data: dict[str, Any]) -> PriceTable:
     prices = {
         key: Price(

@@ -75,6 +75,13 @@ def query_for(key: str, region: str) -> Query | None:
         "elb.classic.data": Query(
             "AWSELB", (here, _term("productFamily", "Load Balancer"), _usage("DataProcessing-Bytes"))
         ),
+        # An NLB's hours and NLCU-hours (ELB's "Load Balancer-Network" family; per NLCU-hour, priced per hour).
+        "elb.network": Query(
+            "AWSELB", (here, _term("productFamily", "Load Balancer-Network"), _usage("LoadBalancerUsage"))
+        ),
+        "elb.network.nlcu": Query(
+            "AWSELB", (here, _term("productFamily", "Load Balancer-Network"), _usage("LCUUsage"))
+        ),
         "eks.cluster.standard": Query("AmazonEKS", (here, _usage("AmazonEKS-Hours:perCluster"))),
         "eks.cluster.extended": Query("AmazonEKS", (here, _usage("AmazonEKS-Hours:extendedSupport"))),
         "rds.storage.gp3": Query(

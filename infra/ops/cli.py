@@ -13,6 +13,14 @@ from collections.abc import Sequence
 from infra import contract
 from infra.ops.clients import stack
 from infra.ops.errors import OpsError, one_line
+from infra.ops.limits import (
+    KUBE_TIMEOUT,
+    PROBE_INTERVAL,
+    PROBE_TIMEOUT,
+    RENEWAL_WARNING,
+    SWAP_LOCK_NAME,
+    SWAP_LOCK_NAMESPACE,
+)
 
 
 def positive(text: str) -> float:
@@ -63,8 +71,11 @@ VERBS = {
     "up": (
         "pulumi up with the policy pack; --watch measures downtime",
         "Preview the update with the policy pack, ask to confirm (--yes, or PULUMI_SKIP_CONFIRMATIONS=true,\n"
-        "skips both), then run pulumi up through the Automation API. With --watch, GET the stack's\n"
-        "url output every 0.5 s (--probe-interval) throughout (a stack without one yet is updated\n"
+        "skips the question and the second preview), then preview again and run pulumi up through the\n"
+        "Automation API only if that preview makes the confirmed changes from unchanged config and code\n"
+        "(else exit 1, nothing changed). A first preview that changes nothing ends it: no changes:\n"
+        "nothing to do (exit 0). With --watch, GET the stack's\n"
+        f"url output every {PROBE_INTERVAL:g} s (--probe-interval) throughout (a stack without one yet is updated\n"
         "without) and end with one line: requests, failures, longest failure streak, p50/p99\n"
         "latency, then each failure streak with the resources being changed when it happened\n"
         "(from the engine's events).\n"
@@ -82,8 +93,8 @@ VERBS = {
         "First checks that the AWS credentials work (else one line: `aws sso login` or\n"
         "`aws configure`). Then checks the node group's Ready nodes against its desired size,\n"
         "kube-system pods, the helloworld workload, the Service's ELB, the https:// url's\n"
-        "certificate (trusted, naming the host; WARN 30 days before expiry), GET url (the\n"
-        "greeting) and GET url/dbz, all at once; each Kubernetes call gives up after 20 s. Prints a\n"
+        f"certificate (trusted, naming the host; WARN {RENEWAL_WARNING.days} days before expiry), GET url (the\n"
+        f"greeting) and GET url/dbz, all at once; each Kubernetes call gives up after {KUBE_TIMEOUT[1]:g} s. Prints a\n"
         "PASS/FAIL table; exits 0 only if every check passes. --wait re-runs the failing\n"
         "checks, e.g. while new nodes join after scaling, until that long after the start.\n"
         "Ctrl-C, SIGTERM or SIGHUP stop it at once; it deletes the database login Job first.",
@@ -105,10 +116,10 @@ VERBS = {
         "With no other Ready node in the group, it first grows the group by one and restores\n"
         "its sizes afterwards. Refuses pods no controller recreates or with emptyDir data\n"
         "unless --force. One run per cluster: a second one names the holder of the lock (a\n"
-        "Lease kube-system/infra-swap-node). On a failure, Ctrl-C, SIGTERM or SIGHUP before the\n"
+        f"Lease {SWAP_LOCK_NAMESPACE}/{SWAP_LOCK_NAME}). On a failure, Ctrl-C, SIGTERM or SIGHUP before the\n"
         "terminate it undoes what it changed on the node (a cordon or label there before stays),\n"
         "restores the sizes and releases the lock; it prints the commands when it cannot.\n"
-        "With --watch the stack's url is probed every 0.5 s (--probe-interval) throughout: once more\n"
+        f"With --watch the stack's url is probed every {PROBE_INTERVAL:g} s (--probe-interval) throughout: once more\n"
         "requests failed than --error-budget (default 0), it stops before the next destructive step\n"
         "(cordon, evict, terminate) and undoes as above; the summary names each failure's step.",
     ),
@@ -148,7 +159,11 @@ def watch_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--watch", action="store_true", help=WATCH_HELP)
     p.add_argument("--error-budget", type=error_budget, metavar="N", help=BUDGET_HELP)
     p.add_argument(
-        "--probe-interval", type=positive, default=0.5, metavar="SECONDS", help="seconds between requests (default 0.5)"
+        "--probe-interval",
+        type=positive,
+        default=PROBE_INTERVAL,
+        metavar="SECONDS",
+        help=f"seconds between requests (default {PROBE_INTERVAL:g})",
     )
     p.add_argument("--ca-file", metavar="PEM", help=CA_FILE_HELP)
 
@@ -168,7 +183,7 @@ def parser() -> argparse.ArgumentParser:
     p = verb("up")
     p.add_argument("stack", type=stack_name, help=STACK_HELP)
     watch_options(p)
-    p.add_argument("--yes", action="store_true", help="no preview, no question: update at once")
+    p.add_argument("--yes", action="store_true", help="no question: preview, then update (like pulumi up --yes)")
     p.set_defaults(command="infra.ops.up.command")
 
     p = verb("kubeconfig")
@@ -194,9 +209,16 @@ def parser() -> argparse.ArgumentParser:
 
     p = verb("watch")
     p.add_argument("target", help="stack name (uses its url output) or an http(s) URL")
-    p.add_argument("--interval", type=positive, default=0.5, help="seconds between requests (default 0.5)")
+    p.add_argument(
+        "--interval",
+        type=positive,
+        default=PROBE_INTERVAL,
+        help=f"seconds between requests (default {PROBE_INTERVAL:g})",
+    )
     p.add_argument("--duration", type=positive, help="stop after this many seconds (default: at Ctrl-C)")
-    p.add_argument("--timeout", type=positive, default=2.0, help="seconds per request (default 2)")
+    p.add_argument(
+        "--timeout", type=positive, default=PROBE_TIMEOUT, help=f"seconds per request (default {PROBE_TIMEOUT:g})"
+    )
     p.add_argument("--ca-file", metavar="PEM", help=CA_FILE_HELP)
     p.set_defaults(command="infra.ops.watch")
 

@@ -52,7 +52,10 @@ def write_private(path: Path, content: str, *, force: bool = False) -> None:
                     "choose another -o, or --force to replace the link itself"
                 )
         elif not stat.S_ISREG(found.st_mode):
-            raise OpsError(f"{path} exists and is not a regular file")
+            raise OpsError(
+                f"{path} exists and is not a regular file (--force replaces only a file or a symlink): "
+                "choose another -o"
+            )
         elif not force and path.read_bytes() != content.encode("utf-8"):
             raise OpsError(f"{path} exists with other contents; refusing to overwrite it without --force")
     # mkstemp creates the file 0600 whatever the umask; the rename is atomic and replaces a link, not its target.

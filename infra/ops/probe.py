@@ -9,15 +9,14 @@ operation kept the service up, with each failure streak attributed to the step o
 import math
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from infra.ops.clients.http_probe import Answer, Fetch
 from infra.ops.errors import OpsError
+from infra.ops.limits import PROBE_INTERVAL, PROBE_TIMEOUT
 
-INTERVAL = 0.5  # seconds between requests, as watch's default
-TIMEOUT = 2.0  # seconds for one whole request, as watch's default
 SHOWN_STREAKS = 10  # a flapping service would otherwise print a line per blip
 
 
@@ -162,7 +161,7 @@ def summarize(samples: Sequence[Sample]) -> Summary:
     )
 
 
-def _unique(items: Any) -> tuple[str, ...]:
+def _unique(items: Iterable[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(items))
 
 
@@ -191,8 +190,8 @@ class Probe:
         *,
         fetch: Fetch,  # http_probe.fetcher(context): one TLS context for every request
         doing: Callable[[], str],
-        interval: float = INTERVAL,
-        timeout: float = TIMEOUT,
+        interval: float = PROBE_INTERVAL,
+        timeout: float = PROBE_TIMEOUT,
     ) -> None:
         self.url, self.interval = url, interval
         self._fetch, self._doing, self._timeout = fetch, doing, timeout
@@ -239,6 +238,12 @@ class Probe:
 
 class BudgetExceededError(OpsError):
     """The probe saw more failed requests than the operator allows."""
+
+
+def refuse_budget_without_watch(error_budget: int | None, watch: bool) -> None:
+    """--error-budget counts the probe's failed requests: without --watch there is no probe, so it is an error."""
+    if error_budget is not None and not watch:
+        raise OpsError("--error-budget needs --watch: without the probe no request is counted")
 
 
 def check_budget(failures: int, budget: int, *, stopping: str = "") -> None:

@@ -12,7 +12,7 @@ from botocore.parsers import ResponseParserError
 from infra import contract
 from infra.ops import live
 from infra.ops.clients import outputs, rds_snapshots, stack
-from infra.ops.clients.aws import error_code
+from infra.ops.clients.aws import ACCESS_DENIED, error_code
 from infra.ops.errors import OpsError, one_line
 from infra.ops.report import render
 from infra.ops.waiting import Clock, wait_for
@@ -23,7 +23,6 @@ _IDENTIFIER = re.compile(r"^[A-Za-z](?:[A-Za-z0-9]|-(?!-))*(?<!-)$")
 _MAX_IDENTIFIER = 255
 # Where the RDS DBSnapshotAvailable waiter gives up (botocore rds waiters-2.json): the snapshot will never be usable.
 _DEAD = ("deleted", "deleting", "failed", "incompatible-restore", "incompatible-parameters")
-_ACCESS_DENIED = ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation")
 POLL_SECONDS = 15.0
 # A request whose answer did not arrive whole (a cut body is a ResponseParserError, not a BotoCoreError).
 _NO_ANSWER = (BotoCoreError, ResponseParserError)
@@ -75,12 +74,12 @@ def _explain(err: ClientError, instance: str, stack: str) -> OpsError:
     code = error_code(err)
     message = str(err.response.get("Error", {}).get("Message", "")).strip()
     if code == "DBInstanceNotFound":
-        why = f"no RDS instance {instance} in this account and region: deploy it (`pulumi up -s {stack}`)"
+        why = f"no RDS instance {instance} in this account and region: deploy it (`make up STACK={stack}`)"
         why += " or use the credentials and region of the account that holds it"
     elif code == "SnapshotQuotaExceeded":
         why = "the account's manual DB snapshot quota is reached: delete snapshots you no longer need"
         why += " (`aws rds delete-db-snapshot --db-snapshot-identifier ID`) or raise the quota in Service Quotas"
-    elif code in _ACCESS_DENIED:
+    elif code in ACCESS_DENIED:
         why = "access denied: the AWS identity needs rds:CreateDBSnapshot, rds:AddTagsToResource and"
         why += " rds:DescribeDBSnapshots on the instance and its snapshots"
     elif code == "InvalidDBInstanceState":

@@ -33,6 +33,44 @@ def test_module_entry_point_help() -> None:
         assert verb in done.stdout
 
 
+def test_help_loads_none_of_the_slow_clients() -> None:
+    # kubernetes, boto3 and pulumi take seconds to import: --help must answer without them.
+    code = (
+        "import sys\n"
+        "from infra.ops import cli\n"
+        "for verb in ('up', 'verify', 'watch', 'swap-node'):\n"
+        "    try:\n"
+        "        cli.main([verb, '--help'])\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "slow = ('boto3', 'botocore', 'kubernetes', 'pulumi')\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in slow))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "[]"
+
+
+def test_help_states_the_defaults_the_verbs_get(capsys: pytest.CaptureFixture[str]) -> None:
+    watch = cli.parser().parse_args(["watch", "https://example.com"])
+    up = cli.parser().parse_args(["up", "foo"])
+    assert (watch.interval, watch.timeout, up.probe_interval) == (0.5, 2.0, 0.5)
+
+    shown: dict[str, str] = {}
+    for verb in ("up", "verify", "watch", "swap-node"):
+        with pytest.raises(SystemExit):
+            cli.main([verb, "--help"])
+        shown[verb] = " ".join(capsys.readouterr().out.split())  # argparse wraps the option lines
+    assert "url output every 0.5 s (--probe-interval)" in shown["up"]
+    assert "seconds between requests (default 0.5)" in shown["up"]
+    assert "WARN 30 days before expiry" in shown["verify"]
+    assert "each Kubernetes call gives up after 20 s" in shown["verify"]
+    assert "seconds between requests (default 0.5)" in shown["watch"]
+    assert "seconds per request (default 2)" in shown["watch"]
+    assert "(a Lease kube-system/infra-swap-node)" in shown["swap-node"]
+    assert "probed every 0.5 s (--probe-interval)" in shown["swap-node"]
+
+
 def test_missing_stack_is_one_clear_line(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     def missing(name: str) -> dict[str, Any]:
         raise StackError(f"cannot read outputs of stack {name!r}: error: no stack named 'nope' found")

@@ -264,10 +264,15 @@ def test_an_interrupt_while_pulumi_starts_is_passed_on_not_lost(
         return real_popen(argv, **kwargs)
 
     monkeypatch.setattr(stack_workspace.subprocess, "Popen", popen_after_a_ctrl_c)
-    with pytest.raises(stack.StackError) as caught:
-        stack.destroy("foo", lambda line: None)
-    assert caught.value.interrupted
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the old handler is back
+    # Python's own handler, as in a terminal: pytest started as a background job inherits SIGINT ignored.
+    started_with = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(stack.StackError) as caught:
+            stack.destroy("foo", lambda line: None)
+        assert caught.value.interrupted
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the old handler is back
+    finally:
+        signal.signal(signal.SIGINT, started_with)
 
 
 def test_a_destroy_that_completes_despite_a_late_interrupt_is_a_completed_destroy(pulumi: Pulumi) -> None:

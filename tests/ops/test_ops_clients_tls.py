@@ -116,7 +116,7 @@ def test_plain_http_says_why_there_is_no_certificate() -> None:
     elb = "a1b2-123.us-west-2.elb.amazonaws.com"
     assert checks.plain_http(elb, elb) == CheckResult("certificate", "INFO", "plain HTTP: no certificate (no DNS name)")
     assert checks.plain_http("foo.example.com", elb) == CheckResult(
-        "certificate", "INFO", "plain HTTP: no certificate for foo.example.com (infra:dns tls is false)"
+        "certificate", "INFO", "plain HTTP: no certificate for foo.example.com (infra:dns.tls is false)"
     )
 
 

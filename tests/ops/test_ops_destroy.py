@@ -338,7 +338,7 @@ def test_a_protected_resource_refuses_before_anything_is_deleted(
             "error: stack 'prod' has protected resources (aws:eks/cluster:Cluster cluster-eks (deletion protection),"
             " aws:rds/instance:Instance database-postgres (protect)), so pulumi destroy would delete everything else"
             " and then fail on them; nothing was destroyed. To remove them, "
-            "review and apply: pulumi config set --path database.ephemeral true -s prod && pulumi up -s prod\n"
+            "review and apply: pulumi config set --path database.ephemeral true -s prod && make up STACK=prod\n"
         )
     assert destroyed == []
 

@@ -93,6 +93,9 @@ def test_neither_listing_nor_deleting_log_groups_is_unchecked_with_the_commands(
 
     row = report.rows[-1]
     assert (row.name, row.status) == ("log groups", "WARN")
+    # why, for both refusals, in AWS's words
+    listing = "An error occurred (AccessDeniedException) when calling the DescribeLogGroups operation: not authorized"
+    assert f"could not list (AccessDeniedException: {listing}) or delete (" in row.detail
     assert row.detail.endswith(
         f"by hand: aws logs delete-log-group --log-group-name {EKS_LOGS} --region {REGION} && "
         f"aws logs delete-log-group --log-group-name /aws/rds/instance/infra-foo/postgresql --region {REGION} && "

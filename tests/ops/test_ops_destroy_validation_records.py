@@ -24,7 +24,7 @@ from infra.ops.report import CheckResult
 __all__ = ["moto_account", "own_account", "world"]  # fixtures: pytest finds them here by name
 
 NAME = "foo.cloud.weave.works"
-RESTORE = "`pulumi refresh -s foo2 --yes && pulumi up -s foo2`"
+RESTORE = "`pulumi refresh -s foo2 --yes && make up STACK=foo2`"
 
 
 def certificate(acm: Any, stack_name: str) -> str:
@@ -78,7 +78,7 @@ def test_without_acm_permission_the_warning_still_says_what_to_do(world: World) 
     assert row.detail.startswith(f"{RECORD}: could not check whether another certificate validates with it (")
     assert row.detail.endswith(
         f"pulumi destroy deletes it, so if another stack serves {NAME} run "
-        "`pulumi refresh -s <that stack> --yes && pulumi up -s <that stack>` after the destroy"
+        "`pulumi refresh -s <that stack> --yes && make up STACK=<that stack>` after the destroy"
     )
 
 

@@ -80,7 +80,10 @@ def test_a_failed_write_leaves_the_old_file_and_no_debris(
 
 def test_a_directory_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["kubeconfig", "foo", "-o", str(tmp_path), "--force"]) == 1
-    assert capsys.readouterr().err == f"error: {tmp_path} exists and is not a regular file\n"
+    assert capsys.readouterr().err == (
+        f"error: {tmp_path} exists and is not a regular file (--force replaces only a file or a symlink): "
+        "choose another -o\n"
+    )
 
 
 def test_kubeconfig_written_0600_default_name(

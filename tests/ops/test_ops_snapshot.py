@@ -100,7 +100,7 @@ def test_missing_instance_names_the_fix(rds: Any) -> None:
     with pytest.raises(OpsError) as err:
         snap(rds)
     assert str(err.value).startswith("snapshot of infra-foo failed: no RDS instance infra-foo")
-    assert "pulumi up -s foo" in str(err.value)
+    assert "make up STACK=foo" in str(err.value)
     assert "\n" not in str(err.value)
 
 

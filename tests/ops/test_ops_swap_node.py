@@ -9,21 +9,24 @@ checks two polls later. Here the ELB's health does not depend on pods, as under 
 externalTrafficPolicy Cluster; test_ops_swap_node_local.py has the Local one.
 """
 
+import functools
 import os
 import re
 import signal
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from moto.autoscaling.models import autoscaling_backends
 from moto_env import MOTO_AMI, REGION, moto_account, unique, vpc_with_subnet
 
 from infra.ops import cli, live
 from infra.ops.clients import aws, stack
 from infra.ops.clients.kube_model import NODEGROUP_LABEL, Lease, Node, Pod, WorkloadRef, WorkloadStatus
 from infra.ops.errors import OpsError
+from infra.ops.swap_node import command
 from infra.ops.swap_node.steps import SwapDeps
 from infra.ops.swap_node.swap import swap_node
 from infra.ops.waiting import Clock
@@ -46,17 +49,115 @@ class Cloud:
     other_asg: str
     elb_name: str
     hostname: str
+    # Each ASG's scaling activities, oldest first (moto records none for launches: DescribeScalingActivities is empty).
+    activities: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # The StatusMessage of each of the next launches EC2 refuses (e.g. no capacity), in turn; empty: launches work.
+    launch_fails: list[str] = field(default_factory=list)
+    retry_after: timedelta = timedelta(seconds=30)  # the ASG launches again this long after a failed launch
+    # How long a launch waits for its instance ("WaitingForInstanceId", no EndTime, no instance named): the instance
+    # is not in the group meanwhile. Only with a clock (setup() gives the fake world's).
+    launch_takes: timedelta = timedelta(seconds=20)
+    wall: Callable[[], datetime] | None = None
+    launching: dict[str, tuple[dict[str, Any], datetime]] = field(default_factory=dict)  # instance: activity, done at
+    retries: list[tuple[str, datetime]] = field(default_factory=list)  # (ASG, when it launches again)
 
     def instances(self, asg: str | None = None) -> list[str]:
         return [i["InstanceId"] for i in self.group(asg)["Instances"] if i["LifecycleState"] == "InService"]
 
     def group(self, asg: str | None = None) -> dict[str, Any]:
-        found = self.autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[asg or self.asg])
+        found = self.describe_groups(AutoScalingGroupNames=[asg or self.asg])
         return dict(found["AutoScalingGroups"][0])
+
+    def describe_groups(self, **kwargs: Any) -> Any:
+        """DescribeAutoScalingGroups without the instances of launches still waiting for EC2."""
+        self.settle()
+        found = self.autoscaling.describe_auto_scaling_groups(**kwargs)
+        for g in found["AutoScalingGroups"]:
+            g["Instances"] = [i for i in g["Instances"] if i["InstanceId"] not in self.launching]
+        return found
+
+    def node_groups(self) -> dict[str, str]:
+        """Each live instance's node group ("ng" or "other"), in one call: FakeKube.nodes() runs in every poll."""
+        found = self.describe_groups(AutoScalingGroupNames=[self.asg, self.other_asg])
+        label = {self.asg: "ng", self.other_asg: "other"}
+        return {
+            i["InstanceId"]: label[g["AutoScalingGroupName"]]
+            for g in sorted(found["AutoScalingGroups"], key=lambda g: g["AutoScalingGroupName"] != self.asg)
+            for i in g["Instances"]
+            if i["LifecycleState"] == "InService"
+        }
 
     def sizes(self) -> tuple[int, int, int]:
         g = self.group()
         return g["MinSize"], g["MaxSize"], g["DesiredCapacity"]
+
+    def settle(self) -> None:
+        """What the ASG did by now: launches that got their instance, retries of failed launches."""
+        now = self.wall() if self.wall else None
+        if now is None:
+            return
+        for instance, (activity, done) in list(self.launching.items()):
+            if done <= now:
+                del self.launching[instance]
+                activity["Description"] = f"Launching a new EC2 instance: {instance}"
+                activity |= {"StatusCode": "Successful", "Progress": 100, "EndTime": done}
+        for asg, when in [r for r in self.retries if r[1] <= now]:
+            self.retries.remove((asg, when))
+            group = moto_asg_backend().autoscaling_groups[asg]
+            if group.desired_capacity > len(group.active_instances()):  # still short: launch again
+                before = self.instances(asg)
+                group.set_desired_capacity(group.desired_capacity)  # moto launches up to it
+                self.record(asg, before, when, None)
+
+    def record(self, asg: str, before: list[str], at: datetime, cause: str | None) -> None:
+        """Record the activities an ASG writes for what changed since `before`, in its words: `cause` is why (e.g.
+        "a user request update of AutoScalingGroup constraints to min: 1, max: 2, desired: 2 changing the desired
+        capacity from 1 to 2"; None: the ASG's own retry), and a launch adds that it closes the gap between desired
+        and actual capacity."""
+        after, stamp = self.instances(asg), at.strftime("%Y-%m-%dT%H:%M:%SZ")
+        gone, launched = [i for i in before if i not in after], [i for i in after if i not in before]
+        for instance in gone:
+            self._activity(asg, at, f"Terminating EC2 instance: {instance}", f"At {stamp} {cause}.")
+        actual = len(before) - len(gone)
+        why = (  # one launch activity per instance, all with the same Cause
+            f"At {stamp} an instance was started in response to a difference between desired and actual capacity, "
+            f"increasing the capacity from {actual} to {actual + len(launched)}."
+        )
+        why = f"At {stamp} {cause}.  {why}" if cause else why
+        for instance in launched:
+            if self.launch_fails:  # EC2 said no: the ASG has no instance for the launch, and retries later
+                failed = self.launch_fails.pop(0)
+                self.autoscaling.detach_instances(
+                    InstanceIds=[instance], AutoScalingGroupName=asg, ShouldDecrementDesiredCapacity=True
+                )
+                moto_asg_backend().autoscaling_groups[asg].desired_capacity += 1  # what was asked for stays
+                description = f"Launching a new EC2 instance.  Status Reason: {failed}"
+                self._activity(asg, at, description, why, "Failed", failed)
+                self.retries.append((asg, at + self.retry_after))
+            elif self.launch_takes and self.wall:  # no instance named until EC2 gives one
+                activity = self._activity(asg, at, "Launching a new EC2 instance", why, "WaitingForInstanceId")
+                self.launching[instance] = (activity, at + self.launch_takes)
+            else:
+                self._activity(asg, at, f"Launching a new EC2 instance: {instance}", why)
+
+    def _activity(
+        self, asg: str, at: datetime, description: str, cause: str, status: str = "Successful", message: str = ""
+    ) -> dict[str, Any]:
+        history = self.activities.setdefault(asg, [])
+        activity: dict[str, Any] = {"ActivityId": f"{asg}-activity-{len(history)}", "AutoScalingGroupName": asg}
+        activity |= {"Description": description, "Cause": cause, "StartTime": at}
+        activity |= {"StatusCode": status} | ({"StatusMessage": message} if message else {})
+        if status in ("Successful", "Failed", "Cancelled"):
+            activity |= {"EndTime": at, "Progress": 100}
+        else:  # under way
+            activity |= {"Progress": 0}
+        history.append(activity)
+        return activity
+
+
+def moto_asg_backend() -> Any:
+    account = aws.client("sts", REGION).get_caller_identity()["Account"]
+    return autoscaling_backends[account][REGION]
 
 
 def make_cloud(desired: int, max_size: int) -> Cloud:
@@ -65,7 +166,10 @@ def make_cloud(desired: int, max_size: int) -> Cloud:
     _, subnet = vpc_with_subnet(ec2, f"{REGION}a")
     template = {"ImageId": MOTO_AMI, "InstanceType": "t3.medium"}
     ec2.create_launch_template(LaunchTemplateName=f"{p}-template", LaunchTemplateData=template)
-    for name, size, top in ((f"{p}-eks-ng", desired, max_size), (f"{p}-other", 1, 1)):
+    listeners = [{"Protocol": "HTTP", "LoadBalancerPort": 80, "InstancePort": 30080}]
+    created = elb.create_load_balancer(LoadBalancerName=f"{p}-svc", Listeners=listeners, Subnets=[subnet])
+    cloud = Cloud(autoscaling, elb, f"{p}-eks-ng", f"{p}-other", f"{p}-svc", created["DNSName"])
+    for name, size, top in ((cloud.asg, desired, max_size), (cloud.other_asg, 1, 1)):
         autoscaling.create_auto_scaling_group(
             AutoScalingGroupName=name,
             LaunchTemplate={"LaunchTemplateName": f"{p}-template"},
@@ -74,9 +178,10 @@ def make_cloud(desired: int, max_size: int) -> Cloud:
             DesiredCapacity=size,
             VPCZoneIdentifier=subnet,
         )
-    listeners = [{"Protocol": "HTTP", "LoadBalancerPort": 80, "InstancePort": 30080}]
-    created = elb.create_load_balancer(LoadBalancerName=f"{p}-svc", Listeners=listeners, Subnets=[subnet])
-    return Cloud(autoscaling, elb, f"{p}-eks-ng", f"{p}-other", f"{p}-svc", created["DNSName"])
+        # Created a day before the swap: history no lookup for the run's own launch should read.
+        cause = f"a user request created an AutoScalingGroup changing the desired capacity from 0 to {size}"
+        cloud.record(name, [], START - timedelta(days=1), cause)
+    return cloud
 
 
 @pytest.fixture
@@ -107,6 +212,9 @@ class World:
 
     def sleep(self, seconds: float) -> None:
         self.now += seconds
+
+    def wall(self) -> datetime:
+        return START + timedelta(seconds=self.now)
 
 
 @dataclass
@@ -186,8 +294,7 @@ class FakeKube:
     lease_notes: dict[str, dict[str, str]] = field(default_factory=dict)  # each Lease's annotations, by name
 
     def nodes(self) -> list[Node]:
-        ours, theirs = self.cloud.instances(), self.cloud.instances(self.cloud.other_asg)
-        groups = {i: "ng" for i in ours} | {i: "other" for i in theirs}
+        groups = self.cloud.node_groups()
         joined = [i for i in groups if i in self.seen]
         if self.join_new:
             self.seen |= set(groups)
@@ -287,23 +394,58 @@ class FakeKube:
 
 @dataclass
 class FakeAutoscaling:
-    """moto's Auto Scaling, logging the terminate call with what is still on the node at that moment."""
+    """moto's Auto Scaling, logging the terminate call with what is still on the node at that moment, and answering
+    DescribeScalingActivities from the activities the cloud recorded, as AWS orders and pages them."""
 
     moto: Any
     kube: FakeKube
+    page: int = 2  # "A response can contain fewer items than the value specified by MaxRecords" (the API reference)
 
     def describe_auto_scaling_instances(self, **kwargs: Any) -> Any:
         return self.moto.describe_auto_scaling_instances(**kwargs)
 
     def describe_auto_scaling_groups(self, **kwargs: Any) -> Any:
-        return self.moto.describe_auto_scaling_groups(**kwargs)
+        return self.kube.cloud.describe_groups(**kwargs)
+
+    def describe_scaling_activities(
+        self,
+        AutoScalingGroupName: str,  # noqa: N803
+        MaxRecords: int = 100,  # noqa: N803
+        NextToken: str = "0",  # noqa: N803
+        Filters: list[dict[str, Any]] = [],  # noqa: B006, N803
+    ) -> Any:
+        assert 1 <= MaxRecords <= 100  # the API's limit
+        self.kube.cloud.settle()
+        history = [a for a in self.kube.cloud.activities.get(AutoScalingGroupName, []) if started_within(a, Filters)]
+        # "Activities are sorted by start time. Activities still in progress are described first."
+        ordered = sorted(reversed(history), key=lambda a: (a.get("EndTime") is not None, -a["StartTime"].timestamp()))
+        start = int(NextToken)
+        end = start + min(MaxRecords, self.page)
+        return {"Activities": ordered[start:end]} | ({"NextToken": str(end)} if end < len(ordered) else {})
 
     def terminate_instance_in_auto_scaling_group(self, InstanceId: str, ShouldDecrementDesiredCapacity: bool) -> Any:  # noqa: N803
         left = ", ".join(self.kube.on_node(InstanceId)) or "nothing"
         self.kube.world.log.append(f"terminate {InstanceId} decrement={ShouldDecrementDesiredCapacity} pods={left}")
-        return self.moto.terminate_instance_in_auto_scaling_group(
+        cloud = self.kube.cloud
+        asg = self.moto.describe_auto_scaling_instances(InstanceIds=[InstanceId])["AutoScalingInstances"][0]
+        before = cloud.instances(asg["AutoScalingGroupName"])
+        answer = self.moto.terminate_instance_in_auto_scaling_group(
             InstanceId=InstanceId, ShouldDecrementDesiredCapacity=ShouldDecrementDesiredCapacity
         )
+        cause = f"instance {InstanceId} was taken out of service in response to a user request"
+        if ShouldDecrementDesiredCapacity:
+            cause += f", shrinking the capacity from {len(before)} to {len(before) - 1}"
+        cloud.record(asg["AutoScalingGroupName"], before, self.kube.world.wall(), cause)
+        return answer
+
+
+def started_within(activity: dict[str, Any], filters: list[dict[str, Any]]) -> bool:
+    """DescribeScalingActivities' StartTimeLowerBound filter: ISO 8601, UTC unless it says otherwise."""
+    for f in filters:
+        assert f["Name"] == "StartTimeLowerBound" and re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", f["Values"][0])
+        if activity["StartTime"] < datetime.fromisoformat(f["Values"][0]):
+            return False
+    return True
 
 
 @dataclass
@@ -329,9 +471,19 @@ class FakeEks:
     def update_nodegroup_config(self, clusterName: str, nodegroupName: str, scalingConfig: dict[str, int]) -> Any:  # noqa: N803
         low, high, desired = (scalingConfig[k] for k in ("minSize", "maxSize", "desiredSize"))
         self.world.log.append(f"resize min={low} max={high} desired={desired}")
-        self.cloud.autoscaling.update_auto_scaling_group(
-            AutoScalingGroupName=self.cloud.asg, MinSize=low, MaxSize=high, DesiredCapacity=desired
+        cloud, was = self.cloud, self.cloud.sizes()[2]
+        before = cloud.instances()
+        cloud.autoscaling.update_auto_scaling_group(
+            AutoScalingGroupName=cloud.asg, MinSize=low, MaxSize=high, DesiredCapacity=desired
         )
+        if desired != was:  # EKS's call to UpdateAutoScalingGroup, in the ASG's words
+            cause = f"a user request update of AutoScalingGroup constraints to min: {low}, max: {high}, desired: "
+            cloud.record(
+                cloud.asg,
+                before,
+                self.world.wall(),
+                f"{cause}{desired} changing the desired capacity from {was} to {desired}",
+            )
         return {"update": {"id": f"u-{len(self.world.log)}", "status": "InProgress"}}
 
     def describe_update(self, name: str, updateId: str, nodegroupName: str) -> Any:  # noqa: N803
@@ -354,14 +506,15 @@ def setup(
     cloud: Cloud, world: World | None = None, elb_type: type[FakeElb] = FakeElb, kube_type: type[FakeKube] = FakeKube
 ) -> tuple[FakeKube, SwapDeps, list[str], World]:
     world = world or World()
+    cloud.wall = world.wall  # the ASG acts on the fake world's time
     elb = elb_type(cloud.elb, world)
     kube = kube_type(cloud, world, elb)
     kube.nodes()  # every current instance has joined, and is InService in the ELB (other groups' too)
-    for instance in cloud.instances() + cloud.instances(cloud.other_asg):
-        cloud.elb.register_instances_with_load_balancer(
-            LoadBalancerName=cloud.elb_name, Instances=[{"InstanceId": instance}]
-        )
-        kube.registered.add(instance)
+    running = list(cloud.node_groups())
+    cloud.elb.register_instances_with_load_balancer(
+        LoadBalancerName=cloud.elb_name, Instances=[{"InstanceId": instance} for instance in running]
+    )
+    kube.registered |= set(running)
     lines: list[str] = []
     deps = SwapDeps(
         kube,
@@ -370,7 +523,7 @@ def setup(
         elb,
         Clock(lambda: world.now, world.sleep),
         lines.append,
-        wall=lambda: START + timedelta(seconds=world.now),
+        wall=world.wall,
         holder=HOLDER,
     )
     return kube, deps, lines, world
@@ -467,6 +620,42 @@ def test_last_node_grows_the_group_first_and_restores_its_sizes(lone_cloud: Clou
     assert lines[-1] == f"done: {name} replaced"
 
 
+def undone_then_surge_removed(old: str, new: str) -> list[str]:
+    """What the fakes log from the undo on when a lone node's swap stops after the group grew to two: the old node
+    serves again, then the instance the resize launched leaves the ELB, is terminated with the desired capacity
+    decremented, and the sizes go back to min 1, max 1, desired 1."""
+    name = node_name(old)
+    return [
+        f"uncordon {name}",
+        f"unlabel {name} {EXCLUDE}",
+        f"elb in service {old}",
+        f"cordon {node_name(new)}",
+        f"label {node_name(new)} {EXCLUDE}=true",
+        f"elb drained {new}",
+        f"terminate {new} decrement=True pods=nothing",
+        "resize min=1 max=1 desired=1",
+    ]
+
+
+def find_the_launch_by_hand(asg: str) -> list[str]:
+    """The commands a lone node's restore prints when it could not tell which instance the resize (from desired 1 to
+    2) launched: how to find it in the ASG's record, then the sizes back."""
+    return [
+        '  first find the instance the resize launched: Description "Launching a new EC2 instance: i-...", '
+        'StatusCode Successful, Cause with "changing the desired capacity from 1 to 2" or, after that one Failed, the '
+        'next whose Cause is only "At ... an instance was started in response to a difference between desired and '
+        'actual capacity, increasing the capacity from 1 to 2." (not a replacement); wait while one is in progress:',
+        f"  aws autoscaling describe-scaling-activities --auto-scaling-group-name {asg} --no-cli-pager --query "
+        "\"Activities[?contains(Cause, 'changing the desired capacity from 1 to 2') || contains(Cause, 'increasing "
+        "the capacity from 1 to 2')].[ActivityId,StartTime,StatusCode,Description,Cause]\"",
+        "  its node is the one whose providerID ends with that instance id; drain it and terminate it with "
+        "--should-decrement-desired-capacity:",
+        "  kubectl get nodes -o custom-columns=NODE:.metadata.name,PROVIDER_ID:.spec.providerID",
+        "  aws eks update-nodegroup-config --cluster-name foo --nodegroup-name ng "
+        "--scaling-config minSize=1,maxSize=1,desiredSize=1",
+    ]
+
+
 def test_failure_after_growing_undoes_the_cordon_then_removes_only_the_node_it_added(lone_cloud: Cloud) -> None:
     cloud = lone_cloud
     kube, deps, lines, world = setup(cloud)
@@ -481,16 +670,7 @@ def test_failure_after_growing_undoes_the_cordon_then_removes_only_the_node_it_a
     (new,) = set(world.log[1].split()[-1:])  # "elb in service NEW": the instance the group grew by
     # The old node serves again; then the run's own node is taken out of the ELB, drained and terminated with the
     # desired capacity decremented: no scale-in gets to pick the old node, undrained.
-    assert world.log[5:] == [
-        f"uncordon {name}",
-        f"unlabel {name} {EXCLUDE}",
-        f"elb in service {old}",
-        f"cordon {node_name(new)}",
-        f"label {node_name(new)} {EXCLUDE}=true",
-        f"elb drained {new}",
-        f"terminate {new} decrement=True pods=nothing",
-        "resize min=1 max=1 desired=1",
-    ]
+    assert world.log[5:] == undone_then_surge_removed(old, new)
     assert cloud.instances() == [old] and cloud.sizes() == (1, 1, 1)
     assert f"stopped: {name}: uncordoned it and removed its label {EXCLUDE} (it rejoins the ELB)" in lines
     assert f"remove {new}, the instance this run added (a scale-in could pick the old node instead)" in lines
@@ -521,13 +701,14 @@ def test_failed_undo_prints_the_undo_commands_and_keeps_the_added_node_serving(l
     assert cloud.sizes() == (1, 2, 2)
     failed = lines.index(
         "could not restore node group ng to min 1, max 1, desired 1 (timed out after 120s waiting for another "
-        f"node of the group InService in ELB {cloud.elb_name}: 0 other node(s) of the group InService:); run:"
+        f"node of the group InService in ELB {cloud.elb_name}: 0 other node(s) of the group InService:  (--timeout "
+        "allows a longer wait)); run:"
     )
     assert lines[failed + 1 :] == [
         f"  kubectl label node {node_name(new)} {EXCLUDE}=true",
         f"  kubectl drain {node_name(new)} --ignore-daemonsets --delete-emptydir-data",
         f"  aws autoscaling terminate-instance-in-auto-scaling-group --instance-id {new} "
-        "--should-decrement-desired-capacity",
+        "--should-decrement-desired-capacity --no-cli-pager",
         "  aws eks update-nodegroup-config --cluster-name foo --nodegroup-name ng "
         "--scaling-config minSize=1,maxSize=1,desiredSize=1",
     ]
@@ -580,6 +761,8 @@ def wire_cli(monkeypatch: pytest.MonkeyPatch, kube: FakeKube, deps: SwapDeps) ->
     clients = {"eks": deps.eks, "autoscaling": deps.autoscaling, "elb": deps.elb, "sts": aws.client("sts", REGION)}
     monkeypatch.setattr(live, "aws_client", lambda service, out: clients[service])
     monkeypatch.setattr(live, "REAL_CLOCK", deps.clock)
+    # The wall clock too: the ASG's activity times are the fake world's.
+    monkeypatch.setattr(command, "SwapDeps", functools.partial(SwapDeps, wall=deps.wall))
 
 
 def test_swap_node_verb_passes_force_and_reports_errors_in_one_line(

@@ -245,7 +245,7 @@ def test_moved_pod_never_serving_times_out_and_undoes_only_the_cordon(
 
     assert str(raised.value) == (
         f"timed out after 60s waiting for another node of the group InService in ELB {cloud.elb_name}: "
-        "0 other node(s) of the group InService: "
+        "0 other node(s) of the group InService:  (--timeout allows a longer wait)"
     )
     changes = [e for e in world.log if e.split()[0] in ("cordon", "label", "uncordon", "unlabel")]
     assert changes == [f"cordon {name}"] * (not quarantined) + [step.format(name=name) for step in undo]

@@ -3,6 +3,7 @@ moto's ASG, a fake clock for the swap's waits); the app fails while the drain ru
 next destructive step, undo, and say which step the failures happened in."""
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import pytest
 from fakes import SwitchableApp, switchable_app
@@ -10,12 +11,15 @@ from test_ops_swap_node import (
     EXCLUDE,
     OUTPUTS,
     Cloud,
+    FakeKube,
+    World,
     app_pods,
     cloud,
     lone_cloud,
     moto_account,
     node_name,
     setup,
+    undone_then_surge_removed,
     wire_cli,
 )
 
@@ -47,17 +51,35 @@ def fail_during(monkeypatch: pytest.MonkeyPatch, server: SwitchableApp, step: st
     return lines
 
 
+@dataclass(frozen=True)
+class WatchedSwap:
+    kube: FakeKube
+    world: World
+    old: str  # the instance to swap
+    name: str  # its node
+    lines: list[str]  # what the run printed
+
+
+def watched_swap(
+    cloud: Cloud, app: tuple[SwitchableApp, str], monkeypatch: pytest.MonkeyPatch, fail_at: str, pods: bool = True
+) -> WatchedSwap:
+    """`swap-node foo NODE --watch` on the fakes, for the group's first instance, with the app at the stack's url
+    failing when `fail_at` is printed."""
+    server, url = app
+    kube, deps, _, world = setup(cloud)
+    old = cloud.instances()[0]
+    if pods:
+        app_pods(kube, old)
+    wire_cli(monkeypatch, kube, deps)
+    monkeypatch.setattr(stack, "read_outputs", lambda stack_name: {**OUTPUTS, "url": url})
+    return WatchedSwap(kube, world, old, node_name(old), fail_during(monkeypatch, server, fail_at))
+
+
 def test_failures_during_the_drain_stop_the_swap_before_the_terminate_and_undo_it(
     cloud: Cloud, app: tuple[SwitchableApp, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    server, url = app
-    kube, deps, _, world = setup(cloud)
-    old, _ = cloud.instances()
-    name = node_name(old)
-    app_pods(kube, old)
-    wire_cli(monkeypatch, kube, deps)
-    monkeypatch.setattr(stack, "read_outputs", lambda stack_name: {**OUTPUTS, "url": url})
-    lines = fail_during(monkeypatch, server, DRAIN)
+    run = watched_swap(cloud, app, monkeypatch, DRAIN)
+    kube, world, old, name, lines = run.kube, run.world, run.old, run.name, run.lines
 
     assert cli.main(["swap-node", "foo", name, "--watch", *FAST]) == 1
 
@@ -82,14 +104,9 @@ def test_failures_during_the_drain_stop_the_swap_before_the_terminate_and_undo_i
 def test_a_budget_that_allows_the_failures_lets_the_swap_finish(
     cloud: Cloud, app: tuple[SwitchableApp, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    server, url = app
-    kube, deps, _, world = setup(cloud)
-    old, _ = cloud.instances()
-    name = node_name(old)
-    app_pods(kube, old)
-    wire_cli(monkeypatch, kube, deps)
-    monkeypatch.setattr(stack, "read_outputs", lambda stack_name: {**OUTPUTS, "url": url})
-    lines = fail_during(monkeypatch, server, DRAIN)
+    run = watched_swap(cloud, app, monkeypatch, DRAIN)
+    world, old, name, lines = run.world, run.old, run.name, run.lines
+    _, url = app
 
     assert cli.main(["swap-node", "foo", name, "--watch", "--error-budget", "1000", *FAST]) == 0
 
@@ -102,14 +119,12 @@ def test_a_budget_that_allows_the_failures_lets_the_swap_finish(
 def test_failures_before_any_step_stop_the_swap_before_the_cordon(
     cloud: Cloud, app: tuple[SwitchableApp, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    server, url = app
-    kube, deps, _, world = setup(cloud)
     old, _ = cloud.instances()
     name = node_name(old)
-    wire_cli(monkeypatch, kube, deps)
-    monkeypatch.setattr(stack, "read_outputs", lambda stack_name: {**OUTPUTS, "url": url})
     # The app is failing already while swap-node checks the node: nothing of the swap is to blame, nothing starts.
-    lines = fail_during(monkeypatch, server, f"replacing node {name} (instance {old} in ASG {cloud.asg}, desired 2)")
+    checking = f"replacing node {name} (instance {old} in ASG {cloud.asg}, desired 2)"
+    run = watched_swap(cloud, app, monkeypatch, checking, pods=False)
+    world, lines = run.world, run.lines
 
     assert cli.main(["swap-node", "foo", name, "--watch", *FAST]) == 1
 
@@ -126,29 +141,15 @@ def test_the_restore_after_a_budget_stop_runs_to_the_end_although_the_budget_is_
     # One node: the group grew by one first. Stopped by the budget, the restore drains and removes the node it added
     # (steps 1/6 to 5/6 again, destructive ones included): the undo itself must not be stopped by the budget.
     cloud = lone_cloud
-    server, url = app
-    kube, deps, _, world = setup(cloud)
     (old,) = cloud.instances()
-    name = node_name(old)
-    app_pods(kube, old)
-    wire_cli(monkeypatch, kube, deps)
-    monkeypatch.setattr(stack, "read_outputs", lambda stack_name: {**OUTPUTS, "url": url})
-    lines = fail_during(monkeypatch, server, DRAIN)
+    run = watched_swap(cloud, app, monkeypatch, DRAIN)
+    world, name, lines = run.world, run.name, run.lines
 
     assert cli.main(["swap-node", "foo", name, "--watch", *FAST]) == 1
 
     (new,) = set(world.log[1].split()[-1:])  # "elb in service NEW": the instance the group grew by
     undone = world.log.index(f"uncordon {name}")
-    assert world.log[undone:] == [
-        f"uncordon {name}",
-        f"unlabel {name} {EXCLUDE}",
-        f"elb in service {old}",
-        f"cordon {node_name(new)}",
-        f"label {node_name(new)} {EXCLUDE}=true",
-        f"elb drained {new}",
-        f"terminate {new} decrement=True pods=nothing",
-        "resize min=1 max=1 desired=1",
-    ]
+    assert world.log[undone:] == undone_then_surge_removed(old, new)
     assert cloud.instances() == [old] and cloud.sizes() == (1, 1, 1)
     assert not any(line.startswith("could not restore") for line in lines)
 
@@ -156,14 +157,8 @@ def test_the_restore_after_a_budget_stop_runs_to_the_end_although_the_budget_is_
 def test_failures_after_the_terminate_let_the_swap_finish_but_fail_the_run(
     cloud: Cloud, app: tuple[SwitchableApp, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    server, url = app
-    kube, deps, _, world = setup(cloud)
-    old, _ = cloud.instances()
-    name = node_name(old)
-    app_pods(kube, old)
-    wire_cli(monkeypatch, kube, deps)
-    monkeypatch.setattr(stack, "read_outputs", lambda stack_name: {**OUTPUTS, "url": url})
-    lines = fail_during(monkeypatch, server, "6/6 wait for the replacement node and the workload")
+    run = watched_swap(cloud, app, monkeypatch, "6/6 wait for the replacement node and the workload")
+    world, old, name, lines = run.world, run.old, run.name, run.lines
 
     assert cli.main(["swap-node", "foo", name, "--watch", *FAST]) == 1
 

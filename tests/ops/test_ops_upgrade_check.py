@@ -12,6 +12,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
@@ -555,6 +556,25 @@ def test_the_reader_gives_up_on_a_silent_api_server(api_server: Any) -> None:
     with pytest.raises(Exception, match=r"(?i)timed out"):
         reader(host, timeout=0.2).disruption_budgets()
     assert time.monotonic() - started < 3
+
+
+def test_an_endless_list_of_budgets_is_refused_with_the_command_to_look_by_hand() -> None:
+    class EndlessPages:  # a server that always hands back another continue token
+        calls = 0
+
+        def list_pod_disruption_budget_for_all_namespaces(self, **_: Any) -> Any:
+            self.calls += 1
+            return SimpleNamespace(items=[], metadata=SimpleNamespace(var_continue=f"page-{self.calls + 1}"))
+
+    policy = EndlessPages()
+    with pytest.raises(OpsError) as raised:
+        KubeBudgets(policy).disruption_budgets()  # type: ignore[arg-type]
+
+    assert str(raised.value) == (
+        "more than 50000 PodDisruptionBudgets; refusing to list on: find those that would stall the node roll by hand "
+        "(`kubectl get pdb -A`, ALLOWED DISRUPTIONS 0)"
+    )
+    assert policy.calls == 100  # bounded
 
 
 def test_the_reader_built_from_the_stack_kubeconfig_reaches_its_server(api_server: Any) -> None:

@@ -74,7 +74,7 @@ def test_crashing_probe_is_a_failed_check() -> None:
     def boom() -> CheckResult:
         raise RuntimeError("Unauthorized\nmore lines")
 
-    assert probes.Probe("nodes", boom)() == CheckResult("nodes", "FAIL", "RuntimeError: Unauthorized")
+    assert probes.CheckRow("nodes", boom)() == CheckResult("nodes", "FAIL", "RuntimeError: Unauthorized")
 
 
 def test_wait_reruns_only_failing_checks_until_they_pass() -> None:
@@ -90,7 +90,11 @@ def test_wait_reruns_only_failing_checks_until_they_pass() -> None:
 
     ticker, lines = FakeClock(), list[str]()
     results = probes.run_checks(
-        [probes.Probe("a", a), probes.Probe("nodes", b)], wait=600, interval=10, clock=ticker.clock, out=lines.append
+        [probes.CheckRow("a", a), probes.CheckRow("nodes", b)],
+        wait=600,
+        interval=10,
+        clock=ticker.clock,
+        out=lines.append,
     )
     assert [r.status for r in results] == ["PASS", "PASS"]
     assert runs == {"a": 1, "b": 3} and ticker.t == 20
@@ -99,7 +103,7 @@ def test_wait_reruns_only_failing_checks_until_they_pass() -> None:
 
 def test_wait_gives_up_at_the_deadline() -> None:
     ticker = FakeClock()
-    probe = probes.Probe("nodes", lambda: checks.nodes_ready([], 2))
+    probe = probes.CheckRow("nodes", lambda: checks.nodes_ready([], 2))
     results = probes.run_checks([probe], wait=25, interval=10, clock=ticker.clock, out=lambda _: None)
     assert results[0].status == "FAIL" and ticker.t == 25
     assert probes.run_checks([probe], wait=0, interval=10, clock=ticker.clock, out=lambda _: None)[0].status == "FAIL"
@@ -110,12 +114,12 @@ def test_wait_counts_from_the_start_of_the_verb_not_from_the_end_of_the_first_ro
     # round ends, so no second round starts (before, the 10 s only began then: 48 s in all).
     ticker = FakeClock(start=100.0)
 
-    def hung(seconds: float) -> probes.Probe:
+    def hung(seconds: float) -> probes.CheckRow:
         def run() -> CheckResult:
             ticker.sleep(seconds)
             return failed("nodes", "Kubernetes API: no answer within 20s")
 
-        return probes.Probe("nodes", run)
+        return probes.CheckRow("nodes", run)
 
     lines: list[str] = []
     probes.run_checks([hung(20)], wait=10, interval=5, clock=ticker.clock, out=lines.append)
@@ -134,7 +138,7 @@ def test_a_final_failure_is_not_re_run() -> None:
 
     ticker = FakeClock()
     results = probes.run_checks(
-        [probes.Probe("nodes", refused, "infra-foo")], wait=600, interval=10, clock=ticker.clock, out=print
+        [probes.CheckRow("nodes", refused, "infra-foo")], wait=600, interval=10, clock=ticker.clock, out=print
     )
     assert results == [
         CheckResult(
@@ -168,7 +172,7 @@ def test_ctrl_c_ends_the_wait_for_a_round_at_once() -> None:
     saved = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         with pytest.raises(KeyboardInterrupt):
-            probes.run_round([probes.Probe("nodes", hangs), probes.Probe("interrupter", ctrl_c)])
+            probes.run_round([probes.CheckRow("nodes", hangs), probes.CheckRow("interrupter", ctrl_c)])
         assert time.monotonic() - pressed[0] < 1.0  # the hung check (5 s) was not waited for
     finally:
         release.set()
@@ -180,13 +184,13 @@ def test_a_round_runs_its_checks_at_once() -> None:
     # parallel a round takes one timeout, not one per check. Each probe here waits for the other.
     started = {name: threading.Event() for name in ("a", "b")}
 
-    def probe(me: str, other: str) -> probes.Probe:
+    def probe(me: str, other: str) -> probes.CheckRow:
         def run() -> CheckResult:
             started[me].set()
             together = started[other].wait(timeout=2)
             return passed(me, "ran alongside") if together else failed(me, "ran alone")
 
-        return probes.Probe(me, run)
+        return probes.CheckRow(me, run)
 
     results = probes.run_checks(
         [probe("a", "b"), probe("b", "a")], wait=0, interval=1, clock=FakeClock().clock, out=print
@@ -306,7 +310,7 @@ def test_verify_verb_prints_table_and_exit_code(
     assert ("FAIL" in [status for status, _ in rows.values()]) == bool(code)
     assert rows["kube-system pods"][0] == "PASS" and rows["service helloworld"][0] == "PASS"
     # The url names 127.0.0.1, not the ELB: as for a DNS name with tls off.
-    assert rows["certificate"] == ("INFO", "plain HTTP: no certificate for 127.0.0.1 (infra:dns tls is false)")
+    assert rows["certificate"] == ("INFO", "plain HTTP: no certificate for 127.0.0.1 (infra:dns.tls is false)")
     if code:
         assert err.startswith("error: 1 check(s) failed: ")
         assert err.count("\n") == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.server
+import inspect
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -112,4 +113,5 @@ def test_fetch_failure_is_one_line() -> None:
 
 
 def test_the_bundle_is_fetched_from_aws_over_https() -> None:
-    assert rds_ca.BUNDLE_URL == "https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem"
+    url = inspect.signature(rds_ca.fetch_bundle).parameters["url"].default
+    assert url == "https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem"

@@ -160,3 +160,27 @@ def test_other_kubernetes_errors_are_still_retried() -> None:
     time = FakeClock()
     assert wait_for("nodes", probe, timeout=900, interval=10, clock=time.clock, out=lambda _: None) == "2/2 Ready"
     assert time.sleeps == [10]
+
+
+def test_a_timeout_names_the_option_that_allows_a_longer_wait() -> None:
+    def probe() -> tuple[bool, str]:
+        return False, "1/2 Ready"
+
+    time = FakeClock()
+    with pytest.raises(OpsError) as raised:
+        wait_for(
+            "replacement node", probe, timeout=60, interval=10, clock=time.clock, out=lambda _: None, longer="--timeout"
+        )
+
+    assert (
+        str(raised.value)
+        == "timed out after 60s waiting for replacement node: 1/2 Ready (--timeout allows a longer wait)"
+    )
+
+
+def test_a_timeout_without_an_option_to_name_says_what_it_waited_for() -> None:
+    time = FakeClock()
+    with pytest.raises(OpsError) as raised:
+        wait_for("Job x", lambda: (False, "running"), timeout=30, interval=10, clock=time.clock, out=lambda _: None)
+
+    assert str(raised.value) == "timed out after 30s waiting for Job x: running"

@@ -187,9 +187,14 @@ def test_timeout_bounds_the_whole_request_not_each_read() -> None:
 
 
 def test_watch_counts_non_2xx_answers_as_failures() -> None:
+    # Real requests on a test clock: with the wall clock, a loaded machine whose first request took longer than
+    # the duration saw one request, not the several this needs.
+    clock = FakeClock(start=100.0)
     with serve(State("down\n", status=503)) as (url, _):
-        stats = watch(url, interval=0.05, duration=0.15, timeout=1.0, out=lambda _: None)
-    assert stats.requests >= 2
+        stats = watch(
+            url, interval=0.5, duration=1.5, timeout=1.0, clock=clock.now, sleep=clock.sleep, out=lambda _: None
+        )
+    assert stats.requests == 3  # t = 0, 0.5, 1.0
     assert (stats.successes, stats.failures) == (0, stats.requests)
     assert stats.answers == {"HTTP 503": stats.requests}
 
@@ -267,12 +272,15 @@ def test_ctrl_c_prints_summary() -> None:
 
 
 def test_short_real_time_run() -> None:
+    """The real clock ends the run and spaces the requests. How many fit depends on the machine's load (a slot
+    missed while the CPU is busy is skipped, not made up), so only the schedule's bounds are asserted here; the
+    exact counts are the fake-clock tests' (a lower bound of 3 failed 30 times in 40 with the cores busy)."""
     with serve(State()) as (url, _):
         begin = time.monotonic()
         stats = watch(url, interval=0.1, duration=0.5, timeout=1.0, out=lambda _: None)
         took = time.monotonic() - begin
-    assert 0.5 <= took < 1.5
-    assert 3 <= stats.requests <= 6
+    assert 0.5 <= took < 5.0  # ends on time, never hangs: the slack is for a loaded machine
+    assert 1 <= stats.requests <= 6  # at most one per 0.1 s slot in 0.5 s, plus the first
     assert stats.failures == 0 and stats.answers == {"Hello world": stats.requests}
 
 

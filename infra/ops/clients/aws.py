@@ -74,6 +74,8 @@ THROTTLED = frozenset(
         "EC2ThrottledException",
     }
 )
+# What AWS answers an identity that lacks the permission (IAM-style services, EC2).
+ACCESS_DENIED = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"})
 # What STS answers for expired or unknown credentials.
 REJECTED = {
     "ExpiredToken",

@@ -22,14 +22,12 @@ from infra.ops.clients.kube_model import (
     WorkloadStatus,
 )
 from infra.ops.errors import OpsError
+from infra.ops.limits import KUBE_TIMEOUT as TIMEOUT  # every call's (connect, read) seconds: see limits.py
+from infra.ops.limits import Timeout
 
 EvictOutcome = Literal["evicted", "blocked", "gone"]
 T = TypeVar("T")
 
-# Every call: seconds to connect, then to wait for the answer. An API server that accepts
-# connections and never answers must not hang a verb; the verbs' own waits do the retrying
-# (visibly, within their deadlines), so the transport retries nothing and logs nothing.
-TIMEOUT = (5.0, 20.0)
 NO_RETRIES = urllib3.Retry(0)
 
 # HTTP answers the lease calls expect: creating a Lease that exists, deleting one that is gone or not ours.
@@ -91,7 +89,7 @@ class Kube:
         apps: client.AppsV1Api,
         coordination: client.CoordinationV1Api,
         *,
-        timeout: tuple[float, float] = TIMEOUT,
+        timeout: Timeout = TIMEOUT,
     ) -> None:
         self.core = core
         self.apps = apps
@@ -99,7 +97,7 @@ class Kube:
         self.timeout = timeout
 
     @classmethod
-    def from_kubeconfig(cls, kubeconfig: dict[str, Any], *, timeout: tuple[float, float] = TIMEOUT) -> "Kube":
+    def from_kubeconfig(cls, kubeconfig: dict[str, Any], *, timeout: Timeout = TIMEOUT) -> "Kube":
         api = api_client(kubeconfig)
         return cls(client.CoreV1Api(api), client.AppsV1Api(api), client.CoordinationV1Api(api), timeout=timeout)
 
@@ -244,7 +242,7 @@ class MicroTime(datetime):
         return super().isoformat(sep, timespec)
 
 
-def transport_problem(err: urllib3.exceptions.HTTPError, timeout: tuple[float, float]) -> str:
+def transport_problem(err: urllib3.exceptions.HTTPError, timeout: Timeout) -> str:
     """What went wrong below HTTP, in a few words (urllib3's own text runs to hundreds of characters)."""
     reason = err.reason if isinstance(err, urllib3.exceptions.MaxRetryError) else err
     connect, read = timeout

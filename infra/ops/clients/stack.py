@@ -1,4 +1,5 @@
-"""The only module that talks to Pulumi (Automation API); everything else uses plain dicts.
+"""The only module that talks to Pulumi (Automation API): reads, preview, up and destroy; everything else uses plain
+dicts.
 
 The Automation API shells out to the `pulumi` CLI, so every failure here (CLI missing,
 stack missing, update failed) is turned into a one-line StackError. Every command names its
@@ -19,6 +20,8 @@ if TYPE_CHECKING:
 
 # The Pulumi project (Pulumi.yaml) lives at the repository root, three levels above this file.
 REPO_ROOT = Path(__file__).resolve().parents[3]
+# The policy pack preview and up run with: what `make up` passes as `--policy-pack policy`.
+POLICY_PACK = REPO_ROOT / "policy"
 
 _LABEL = re.compile(r"^(stdout|stderr):\s*")
 # Lines Pulumi prints for every failed update; they say nothing about the cause.
@@ -115,32 +118,87 @@ def read_state(stack: str) -> dict[str, Any]:
     return dict(deployment or {})
 
 
-def destroy(stack: str, on_output: Callable[[str], None], *, preview_only: bool = False) -> None:
-    """Run `pulumi destroy` (or its preview), streaming the CLI's lines to on_output."""
+def _operate(
+    verb: str,
+    stack: str,
+    operate: Callable[["auto.Stack"], object],
+    on_output: Callable[[str], None],
+    *,
+    then: str | None,
+    changes_nothing: bool = False,
+) -> None:
+    """operate(the stack), every failure one StackError; an interrupt pulumi honoured is one with `interrupted`.
+
+    `then` is said when pulumi completed anyway (the interrupt came too late): its work is done, and `then` tells what
+    follows; None where such a completion still counts as the interrupt. `changes_nothing`: a preview, which a
+    failure or an interrupt leaves with nothing to finish."""
     from infra.ops.clients.stack_workspace import CancelledByOperatorError
 
     try:
-        _open(stack).destroy(
-            on_output=on_output,
-            on_error=on_output,
-            show_secrets=False,
-            preview_only=preview_only,
-        )
+        operate(_open(stack))
     except CancelledByOperatorError as err:
-        if err.completed and not preview_only:  # the interrupt came as pulumi finished: the steps after it must run
-            on_output(
-                f"pulumi destroy of stack {stack!r} completed before the interrupt could cancel it; "
-                "the steps after it run"
-            )
+        if err.completed and then is not None:
+            on_output(f"pulumi {verb} of stack {stack!r} completed before the interrupt could cancel it{then}")
             return
+        if changes_nothing:
+            raise StackError(
+                f"pulumi {verb} of stack {stack!r} was interrupted; nothing changed", interrupted=True
+            ) from err
         raise StackError(
-            f"pulumi destroy of stack {stack!r} was interrupted: pulumi was asked to cancel and has exited "
+            f"pulumi {verb} of stack {stack!r} was interrupted: pulumi was asked to cancel and has exited "
             f"(code {err.result.code}). Run the same command again to finish, after `pulumi refresh -s {stack}` "
             "if pulumi reported pending operations",
             interrupted=True,
         ) from err
-    except Exception as err:
+    except Exception as err:  # CLI missing, no such stack, backend login, the operation itself...: one line
+        outcome = "; nothing changed" if changes_nothing else ""
         raise StackError(
-            f"pulumi destroy of stack {stack!r} failed: {explain(err)}",
-            dependency_violation="DependencyViolation" in str(err),
+            f"pulumi {verb} of stack {stack!r} failed: {explain(err)}{outcome}",
+            dependency_violation="DependencyViolation" in str(err),  # what destroy's sweep can fix
         ) from err
+
+
+def destroy(stack: str, on_output: Callable[[str], None], *, preview_only: bool = False) -> None:
+    """Run `pulumi destroy` (or its preview), streaming the CLI's lines to on_output."""
+    _operate(
+        "destroy",
+        stack,
+        lambda s: s.destroy(on_output=on_output, on_error=on_output, show_secrets=False, preview_only=preview_only),
+        on_output,
+        then=None if preview_only else "; the steps after it run",
+    )
+
+
+def preview(
+    stack: str, on_output: Callable[[str], None], on_event: Callable[["auto.events.EngineEvent"], None]
+) -> dict[str, int]:
+    """What `pulumi up` would do, as it shows before asking, with the policy pack: policy violations fail here.
+    Returns the preview's change summary (PreviewResult.change_summary): how many steps of each op it counted."""
+    summary: dict[str, int] = {}
+
+    def run(s: "auto.Stack") -> None:
+        result = s.preview(policy_packs=[str(POLICY_PACK)], on_output=on_output, on_error=on_output, on_event=on_event)
+        # The keys are the JSON's op names, or OpType members (a str Enum) as the type hints say.
+        summary.update({getattr(op, "value", op): count for op, count in result.change_summary.items()})
+
+    _operate("preview", stack, run, on_output, then=None, changes_nothing=True)
+    return summary
+
+
+def update(
+    stack: str, on_output: Callable[[str], None], on_event: Callable[["auto.events.EngineEvent"], None] | None = None
+) -> None:
+    """`pulumi up --yes --skip-preview` (the Automation API's) with the policy pack, streaming its lines and events."""
+    _operate(
+        "up",
+        stack,
+        lambda s: s.up(
+            policy_packs=[str(POLICY_PACK)],
+            on_output=on_output,
+            on_error=on_output,
+            on_event=on_event,
+            show_secrets=False,
+        ),
+        on_output,
+        then="",
+    )

@@ -1,7 +1,7 @@
 """stack.py's Automation API workspace: it never selects a stack, and it passes Ctrl-C on to the pulumi CLI.
 
-Imported only by infra.ops.clients.stack and infra.ops.up.update, the `up` verb's preview and update (lazily: the
-Automation API takes a while to load and `--help` needs none of it).
+Imported only by infra.ops.clients.stack (lazily: the Automation API takes a while to load and `--help` needs none
+of it).
 """
 
 import contextlib

@@ -115,13 +115,13 @@ def log_groups_check(target: Target, clients: AwsClients) -> CheckResult:
     writers = {eks_group: cluster_left, **dict.fromkeys(log_groups.rds_groups(target.db_identifier), db_left)}
     unsure = sorted({left for left in writers.values() if isinstance(left, str)})
     try:
-        candidates, listed = log_groups.existing(clients.logs, list(writers)), True
-    except Exception:
-        candidates, listed = list(writers), False
+        candidates, listing_error = log_groups.existing(clients.logs, list(writers)), None
+    except Exception as err:
+        candidates, listing_error = list(writers), one_line(err)
     kept = [g for g in candidates if writers[g] is True]  # deleting now would only see it re-created
     result = log_groups.delete(clients.logs, [g for g in candidates if writers[g] is not True])
-    if result.failed and not listed:  # neither listed nor deleted: whether they exist is unknown
-        raise OpsError(f"could not list or delete ({_why_not(result)})")
+    if result.failed and listing_error is not None:  # neither listed nor deleted: whether they exist is unknown
+        raise OpsError(f"could not list ({listing_error}) or delete ({_why_not(result)})")
     if kept and not result.failed:
         return CheckResult(name, "WARN", f"kept {', '.join(kept)}: the cluster or database still exists")
     note = f" (the cluster or database could not be looked up: {'; '.join(unsure)})" if unsure else ""

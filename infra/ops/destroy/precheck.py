@@ -42,7 +42,7 @@ def refuse_protected(stack: str, facts: StateFacts) -> None:
         raise OpsError(
             f"stack {stack!r} has protected resources ({', '.join(facts.protected)}), so pulumi destroy would "
             f"delete everything else and then fail on them; nothing was destroyed. To remove them, review and apply: "
-            f"pulumi config set --path database.ephemeral true -s {stack} && pulumi up -s {stack}"
+            f"pulumi config set --path database.ephemeral true -s {stack} && make up STACK={stack}"
         )
 
 

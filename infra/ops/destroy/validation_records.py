@@ -34,7 +34,7 @@ def _also_validated_by(acm: Any, record: ValidationRecord) -> list[tuple[str, st
 
 def _restore_command(stack: str) -> str:
     # refresh first: the survivor's state still lists the record, so a bare `up` would see nothing to do
-    return f"`pulumi refresh -s {stack} --yes && pulumi up -s {stack}`"
+    return f"`pulumi refresh -s {stack} --yes && make up STACK={stack}`"
 
 
 def validation_record_rows(target: Target, acm: Any) -> list[CheckResult]:

@@ -12,8 +12,9 @@ afterwards, also when a step fails. Before the old node leaves the ELB, another 
 the group must be InService there (a new node is only after its health checks pass). Under the
 Service's externalTrafficPolicy Local only a node holding a ready pod of the workload is; when
 the old node holds all of them, one moves off it first (see SwapRun.isolate). If the swap stops
-before the old instance goes, the restore removes the instance the group grew by (drained like
-any swapped node), not whichever instance a scale-in would pick.
+before the old instance goes, the restore removes the instance the resize launched, as the ASG's
+scaling activities record it (drained like any swapped node), not whichever instance a scale-in
+would pick nor one node repair launched meanwhile.
 
 One run at a time per cluster (lock.py); the lock notes the node and the original sizes.
 
@@ -23,6 +24,6 @@ are restored: a cordon or label the node had before the run stays. From the mome
 terminate is sent nothing is undone on the node unless AWS says the instance is still in service.
 
 swap.py checks and plans the run, steps.py holds its steps and their undo, resize.py grows the group and puts its
-sizes back, drain.py decides what to evict, lock.py is the lock, instance.py the EC2 and ELB calls, command.py wires
-the real clients.
+sizes back, launches.py reads which instance the resize launched, drain.py decides what to evict, lock.py is the
+lock, instance.py the EC2 and ELB calls, command.py wires the real clients.
 """

@@ -6,7 +6,6 @@ import argparse
 
 from infra.ops import live, probe
 from infra.ops.clients import http_probe, stack, tls
-from infra.ops.errors import OpsError
 from infra.ops.interrupts import terminate_as_interrupt
 from infra.ops.swap_node.steps import SwapDeps
 from infra.ops.swap_node.swap import swap_node
@@ -15,8 +14,7 @@ BEFORE_THE_STEPS = "checks before 1/6 (nothing changed yet)"
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.error_budget is not None and not args.watch:
-        raise OpsError("--error-budget needs --watch: without the probe no request is counted")
+    probe.refuse_budget_without_watch(args.error_budget, args.watch)
     out = stack.read_outputs(args.stack)
     live.check_credentials(out)
     watched = _watched(out, args) if args.watch else None

@@ -19,8 +19,9 @@ from typing import Protocol
 
 from infra.ops.clients.kube_model import EXCLUDE_FROM_LB_LABEL, Lease
 from infra.ops.errors import OpsError, one_line
+from infra.ops.limits import SWAP_LOCK_NAME, SWAP_LOCK_NAMESPACE
 
-NAMESPACE, NAME = "kube-system", "infra-swap-node"
+NAMESPACE, NAME = SWAP_LOCK_NAMESPACE, SWAP_LOCK_NAME
 LEASE = f"Lease {NAMESPACE}/{NAME}"
 NODE_NOTE = "infra.ops/node"  # the node the holder swaps
 SIZES_NOTE = "infra.ops/original-sizes"  # set before it grows the node group: `--scaling-config ...` to restore

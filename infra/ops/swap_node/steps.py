@@ -94,7 +94,15 @@ class SwapRun:
         )
 
     def wait(self, what: str, probe: Probe) -> str:
-        return wait_for(what, probe, timeout=self.timeout, interval=POLL_SECONDS, clock=self.deps.clock, out=self.say)
+        return wait_for(
+            what,
+            probe,
+            timeout=self.timeout,
+            interval=POLL_SECONDS,
+            clock=self.deps.clock,
+            out=self.say,
+            longer="--timeout",
+        )
 
     def say(self, line: str) -> None:
         self.deps.out(line)

@@ -66,4 +66,7 @@ class KubeBudgets:
             token = page.metadata.var_continue if page.metadata else None
             if not token:
                 return found
-        raise OpsError(f"more than {_PAGE * _MAX_PAGES} PodDisruptionBudgets; refusing to list on")
+        raise OpsError(
+            f"more than {_PAGE * _MAX_PAGES} PodDisruptionBudgets; refusing to list on: find those that would stall "
+            "the node roll by hand (`kubectl get pdb -A`, ALLOWED DISRUPTIONS 0)"
+        )

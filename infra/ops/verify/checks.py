@@ -7,10 +7,10 @@ from infra import contract
 from infra.ops.clients.http_probe import Answer
 from infra.ops.clients.kube_model import Node, Pod, WorkloadRef, WorkloadStatus
 from infra.ops.clients.tls import Certificate
+from infra.ops.limits import RENEWAL_WARNING
 from infra.ops.report import CheckResult, failed, few, passed
 
 _FINISHED = ("Succeeded", "Failed")  # completed Job pods are not expected to be Ready
-RENEWAL_WARNING = timedelta(days=30)  # ACM renews well before expiry: 30 days left means renewal is failing
 
 
 def nodes_ready(nodes: Sequence[Node], desired: int) -> CheckResult:
@@ -92,5 +92,5 @@ def certificate(cert: Certificate, now: datetime) -> CheckResult:
 def plain_http(host: str | None, elb_hostname: str | None) -> CheckResult:
     """An http:// url: the ELB's own name (no DNS name; no certificate can name it), or a DNS name with tls off."""
     if host and elb_hostname and host.lower() != elb_hostname.lower():
-        return CheckResult("certificate", "INFO", f"plain HTTP: no certificate for {host} (infra:dns tls is false)")
+        return CheckResult("certificate", "INFO", f"plain HTTP: no certificate for {host} (infra:dns.tls is false)")
     return CheckResult("certificate", "INFO", "plain HTTP: no certificate (no DNS name)")

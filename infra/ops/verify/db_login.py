@@ -20,7 +20,7 @@ from kubernetes.client.exceptions import ApiException
 
 from infra import contract, db_pods
 from infra.ops.clients import outputs
-from infra.ops.clients.kube import TIMEOUT, transport_problem
+from infra.ops.clients.kube import TIMEOUT, Timeout, transport_problem
 from infra.ops.errors import OpsError, one_line
 from infra.ops.report import CheckResult, failed, passed
 from infra.ops.verify.rds_ca import CONFIGMAP as CA_CONFIGMAP
@@ -82,9 +82,6 @@ def login_job(name: str, namespace: str, host: str, port: int, dbname: str, regi
             },
         },
     }
-
-
-Timeout = tuple[float, float]
 
 
 class JobsApi(Protocol):

@@ -24,7 +24,9 @@ KUBE_CREDENTIALS = "Kubernetes credentials"
 
 
 @dataclass(frozen=True)
-class Probe:
+class CheckRow:
+    """One row of verify's table: `run` fetches fresh data and judges it (not ops.probe's measuring thread)."""
+
     name: str
     run: Callable[[], CheckResult]
     cluster: str | None = None  # the EKS cluster whose API the check calls, if it does
@@ -43,7 +45,7 @@ def build_probes(
     fetch: Fetch,
     context: ssl.SSLContext,
     login: Callable[[], CheckResult] | None = None,
-) -> list[Probe]:
+) -> list[CheckRow]:
     """One probe per check; each fetches fresh data so --wait can re-run it. `context` verifies the certificate;
     `login` runs the database login Job (a real psql login over verified TLS with the app's credentials).
     Without a Kubernetes token (`kube` is the exec plugin's failure) the cluster's checks are one row saying why."""
@@ -68,16 +70,16 @@ def build_probes(
         return checks.certificate(cert, datetime.now(UTC))
 
     app = [
-        Probe("certificate", certificate),
-        Probe("GET /", lambda: checks.greeting(url, fetch(url, HTTP_TIMEOUT), greeting)),
-        Probe("GET /dbz", lambda: checks.database(url + "/dbz", fetch(url + "/dbz", HTTP_TIMEOUT))),
+        CheckRow("certificate", certificate),
+        CheckRow("GET /", lambda: checks.greeting(url, fetch(url, HTTP_TIMEOUT), greeting)),
+        CheckRow("GET /dbz", lambda: checks.database(url + "/dbz", fetch(url + "/dbz", HTTP_TIMEOUT))),
     ]
     if isinstance(kube, ExecPluginError):
         skipped = (
             f"not checked: nodes, kube-system pods, workload {workload}, service {contract.APP_SERVICE}, database login"
         )
         no_token = checks.failed(KUBE_CREDENTIALS, f"{kube}; {skipped}")
-        return [Probe(KUBE_CREDENTIALS, lambda: no_token), *app]
+        return [CheckRow(KUBE_CREDENTIALS, lambda: no_token), *app]
     cluster = kube
 
     def nodes() -> CheckResult:
@@ -85,29 +87,29 @@ def build_probes(
         return checks.nodes_ready(nodegroup_members(cluster.nodes(), nodegroup), desired)
 
     return [
-        Probe("nodes", nodes, cluster_name),
-        Probe(
+        CheckRow("nodes", nodes, cluster_name),
+        CheckRow(
             "kube-system pods",
             lambda: checks.system_pods_ready(cluster.pods(namespace="kube-system")),
             cluster_name,
         ),
-        Probe(
+        CheckRow(
             f"workload {workload}",
             lambda: checks.workload_ready(workload, cluster.workload(workload, namespace), replicas),
             cluster_name,
         ),
-        Probe(
+        CheckRow(
             f"service {contract.APP_SERVICE}",
             lambda: checks.service_hostname(cluster.service_hostname(contract.APP_SERVICE, namespace), endpoint),
             cluster_name,
         ),
         *app,
-        *([Probe("database login", login, cluster_name)] if login else []),
+        *([CheckRow("database login", login, cluster_name)] if login else []),
     ]
 
 
 def run_checks(
-    probes: Sequence[Probe],
+    probes: Sequence[CheckRow],
     *,
     wait: float,
     interval: float,
@@ -135,7 +137,7 @@ def run_checks(
         results.update(run_round(failing))
 
 
-def run_round(probes: Sequence[Probe]) -> dict[str, CheckResult]:
+def run_round(probes: Sequence[CheckRow]) -> dict[str, CheckResult]:
     """All probes at once: a round takes as long as its slowest check, not their sum (against an API that does
     not answer, every Kubernetes check waits out its timeout).
 
@@ -145,12 +147,12 @@ def run_round(probes: Sequence[Probe]) -> dict[str, CheckResult]:
     results: dict[str, CheckResult] = {}
     lock, all_done = threading.Lock(), threading.Event()
 
-    def run(probe: Probe) -> None:
+    def run(probe: CheckRow) -> None:
         try:
             result = probe()
         except Stopped:  # the main thread was interrupted and no longer waits for this result
             return
-        except BaseException as err:  # (Probe turns every Exception into a row) a row all the same: never hang
+        except BaseException as err:  # (CheckRow turns every Exception into a row) a row all the same: never hang
             result = crashed(probe.name, err)
         with lock:
             results[probe.name] = result

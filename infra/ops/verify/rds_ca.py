@@ -15,20 +15,22 @@ from kubernetes.client.exceptions import ApiException
 
 from infra.contract import DB_LOGIN_LABELS
 from infra.db_pods import RDS_CA_BUNDLE_URL
+from infra.ops.clients.kube import Timeout
 from infra.ops.errors import OpsError
 
-BUNDLE_URL = RDS_CA_BUNDLE_URL
 CONFIGMAP = "rds-ca-bundle"
 KEY = "global-bundle.pem"
 PEM_BEGIN = "-----BEGIN CERTIFICATE-----"
 
 
 class ConfigMapsApi(Protocol):
-    def create_namespaced_config_map(self, namespace: str, body: Any, *, _request_timeout: Any) -> Any: ...
-    def replace_namespaced_config_map(self, name: str, namespace: str, body: Any, *, _request_timeout: Any) -> Any: ...
+    def create_namespaced_config_map(self, namespace: str, body: Any, *, _request_timeout: Timeout) -> Any: ...
+    def replace_namespaced_config_map(
+        self, name: str, namespace: str, body: Any, *, _request_timeout: Timeout
+    ) -> Any: ...
 
 
-def fetch_bundle(url: str = BUNDLE_URL, timeout: float = 20.0, context: ssl.SSLContext | None = None) -> str:
+def fetch_bundle(url: str = RDS_CA_BUNDLE_URL, timeout: float = 20.0, context: ssl.SSLContext | None = None) -> str:
     """AWS's bundle, checked to be PEM certificates (a captive portal's HTML must not become a CA)."""
     try:
         with urllib.request.urlopen(url, timeout=timeout, context=context or ssl.create_default_context()) as answer:
@@ -50,7 +52,7 @@ def configmap(pem: str) -> client.V1ConfigMap:
     return client.V1ConfigMap(metadata=client.V1ObjectMeta(name=CONFIGMAP, labels=DB_LOGIN_LABELS), data={KEY: pem})
 
 
-def ensure_configmap(api: ConfigMapsApi, namespace: str, pem: str, request_timeout: Any) -> None:
+def ensure_configmap(api: ConfigMapsApi, namespace: str, pem: str, request_timeout: Timeout) -> None:
     """Create the ConfigMap, or replace it with the current bundle."""
     body = configmap(pem)
     try:
