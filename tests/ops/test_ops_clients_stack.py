@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -389,3 +390,36 @@ def test_make_without_the_pulumi_cli_says_what_to_install(target: str, tmp_path:
     assert done.stderr.startswith(
         "the pulumi CLI is not on PATH: install it with 'curl -fsSL https://get.pulumi.com | sh'"
     )
+
+
+def test_pulumis_two_streams_reach_the_printer_one_line_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """stdout and stderr are read by two threads that call the same printer; a printer entered by both at once (a
+    TextIOWrapper is not thread-safe) can lose lines, as a cancel's progress lines once were under load."""
+    from infra.ops.clients.stack_workspace import ForwardingCommand
+
+    script = tmp_path / "pulumi"
+    script.write_text(
+        f"#!{sys.executable}\n"
+        "import sys\n"
+        "if sys.argv[1:] == ['version']:\n"
+        "    print('v3.150.0'); sys.exit(0)\n"
+        "for i in range(300):\n"
+        "    print(f'out {i}', flush=True); print(f'err {i}', file=sys.stderr, flush=True)\n"
+    )
+    script.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    inside, overlaps, seen = list[str](), list[str](), list[str]()
+
+    def printer(line: str) -> None:
+        if inside:
+            overlaps.append(line)
+        inside.append(line)
+        time.sleep(0.0005)  # long enough for the other reader to arrive meanwhile, were it let in
+        seen.append(line)
+        inside.pop()
+
+    ForwardingCommand().run(["destroy"], str(tmp_path), {}, on_output=printer, on_error=printer)
+    assert overlaps == []
+    assert sorted(seen) == sorted([f"out {i}" for i in range(300)] + [f"err {i}" for i in range(300)])

@@ -83,9 +83,16 @@ class ForwardingCommand(auto.PulumiCommand):
                 started.append(process)
                 if interrupts:  # arrived between the handler and the process
                     process.send_signal(signal.SIGINT)
+                # One line at a time: both readers call back into the same printer, and a TextIOWrapper written
+                # from two threads at once can lose lines (seen under load: a cancel's progress lines went missing).
+                one_at_a_time = threading.Lock()
                 readers = [
-                    threading.Thread(target=_consume, args=(process.stdout, on_output, chunks["out"]), daemon=True),
-                    threading.Thread(target=_consume, args=(process.stderr, on_error, chunks["err"]), daemon=True),
+                    threading.Thread(
+                        target=_consume, args=(process.stdout, on_output, chunks["out"], one_at_a_time), daemon=True
+                    ),
+                    threading.Thread(
+                        target=_consume, args=(process.stderr, on_error, chunks["err"], one_at_a_time), daemon=True
+                    ),
                 ]
                 for reader in readers:
                     reader.start()
@@ -105,14 +112,16 @@ class ForwardingCommand(auto.PulumiCommand):
         return result
 
 
-def _consume(stream: IO[str] | None, callback: auto.OnOutput | None, chunks: list[str]) -> None:
+def _consume(
+    stream: IO[str] | None, callback: auto.OnOutput | None, chunks: list[str], one_at_a_time: threading.Lock
+) -> None:
     assert stream is not None
     for line in iter(stream.readline, ""):
         stripped = line.rstrip()
         if callback:
             # A line that cannot be shown (the terminal hung up) must not stop the reading: pulumi would block on a
             # full pipe before writing its checkpoint.
-            with contextlib.suppress(OSError):
+            with one_at_a_time, contextlib.suppress(OSError):
                 callback(stripped)
         chunks.append(stripped)
     stream.close()
