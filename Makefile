@@ -52,9 +52,9 @@ tools: $(CHECKOV)
 
 ##@ checks (no AWS)
 # lint (mypy: one core) and go-test (compiling the standard library with -race: both cores) overlap, which saves
-# about half a minute on a clean clone; pytest then has both cores to itself.
+# about half a minute on a clean clone (checkov's venv is built meanwhile); pytest then has both cores to itself.
 test: ## everything below (sets up venv/ and .tools/ first)
-	@$(MAKE) --no-print-directory -j2 --output-sync=target lint go-test
+	@$(MAKE) --no-print-directory -j3 --output-sync=target lint go-test tools
 	@$(MAKE) --no-print-directory pytest
 
 lint: install ## ruff lint + format check, mypy
