@@ -67,7 +67,7 @@ go-test: install ## gofmt, go vet, go test -race of the helloworld app
 	cd $(APP) && $(GOENV) $(GO) vet ./... && $(GOENV) $(GO) test -race -count=1 ./...
 
 # One worker per core, a test file per worker at a time (module fixtures are built once). `make pytest` alone:
-# 38-53 s on 2 cores (the serial run, `$(PY) -m pytest -q -p no:xdist`, about 70-77 s).
+# 60-70 s on 2 cores for 1,152 tests (docs/development.md#checks has the figures and where the time goes).
 pytest: install tools ## the test suite, one worker per core
 	$(PY) -m pytest -q -n auto --dist loadfile
 
