@@ -588,6 +588,48 @@ def test_a_value_moved_while_the_question_waits_is_refused_though_the_same_prope
     )
 
 
+ROLE = "urn:pulumi:foo::infra::infra:index:Cluster$aws:iam/role:Role::cluster-node"
+ATTACHMENT = (
+    "urn:pulumi:foo::infra::infra:index:Cluster$aws:iam/rolePolicyAttachment:RolePolicyAttachment::cluster-node-x"
+)
+CONFIG_MAP = "urn:pulumi:foo::infra::kubernetes:core/v1:ConfigMap::settings"
+
+
+def generated_by_a_preview(role_suffix: str, map_suffix: str) -> list[events.EngineEvent]:
+    """A first deploy's preview: without an update plan each preview draws new random names (the bridge's 7 hex
+    characters, pulumi-kubernetes' 8), and what refers to them carries the same name."""
+    role = f"cluster-node-{role_suffix}"
+    return [
+        planned("create", ROLE, new={"name": role, "assumeRolePolicy": '{"Version": "2012-10-17"}'}),
+        planned(
+            "create", ATTACHMENT, new={"role": role, "policyArn": "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy"}
+        ),
+        planned("create", CONFIG_MAP, new={"metadata": {"name": f"settings-{map_suffix}"}, "data": {"a": "1"}}),
+    ]
+
+
+def test_names_the_providers_generate_anew_in_each_preview_are_the_same_change(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], operator: list[Callable[[], str]]
+) -> None:
+    first, second = generated_by_a_preview("3f1a2b7", "k2x9q0za"), generated_by_a_preview("9c0d4e1", "p7m3n1wd")
+    fake = confirmed_then(monkeypatch, operator, first, second)
+
+    assert cli.main(["up", "foo"]) == 0
+    assert fake.verbs() == ["preview", "preview", "up"]
+    assert capsys.readouterr().err == ""
+
+
+def test_a_generated_name_does_not_hide_another_value(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], operator: list[Callable[[], str]]
+) -> None:
+    second = generated_by_a_preview("9c0d4e1", "p7m3n1wd")
+    second[2] = planned("create", CONFIG_MAP, new={"metadata": {"name": "settings-p7m3n1wd"}, "data": {"a": "2"}})
+    confirmed_then(monkeypatch, operator, generated_by_a_preview("3f1a2b7", "k2x9q0za"), second)
+
+    assert cli.main(["up", "foo"]) == 1
+    assert "(other values for create settings (kubernetes:core/v1:ConfigMap))" in capsys.readouterr().err
+
+
 def test_a_new_resource_with_other_inputs_is_refused(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], operator: list[Callable[[], str]]
 ) -> None:

@@ -10,7 +10,10 @@ anything changes:
   resource, type, the names of the properties it changes, and a sha256 of its detailed diff and of the old and new
   inputs of those properties (all of the new inputs for a step without old state, a create) as the engine's events
   carry them. Secret values arrive as "[secret]" and values a preview cannot know yet as one fixed placeholder, so
-  a secret's new value or an unknown one that differs is not seen; a value moved in the clear is;
+  a secret's new value or an unknown one that differs is not seen; a value moved in the clear is. A name the
+  providers generate for a created or replaced resource (`<resource name>-<7 or 8 random characters>`: without an
+  update plan the engine gives each preview a new random seed, pkg/resource/deploy/step_generator.go) counts as
+  that resource's generated name, wherever it appears, so two previews of the same change match;
 - the program's files (code, policy pack, app sources) and the stack file's `config:` and `environment:` must hash
   the same.
 
@@ -20,6 +23,7 @@ ESC environments the stack file names.
 
 import hashlib
 import json
+import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -62,8 +66,9 @@ class Step(NamedTuple):
         return f"{self.op} {name} ({self.type}){changed}"
 
 
-def values_digest(meta: "events.StepEventMetadata") -> str:
-    """sha256 of what the step sets: its detailed diff and the old and new inputs of the properties it changes."""
+def values_digest(meta: "events.StepEventMetadata", generated: Mapping[str, str] | None = None) -> str:
+    """sha256 of what the step sets: its detailed diff and the old and new inputs of the properties it changes, with
+    each generated name (`generated`: name -> placeholder) replaced by its placeholder."""
     old = (meta.old.inputs if meta.old is not None else None) or {}
     new = (meta.new.inputs if meta.new is not None else None) or {}
     names = meta.diffs or (list(new) if meta.old is None else [])
@@ -73,7 +78,42 @@ def values_digest(meta: "events.StepEventMetadata") -> str:
         "old": {name: old.get(name) for name in names},
         "new": {name: new.get(name) for name in names},
     }
-    return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
+    text = json.dumps(content, sort_keys=True, default=str)
+    for name, placeholder in sorted((generated or {}).items(), key=lambda item: -len(item[0])):
+        text = text.replace(name, placeholder)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+GETS_A_NEW_NAME = ("create", "create-replacement", "replace")
+# pulumi-terraform-bridge and pulumi-kubernetes autonames: resource.NewUniqueName(seed, name + "-", 7 or 8, …), the
+# prefix cut short when the provider's maximum length requires it.
+_AUTONAME = re.compile(r"^(?P<prefix>[A-Za-z0-9._-]+)-[a-z0-9]{7,8}$")
+
+
+def generated_names(planned: Iterable["events.StepEventMetadata"]) -> dict[str, str]:
+    """Every string a created or replaced resource's new inputs hold that is its own name plus a random suffix, mapped
+    to a placeholder naming the resource."""
+    found: dict[str, str] = {}
+    for meta in planned:
+        if meta.op.value not in GETS_A_NEW_NAME or meta.new is None:
+            continue
+        name = meta.urn.rsplit("::", 1)[-1]
+        for value in _strings(meta.new.inputs or {}):
+            match = _AUTONAME.match(value)
+            if match and name.startswith(match.group("prefix")):
+                found[value] = f"<name generated for {name}>"
+    return found
+
+
+def _strings(value: Any) -> Iterable[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
 
 
 def _internal(meta: "events.StepEventMetadata") -> bool:
@@ -89,9 +129,19 @@ class StepRecorder:
     """`on_event` for Stack.preview: every step that changes something, as the engine planned it; how many of them
     the engine's summary should count, by op; whether the stack's outputs change."""
 
-    steps: set[Step] = field(default_factory=set)
+    planned: list["events.StepEventMetadata"] = field(default_factory=list)
     counted: Counter[str] = field(default_factory=Counter)
     outputs_change: bool = False
+
+    @property
+    def steps(self) -> set[Step]:
+        """The planned steps, their values digested once the whole preview is in (a generated name may first appear
+        in a step before the one that creates it)."""
+        generated = generated_names(self.planned)
+        return {
+            Step(meta.op.value, meta.urn, meta.type, tuple(sorted(meta.diffs or ())), values_digest(meta, generated))
+            for meta in self.planned
+        }
 
     def on_event(self, event: "events.EngineEvent") -> None:
         outputs = event.res_outputs_event
@@ -103,7 +153,7 @@ class StepRecorder:
         if started is None or started.metadata.op.value in UNCHANGED:
             return
         meta = started.metadata
-        self.steps.add(Step(meta.op.value, meta.urn, meta.type, tuple(sorted(meta.diffs or ())), values_digest(meta)))
+        self.planned.append(meta)
         if meta.logical and not _internal(meta):  # the summary counts logical steps only (no create-replacement)
             self.counted[meta.op.value] += 1
 
