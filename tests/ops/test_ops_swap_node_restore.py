@@ -81,13 +81,15 @@ def launched(cloud: Cloud, change: str) -> list[str]:
     ]
 
 
-def test_a_launch_that_failed_is_not_guessed_and_the_sizes_go_back(lone_cloud: Cloud) -> None:
-    # EC2 has no capacity: the resize's launch fails (StatusCode Failed), no new node comes. The group is at its
-    # original count, so the sizes go back with nothing terminated: no scale-in has an instance to pick.
+def test_a_launch_that_failed_is_not_guessed_and_the_sizes_go_back_once_no_retry_comes(lone_cloud: Cloud) -> None:
+    # EC2 has no capacity: the resize's launch fails (StatusCode Failed), no new node comes. The ASG retries a failed
+    # launch, so the restore waits for a minute with no new launch before it concludes none will come; the group is
+    # at its original count, so the sizes go back with nothing terminated: no scale-in has an instance to pick.
     kube, deps, lines, world = setup(lone_cloud)
     (old,) = lone_cloud.instances()
     app_pods(kube, old)
-    lone_cloud.launch_fails = [NO_CAPACITY] * 100  # and every retry
+    lone_cloud.launch_fails = [NO_CAPACITY]
+    lone_cloud.retry_after = timedelta(days=1)  # the ASG gave up for now
 
     with pytest.raises(OpsError, match="timed out after 120s waiting for another Ready node"):
         swap_node(OUTPUTS, node_name(old), timeout=120, deps=deps)
@@ -96,6 +98,25 @@ def test_a_launch_that_failed_is_not_guessed_and_the_sizes_go_back(lone_cloud: C
     assert lone_cloud.instances() == [old] and lone_cloud.sizes() == (1, 1, 1)
     (nothing,) = [ln for ln in lines if ln.startswith("  nothing to remove")]
     assert nothing.startswith("  nothing to remove: the group is back to 1 instance(s) (launches: no instance (Failed")
+    assert nothing.endswith("; no retry for 60 s)")
+
+
+def test_launches_that_keep_failing_are_waited_out_then_nothing_is_guessed(lone_cloud: Cloud) -> None:
+    # Every retry fails too: a new launch keeps coming, so no quiet minute; at the timeout the group is still at its
+    # original count with nothing under way, and the sizes go back with nothing terminated.
+    kube, deps, lines, world = setup(lone_cloud)
+    (old,) = lone_cloud.instances()
+    app_pods(kube, old)
+    lone_cloud.launch_fails = [NO_CAPACITY] * 100
+
+    with pytest.raises(OpsError, match="timed out after 120s waiting for another Ready node"):
+        swap_node(OUTPUTS, node_name(old), timeout=120, deps=deps)
+
+    assert "terminate" not in " ".join(world.log) and lone_cloud.instances() == [old]
+    (nothing,) = [ln for ln in lines if ln.startswith("  nothing to remove")]
+    assert nothing.startswith(
+        "  nothing to remove: the group is back to 1 instance(s) (timed out after 120s waiting for the ASG's record"
+    )
 
 
 def hide_launches_for(deps: Any, polls: int) -> list[int]:

@@ -12,6 +12,9 @@ from infra.ops.swap_node.instance import terminate_in_asg
 from infra.ops.swap_node.launches import Launch, activities, resize_cause, resize_launches, retry_cause
 from infra.ops.swap_node.steps import ServiceElb, SwapRun
 
+# How long every launch of the resize must stay failed, with no retry, before the restore concludes none will come.
+RETRY_QUIET_SECONDS = 60.0
+
 
 @dataclass
 class Resize:
@@ -111,14 +114,24 @@ class Resize:
         if grown is None or self.since is None:  # grow() sets both before the resize
             return None, "the resize was not sent"
         found: list[Launch] = []
+        quiet: list[tuple[int, float]] = []  # (launches seen, since when) while every launch has failed
 
         def recorded() -> tuple[bool, str]:
             found[:] = self._launches()
             seen = "; ".join(map(str, found)) or "none recorded yet"
             if not found or not all(launch.finished for launch in found):
                 return False, seen  # not recorded yet, or an instance may still come (WaitingForInstanceId, ...)
-            # Every launch failed: the group at its original count has nothing over. Otherwise the ASG retries.
-            return any(launch.live for launch in found) or len(self._instances()) == self.original.desired, seen
+            if any(launch.live for launch in found):
+                return True, seen
+            if len(self._instances()) != self.original.desired:
+                return False, seen  # every launch failed, yet one is over: the ASG is retrying
+            # Every launch failed and nothing is over, but the ASG retries a failed launch: only a quiet spell with
+            # no new launch says it has given up (else a retry would start while the sizes go back).
+            now = run.deps.clock.now()
+            if not quiet or quiet[0][0] != len(found):
+                quiet[:] = [(len(found), now)]
+            waited = now - quiet[0][1]
+            return waited >= RETRY_QUIET_SECONDS, f"{seen}; no retry for {waited:.0f} s"
 
         try:
             seen = run.wait(f"the ASG's record of the launch the resize to {grown} caused", recorded)
