@@ -39,12 +39,17 @@ def creator_tag(creator_arn: str) -> dict[str, str]:
 def access_key(arn: str) -> str:
     """A principal's part of its access resources' names: readable, and unique per ARN (`role/a/b` and `role/a-b`,
     or one role name in two accounts, would collide on the readable part alone)."""
-    readable = arn.rsplit(":", 1)[1].replace("/", "-")
-    return f"{readable}-{hashlib.sha256(arn.encode()).hexdigest()[:8]}"
+    return f"{_readable(arn)}-{hashlib.sha256(arn.encode()).hexdigest()[:8]}"
+
+
+def _readable(arn: str) -> str:
+    """`role/team/ci` of an IAM ARN, as a name part: `role-team-ci`."""
+    return arn.rsplit(":", 1)[1].replace("/", "-")
 
 
 def _old_admin_name(name: str, arn: str) -> pulumi.Alias:
-    return pulumi.Alias(name=f"{name}-admin-{arn.rsplit(':', 1)[1].replace('/', '-')}")
+    """The name an admin's entry and association had before entries became one per principal."""
+    return pulumi.Alias(name=f"{name}-admin-{_readable(arn)}")
 
 
 def entries_to_create(arns: list[str], creator_arn: str) -> tuple[list[str], list[str]]:
