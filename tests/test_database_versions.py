@@ -34,7 +34,8 @@ def snap(version: str) -> dict[str, Any]:
 
 
 def run(changes: dict[str, Any], world: World | None = None) -> Run:
-    return run_program(with_changes(changes), world=world)
+    """Shared: the tests here only read runs, and several ask for the same config and world."""
+    return shared_run(with_changes(changes), world=world)
 
 
 def instance(changes: dict[str, Any], world: World | None = None) -> Registration:

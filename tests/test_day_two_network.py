@@ -128,7 +128,7 @@ def test_a_durable_stacks_cluster_has_deletion_protection() -> None:
     assert ephemeral.one("aws:eks/cluster:Cluster").inputs["deletionProtection"] is False
 
 
-def test_an_az_change_is_flagged_as_replacing_the_node_group() -> None:
+def test_an_az_change_is_flagged_as_replacing_the_node_group(foo: Run) -> None:
     """EKS's UpdateNodegroupConfig has no subnets (botocore eks model): `make plan` must say the group is replaced."""
     import sys
     from pathlib import Path
@@ -136,7 +136,9 @@ def test_an_az_change_is_flagged_as_replacing_the_node_group() -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from tools import reviewed_graph
 
+    # What `capture` would run, from the shared runs: snapshot_of only reads a run.
+    three = shared_run(with_changes({"infra:network.azCount": 3}))
     messages = reviewed_graph.replaced_by_inputs(
-        reviewed_graph.capture("foo"), reviewed_graph.capture("foo", with_changes({"infra:network.azCount": 3}))
+        reviewed_graph.snapshot_of(foo, "foo"), reviewed_graph.snapshot_of(three, "foo")
     )
     assert any(m.startswith("aws:eks/nodeGroup:NodeGroup ") and "subnetIds" in m for m in messages), messages

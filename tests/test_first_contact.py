@@ -323,7 +323,7 @@ def test_ecr_tags_are_immutable_and_carry_the_source_hash(foo: Run) -> None:
 def test_rebuilding_a_version_from_other_sources_fails_before_the_cluster_is_touched(foo: Run) -> None:
     pushed = foo.one("docker:index/image:Image").inputs["imageName"].rsplit(":", 1)[1]
     world = World(ecr_tags={"infra-foo/helloworld": [pushed]})
-    same = run_program(with_changes({}), world=world)  # same sources: fine, and that tag is reused, not pushed
+    same = shared_run(with_changes({}), world=world)  # same sources: fine, and that tag is reused, not pushed
     assert same.of_type("docker:index/image:Image") == []
 
     text, run = refused(with_changes({"infra:helloworld.greeting": "Foo bar"}), world=world)
@@ -331,7 +331,7 @@ def test_rebuilding_a_version_from_other_sources_fails_before_the_cluster_is_tou
     assert pushed in text and "bump infra:helloworld.version" in text
     assert run.resources == []
     bumped = with_changes({"infra:helloworld.greeting": "Foo bar", "infra:helloworld.version": "2.0.0"})
-    assert run_program(bumped, world=world).one("kubernetes:core/v1:ReplicationController")
+    assert shared_run(bumped, world=world).one("kubernetes:core/v1:ReplicationController")
 
 
 def test_source_hash_follows_what_the_build_reads(tmp_path: Path) -> None:
@@ -474,15 +474,16 @@ def test_a_new_vpc_cidr_is_not_a_subnet_layout_question() -> None:
     assert sorted(subnet_cidrs(run).values())[0] == "10.1.0.0/19"
 
 
-def test_a_new_vpc_cidr_is_flagged_as_replacing_the_vpc_and_the_database_refuses() -> None:
+def test_a_new_vpc_cidr_is_flagged_as_replacing_the_vpc_and_the_database_refuses(foo: Run) -> None:
     """`make plan` flags it against the reviewed graph; a durable database's `protect` stops the replacement."""
     import sys
 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from tools import reviewed_graph
 
-    committed = reviewed_graph.capture("foo")
-    changed = reviewed_graph.capture("foo", with_changes({"infra:network.cidr": "10.1.0.0/16"}))
+    # What `capture` would run, from the shared runs: snapshot_of only reads a run.
+    committed = reviewed_graph.snapshot_of(foo, "foo")
+    changed = reviewed_graph.snapshot_of(shared_run(with_changes({"infra:network.cidr": "10.1.0.0/16"})), "foo")
     messages = reviewed_graph.replaced_by_inputs(committed, changed)
     assert any(
         m.startswith("aws:ec2/vpc:Vpc ") and "cidrBlock '10.0.0.0/16' → '10.1.0.0/16' cannot change in place" in m

@@ -162,7 +162,7 @@ def test_image_is_built_for_amd64_tagged_with_version_and_pods_use_its_digest(fo
 def test_dockerhub_registry_reproduces_yourname_helloworld() -> None:
     config = with_changes({"infra:helloworld.registry": "dockerhub", "infra:helloworld.dockerhubUsername": "yourname"})
     config["infra:dockerhubToken"] = {"secure": "v1:ciphertext"}
-    run = run_program(config)
+    run = shared_run(config)
     image = run.one("docker:index/image:Image")
     assert re.fullmatch(r"docker\.io/yourname/helloworld:1\.0\.0_[0-9a-f]{12}", image.inputs["imageName"])
     assert rpc.is_rpc_secret(image.inputs["registry"])

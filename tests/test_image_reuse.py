@@ -38,7 +38,7 @@ def test_rollback_2_to_1_to_2_builds_each_version_once(foo: Run) -> None:
     first = foo  # the first `up`, into an empty repository: builds and pushes 1.0.0
     world = World(ecr_tags={REPOSITORY: [pushed_tag(first)]})  # the push succeeded: ECR holds 1.0.0_<hash>
 
-    upgraded = run_program(with_changes(V2), world=world)
+    upgraded = shared_run(with_changes(V2), world=world)
     assert pushed_tag(upgraded).startswith("2.0.0_"), "a new version is built and pushed"
     world.ecr_tags[REPOSITORY].append(pushed_tag(upgraded))
 
@@ -56,7 +56,7 @@ def test_rollback_2_to_1_to_2_builds_each_version_once(foo: Run) -> None:
 
 def test_a_no_change_up_builds_nothing(foo: Run) -> None:
     world = World(ecr_tags={REPOSITORY: [pushed_tag(foo)]})
-    again = run_program(with_changes({}), world=world)
+    again = shared_run(with_changes({}), world=world)
     assert again.of_type(IMAGE) == []
     assert pod_image(again) == pod_image(foo)
     # The repository stays in the stack: it is what the digest reference points into.

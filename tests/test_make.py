@@ -34,12 +34,12 @@ OPERATOR_TARGETS = [
 
 @pytest.fixture
 def venv(tmp_path: Path) -> Path:
-    """A venv whose python logs its argv to calls.log; its stamp is newer than the requirements."""
+    """A venv whose python and uv log their argv to calls.log; its stamp is newer than the requirements."""
     bin_dir = tmp_path / "venv" / "bin"
     bin_dir.mkdir(parents=True)
-    python = bin_dir / "python"
-    python.write_text(f'#!/bin/sh\necho "$*" >> {tmp_path / "calls.log"}\n')
-    python.chmod(0o755)
+    for tool in ("python", "uv"):  # uv: the installer make bootstraps into the venv
+        (bin_dir / tool).write_text(f'#!/bin/sh\necho "$*" >> {tmp_path / "calls.log"}\n')
+        (bin_dir / tool).chmod(0o755)
     (tmp_path / "venv" / ".installed").touch()
     return tmp_path / "venv"
 

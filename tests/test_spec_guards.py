@@ -90,7 +90,7 @@ def test_addons_overwrite_conflicts_on_update_as_on_create() -> None:
     that was changed; OVERWRITE puts EKS's value back (botocore eks model, UpdateAddonRequest.resolveConflicts)."""
     assert aws_model("eks").shape_for("ResolveConflicts").enum == ["OVERWRITE", "NONE", "PRESERVE"]
     # The cluster runs 1.35: moving to 1.36 moves every add-on to EKS's most recent for 1.36 (an UpdateAddon each).
-    bumped = run_program(with_changes({"infra:cluster.version": "1.36"}), world=running("1.35"))
+    bumped = shared_run(with_changes({"infra:cluster.version": "1.36"}), world=running("1.35"))
     assert {a.inputs["addonName"]: a.inputs["addonVersion"] for a in bumped.of_type(ADDON)} == {
         "coredns": "v1.12.36-eksbuild.1",
         "eks-pod-identity-agent": "v1.3.36-eksbuild.1",

@@ -37,8 +37,8 @@ def addon(run: Run, name: str) -> Any:
 
 def test_minor_upgrade_moves_control_plane_nodes_and_addons_in_place() -> None:
     world = running("1.35")
-    before = run_program(with_changes({"infra:cluster.version": "1.35"}), world=world)
-    after = run_program(with_changes({"infra:cluster.version": "1.36"}), world=world)
+    before = shared_run(with_changes({"infra:cluster.version": "1.35"}), world=world)
+    after = shared_run(with_changes({"infra:cluster.version": "1.36"}), world=world)
     assert diff(before, after) == {
         "aws:eks/cluster:Cluster cluster-eks": {"version"},
         "aws:eks/nodeGroup:NodeGroup cluster-nodes": {"version"},
@@ -110,8 +110,8 @@ def test_downgrade_is_refused_and_a_first_deploy_has_no_step_limit(future_versio
 
 def test_postgres_major_upgrade_in_place_with_a_new_family_parameter_group() -> None:
     world = running(db="16.4")
-    before = run_program(with_changes({"infra:database.engineVersion": "16"}), world=world)
-    after = run_program(with_changes({"infra:database.engineVersion": "17"}), world=world)
+    before = shared_run(with_changes({"infra:database.engineVersion": "16"}), world=world)
+    after = shared_run(with_changes({"infra:database.engineVersion": "17"}), world=world)
     changes = diff(before, after)
     assert changes["aws:rds/instance:Instance database-postgres"] == {"engineVersion", "applyImmediately"}
     assert changes["aws:rds/parameterGroup:ParameterGroup database-params"] == {"family"}
@@ -150,8 +150,8 @@ def test_apply_immediately_is_config_for_other_changes() -> None:
 
 def test_node_count_change_touches_only_the_node_group() -> None:
     world = running()
-    before = run_program(with_changes({}), world=world)
-    after = run_program(with_changes({"infra:cluster.nodes.desired": 3}), world=world)
+    before = shared_run(with_changes({}), world=world)
+    after = shared_run(with_changes({"infra:cluster.nodes.desired": 3}), world=world)
     assert diff(before, after) == {"aws:eks/nodeGroup:NodeGroup cluster-nodes": {"scalingConfig"}}
 
 

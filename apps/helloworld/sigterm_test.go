@@ -17,14 +17,28 @@ import (
 	"time"
 )
 
+// runMainEnv makes this test binary the server: TestSIGTERMLetsInFlightRequestFinish
+// starts it as a child process with the variable set.
+const runMainEnv = "HELLOWORLD_TEST_RUN_MAIN"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(runMainEnv) == "1" {
+		main()
+	}
+	os.Exit(m.Run())
+}
+
 // TestSIGTERMLetsInFlightRequestFinish is what a rolling update does to a pod:
 // the kubelet sends SIGTERM to the real binary while a request is in flight.
 // The request must get its whole response and the process must exit 0.
 func TestSIGTERMLetsInFlightRequestFinish(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "helloworld")
-	// `go test` puts its own toolchain first on PATH.
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	t.Parallel() // it waits on a child process, as TestSlowHeadersAreDropped waits on a timeout
+	// The real server in a process of its own: this test binary, which runs main()
+	// when runMainEnv is set (see TestMain). No second build of the app and the
+	// standard library, and the server runs with the race detector too.
+	bin, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
 	}
 
 	// A slow request through the app's real code: /dbz dials a database that
@@ -44,7 +58,7 @@ func TestSIGTERMLetsInFlightRequestFinish(t *testing.T) {
 		return string(b)
 	}
 	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(), "PORT="+port, "SHUTDOWN_TIMEOUT=5", "DB_HOST=127.0.0.1", "DB_PORT="+db)
+	cmd.Env = append(os.Environ(), runMainEnv+"=1", "PORT="+port, "SHUTDOWN_TIMEOUT=5", "DB_HOST=127.0.0.1", "DB_PORT="+db)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

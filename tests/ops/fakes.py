@@ -4,6 +4,7 @@ AWS refusals."""
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import json
 import ssl
@@ -44,6 +45,15 @@ class FakeClock:
     @property
     def clock(self) -> Clock:
         return Clock(self.now, self.sleep)
+
+
+def watch_verb_on(clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The `watch` verb (cli.main) on `clock`: its requests stay real, its schedule (--interval, --duration) takes no
+    wall time, so a run asks the same number of times however loaded the machine is."""
+    from infra.ops import watch as watch_verb  # lazily: it loads the verb's clients
+
+    real = watch_verb.watch
+    monkeypatch.setattr(watch_verb, "watch", functools.partial(real, clock=clock.now, sleep=clock.sleep))
 
 
 def kubeconfig(server: str) -> dict[str, Any]:

@@ -78,7 +78,7 @@ STANDIN = textwrap.dedent(
             while not cancelled and time.monotonic() < deadline:
                 time.sleep(0.01)
             print("^C received; cancelling. If you would like to terminate immediately, press ^C again.", flush=True)
-            time.sleep(0.3)  # in-flight operations finish; their lines must still reach the reader
+            time.sleep(0.1)  # in-flight operations finish; their lines must still reach the reader
             for i in range(50):
                 print(f"    aws:eks:Cluster cluster-eks deleting ({i}s)", flush=True)
             with open(HOME / "signals.log", "a") as log:  # a second SIGINT would have meant "stop at once"
@@ -416,7 +416,7 @@ def test_pulumis_two_streams_reach_the_printer_one_line_at_a_time(
         if inside:
             overlaps.append(line)
         inside.append(line)
-        time.sleep(0.0005)  # long enough for the other reader to arrive meanwhile, were it let in
+        time.sleep(0.0001)  # long enough for the other reader to arrive meanwhile, were it let in (it always is)
         seen.append(line)
         inside.pop()
 

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from fakes import NOW, Pki, by_name, pki
+from fakes import NOW, FakeClock, Pki, by_name, pki, watch_verb_on
 from test_ops_verify import app, run_verify_verb
 from test_ops_watch import serve_raw
 
@@ -63,24 +63,38 @@ def test_https_to_a_plain_http_server_is_a_handshake_error(pki: Pki) -> None:
 
 
 def test_watch_counts_tls_failures(pki: Pki) -> None:
+    clock = FakeClock(start=100.0)  # real requests; the schedule takes no wall time
     with app(tls=pki.wrong_name) as url:
         stats = watch(
-            by_name(url) + "/", interval=0.05, duration=0.15, timeout=1.0, fetch=trusting(pki), out=lambda _: None
+            by_name(url) + "/",
+            interval=0.05,
+            duration=0.15,
+            timeout=1.0,
+            fetch=trusting(pki),
+            clock=clock.now,
+            sleep=clock.sleep,
+            out=lambda _: None,
         )
-    assert stats.requests >= 2 and (stats.successes, stats.failures) == (0, stats.requests)
+    assert stats.requests == 3 and (stats.successes, stats.failures) == (0, stats.requests)
     assert stats.answers == {"error: TLS: certificate verify failed (hostname mismatch)": stats.requests}
 
 
 def test_an_http_url_of_a_tls_stack_is_a_redirect_not_ok() -> None:
     # What the app answers on port 80 when the ELB terminates TLS: 308 to https, which watch does not follow.
     redirect = b"HTTP/1.1 308 Permanent Redirect\r\nLocation: https://foo.example.com/\r\nContent-Length: 0\r\n\r\n"
+    clock = FakeClock(start=100.0)  # real requests; the schedule takes no wall time
     with serve_raw(lambda conn: conn.sendall(redirect)) as url:
-        stats = watch(url, interval=0.05, duration=0.1, timeout=1.0, out=lambda _: None)
-    assert stats.successes == 0 and stats.failures == stats.requests >= 1
+        stats = watch(
+            url, interval=0.05, duration=0.1, timeout=1.0, clock=clock.now, sleep=clock.sleep, out=lambda _: None
+        )
+    assert stats.successes == 0 and stats.failures == stats.requests == 2
     assert stats.answers == {"HTTP 308 -> https://foo.example.com/": stats.requests}
 
 
-def test_watch_verb_trusts_the_ca_file_and_fails_without_it(pki: Pki, capsys: pytest.CaptureFixture[str]) -> None:
+def test_watch_verb_trusts_the_ca_file_and_fails_without_it(
+    pki: Pki, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    watch_verb_on(FakeClock(start=100.0), monkeypatch)  # real requests; --duration takes no wall time
     with app(tls=pki.good) as url:
         trusted = cli.main(["watch", url + "/", "--ca-file", str(pki.ca), "--interval", "0.05", "--duration", "0.1"])
         trusted_out = capsys.readouterr().out

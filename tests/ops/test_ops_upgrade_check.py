@@ -25,6 +25,7 @@ from moto_env import MOTO_AMI, REGION, moto_account, unique, vpc_with_subnet
 from infra.ops import cli, live, report
 from infra.ops.clients import aws, stack
 from infra.ops.clients.aws import CredentialsError
+from infra.ops.clients.kube import api_client
 from infra.ops.errors import OpsError
 from infra.ops.report import CheckResult
 from infra.ops.upgrade_check import check
@@ -534,7 +535,9 @@ def api_server() -> Iterator[tuple[str, list[dict[str, list[str]]], threading.Ev
 
 
 def reader(host: str, timeout: float = 5.0) -> KubeBudgets:
-    return KubeBudgets(k8s.PolicyV1Api(k8s.ApiClient(k8s.Configuration(host=host))), timeout=timeout)
+    # The verb's client (api_client: no transport retries), not a bare one: urllib3's default 3 retries made a
+    # silent server cost four timeouts here.
+    return KubeBudgets(k8s.PolicyV1Api(api_client(kubeconfig(host))), timeout=timeout)
 
 
 def test_the_reader_lists_every_page_of_budgets_in_all_namespaces(api_server: Any) -> None:
@@ -550,12 +553,13 @@ def test_the_reader_lists_every_page_of_budgets_in_all_namespaces(api_server: An
 
 
 def test_the_reader_gives_up_on_a_silent_api_server(api_server: Any) -> None:
-    host, _, hang = api_server
+    host, seen, hang = api_server
     hang.set()
     started = time.monotonic()
     with pytest.raises(Exception, match=r"(?i)timed out"):
         reader(host, timeout=0.2).disruption_budgets()
     assert time.monotonic() - started < 3
+    assert len(seen) == 1  # asked once: the transport does not retry
 
 
 def test_an_endless_list_of_budgets_is_refused_with_the_command_to_look_by_hand() -> None:

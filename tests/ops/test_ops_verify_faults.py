@@ -177,6 +177,7 @@ def run_verify(
     app_url: str,
     *args: str,
     clock: FakeClock | None = None,
+    timeout: tuple[float, float] = REQUEST_TIMEOUT,
 ) -> Run:
     """`verify foo ARGS` as an operator runs it, with the real kubernetes client against the fake API at api_url,
     fake EKS/STS, and the app at app_url; the RDS CA bundle stands in (no internet here)."""
@@ -187,7 +188,7 @@ def run_verify(
         "read_outputs",
         lambda name: {**outputs(app_url), "dbEndpoint": "db.example", "dbPort": 5432, "dbName": "app"},
     )
-    kube = Kube.from_kubeconfig(kubeconfig(api_url), timeout=REQUEST_TIMEOUT)
+    kube = Kube.from_kubeconfig(kubeconfig(api_url), timeout=timeout)
     monkeypatch.setattr(live, "cluster", lambda out: kube)
     clients = {"eks": FakeEks(), "sts": FakeSts()}
     monkeypatch.setattr(live, "aws_client", lambda service, out: clients[service])
@@ -289,7 +290,7 @@ def test_a_second_ctrl_c_during_the_deletion_does_not_skip_it(
 def test_an_interrupted_delete_against_a_hung_api_is_bounded_and_says_what_is_left(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(db_login, "DELETE_TIMEOUT", (0.2, 0.2))
+    monkeypatch.setattr(db_login, "DELETE_TIMEOUT", (0.2, 0.1))  # its read limit is only ever waited out
 
     def press_ctrl_c(method: str, path: str) -> None:
         if is_status_read(method, path):
@@ -301,7 +302,7 @@ def test_an_interrupted_delete_against_a_hung_api_is_bounded_and_says_what_is_le
     assert run.code == 130
     assert re.fullmatch(
         r"interrupted: Job helloworld/helloworld-dblogin-[0-9a-f]{8} not deleted \(Kubernetes API: no answer within "
-        r"0.2s\): Kubernetes stops it 120s after it starts and removes it 300s after it ends",
+        r"0.1s\): Kubernetes stops it 120s after it starts and removes it 300s after it ends",
         run.out.splitlines()[-1],
     )
     assert run.seconds < 2.0  # the read limit of the one delete call, not the 20 s of the other calls
@@ -343,17 +344,20 @@ def test_sigterm_and_sighup_delete_the_job_as_ctrl_c_does(
 def test_wait_bounds_the_whole_verb_against_a_hung_api(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # Every Kubernetes call waits out its 0.5 s read limit; one round is about that (the checks run at once).
-    # The deadline counts from the start: the first round uses up the 0.3 s and no second round starts.
+    # Every Kubernetes call waits out its 0.2 s read limit; one round is about that (the checks run at once).
+    # The deadline counts from the start: the first round uses up the 0.1 s and no second round starts. Nothing
+    # answers here, so the read limit can be shorter than the file's (it is only ever waited out), as long as it
+    # is longer than --wait.
+    timeout = (REQUEST_TIMEOUT[0], 0.2)
     api = FakeApi(hang=lambda method, path: True)
     with kubernetes_api(api) as api_url, app() as app_url:
-        run = run_verify(monkeypatch, capsys, api_url, app_url, "--wait", "0.3", "--interval", "0.1")
+        run = run_verify(monkeypatch, capsys, api_url, app_url, "--wait", "0.1", "--interval", "0.05", timeout=timeout)
     assert run.code == 1
     assert "waiting (" not in run.out
-    round_seconds = REQUEST_TIMEOUT[1] + sum(db_login.DELETE_TIMEOUT[1:])  # the login: create, then its delete
-    assert run.seconds < 0.3 + round_seconds + 0.5  # --wait plus one round, with room for a slow machine
-    assert run.rows["nodes"] == ("FAIL", "Kubernetes API: no answer within 0.5s")
-    assert run.rows["database login"] == ("FAIL", "Kubernetes API: no answer within 0.5s")
+    round_seconds = timeout[1] + sum(db_login.DELETE_TIMEOUT[1:])  # the login: create, then its delete
+    assert run.seconds < 0.1 + round_seconds + 0.5  # --wait plus one round, with room for a slow machine
+    assert run.rows["nodes"] == ("FAIL", "Kubernetes API: no answer within 0.2s")
+    assert run.rows["database login"] == ("FAIL", "Kubernetes API: no answer within 0.2s")
 
 
 # ---------------------------------------------------------------- each fault, as the operator meets it

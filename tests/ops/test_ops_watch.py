@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fakes import FakeClock, serving
+from fakes import FakeClock, serving, watch_verb_on
 
 from infra.ops import cli
 from infra.ops import watch as watch_verb
@@ -35,8 +35,10 @@ def no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 class State:
-    def __init__(self, body: str = "Hello world\n", status: int = 200, delay: float = 0.0) -> None:
-        self.body, self.status, self.delay = body, status, delay
+    def __init__(self, body: str = "Hello world\n", status: int = 200, hold: threading.Event | None = None) -> None:
+        # hold: each answer waits until it is set (bounded), and the test sets it once its client gave up, so the
+        # server's shutdown does not wait out a fixed delay
+        self.body, self.status, self.hold = body, status, hold
 
 
 @contextmanager
@@ -46,12 +48,16 @@ def serve(state: State) -> Iterator[tuple[str, ThreadingHTTPServer]]:
             pass
 
         def do_GET(self) -> None:
-            time.sleep(state.delay)
+            if state.hold is not None:
+                state.hold.wait(5)
             data = state.body.encode()
-            self.send_response(state.status)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            try:
+                self.send_response(state.status)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+            except (BrokenPipeError, ConnectionResetError):  # a held answer: the client gave up, as the test wants
+                pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     with serving(server) as port:
@@ -86,10 +92,14 @@ def test_upgrade_transition_is_reported_once_with_no_failures() -> None:
     assert "--- 6 requests in 3.0s: 6 ok, 0 failed, 1 change(s)" in lines
 
 
-def test_stopped_server_counts_failures_and_exits_non_zero(capsys: pytest.CaptureFixture[str]) -> None:
+def test_stopped_server_counts_failures_and_exits_non_zero(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     # The server closes its listening socket before it answers the first request, so every later
     # request is refused: no timer racing the request schedule (the old version stopped the server
     # from a 0.25 s timer, and a loaded machine saw either no answer yet or no refusal yet).
+    # The requests are real; the verb's schedule runs on a test clock (0.8 s of waiting took 0.8 s of wall time).
+    watch_verb_on(FakeClock(start=100.0), monkeypatch)
     with serve_raw(lambda conn: conn.sendall(RESPONSE), connections=1) as url:
         code = cli.main(["watch", url, "--interval", "0.05", "--duration", "0.8", "--timeout", "0.5"])
     out = capsys.readouterr().out
@@ -98,6 +108,7 @@ def test_stopped_server_counts_failures_and_exits_non_zero(capsys: pytest.Captur
     assert "  error: connection refused" in out
     summary = next(ln for ln in out.splitlines() if ln.startswith("---"))
     assert re.fullmatch(r"--- (\d+) requests in [\d.]+s: 1 ok, (\d+) failed, 1 change\(s\)", summary), summary
+    assert summary.startswith("--- 16 requests in 0.8s:")  # t = 0, 0.05, ... 0.75
 
 
 RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Length: 12\r\nConnection: close\r\n\r\nHello world\n"
@@ -172,16 +183,20 @@ def test_complete_body_without_content_length_is_ok() -> None:
 
 def test_timeout_bounds_the_whole_request_not_each_read() -> None:
     # Each byte comes well within the timeout, the whole body does not: that is a failure, on time.
+    gave_up = threading.Event()
+
     def drip(conn: socket.socket) -> None:
         conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\n")
         for byte in b"Hello world\n":
-            time.sleep(0.05)
+            if gave_up.wait(0.05):  # the client is gone: stop now, not a byte or two later, so the server stops sooner
+                return
             conn.sendall(bytes([byte]))
 
     with serve_raw(drip) as url:
         begin = time.monotonic()
         answer = http_probe.get(url, 0.2)
         took = time.monotonic() - begin
+        gave_up.set()
     assert answer.label() == "error: timed out" and not answer.ok
     assert 0.2 <= took < 0.45  # the dripped body would take 0.6 s
 
@@ -202,8 +217,10 @@ def test_watch_counts_non_2xx_answers_as_failures() -> None:
 def test_non_2xx_and_timeouts_are_failures() -> None:
     with serve(State("down\n", status=503)) as (url, _):
         assert http_probe.get(url, 2.0) == Answer(503, "down\n")
-    with serve(State(delay=0.4)) as (url, _):
+    answered = threading.Event()
+    with serve(State(hold=answered)) as (url, _):
         answer = http_probe.get(url, 0.1)
+        answered.set()  # the late answer is sent now, after the client gave up
     assert answer.label() == "error: timed out"
     assert not answer.ok
 
@@ -277,10 +294,10 @@ def test_short_real_time_run() -> None:
     exact counts are the fake-clock tests' (a lower bound of 3 failed 30 times in 40 with the cores busy)."""
     with serve(State()) as (url, _):
         begin = time.monotonic()
-        stats = watch(url, interval=0.1, duration=0.5, timeout=1.0, out=lambda _: None)
+        stats = watch(url, interval=0.1, duration=0.3, timeout=1.0, out=lambda _: None)
         took = time.monotonic() - begin
-    assert 0.5 <= took < 5.0  # ends on time, never hangs: the slack is for a loaded machine
-    assert 1 <= stats.requests <= 6  # at most one per 0.1 s slot in 0.5 s, plus the first
+    assert 0.3 <= took < 5.0  # ends on time, never hangs: the slack is for a loaded machine
+    assert 1 <= stats.requests <= 4  # at most one per 0.1 s slot in 0.3 s, plus the first
     assert stats.failures == 0 and stats.answers == {"Hello world": stats.requests}
 
 

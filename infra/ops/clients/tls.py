@@ -1,5 +1,6 @@
 """TLS for watch and verify: the client context, short failure reasons, and the peer certificate's facts."""
 
+import functools
 import socket
 import ssl
 from collections.abc import Mapping
@@ -16,10 +17,18 @@ class TlsError(OpsError):
 
 def client_context(cafile: str | None = None) -> ssl.SSLContext:
     """Verifying context: the system trust store, or only `cafile` (a private CA); the name must match the host."""
+    if cafile is None:
+        return _system_context()
     try:
         return ssl.create_default_context(cafile=cafile)
     except (OSError, ssl.SSLError) as err:  # a missing file, or one that holds no PEM certificate
         raise OpsError(f"cannot load CA file {cafile}: {err.strerror or err}") from err
+
+
+@functools.cache
+def _system_context() -> ssl.SSLContext:
+    """One per process: loading the system trust store takes ~20 ms of CPU, and nothing changes a context once made."""
+    return ssl.create_default_context()
 
 
 def reason(err: ssl.SSLError) -> str:
