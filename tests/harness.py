@@ -102,9 +102,8 @@ def deployed(run: Run, world: World | None = None) -> World:
         **world.clusters,
         cluster.inputs["name"]: {
             "version": cluster.inputs["version"],
-            "tags": copy.deepcopy(
-                cluster.inputs["tags"]
-            ),  # a copy: a test may change the world, never the (shared) run
+            # a copy: a test may change the world it gets, never the (shared) run it came from
+            "tags": copy.deepcopy(cluster.inputs["tags"]),
             "vpcConfig": {"subnetIds": control_plane},
         },
     }
