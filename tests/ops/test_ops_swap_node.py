@@ -49,6 +49,7 @@ class Cloud:
     other_asg: str
     elb_name: str
     hostname: str
+    backend: Any  # moto's Auto Scaling backend of the account and region: the groups' state, as the API answers it
     # Each ASG's scaling activities, oldest first (moto records none for launches: DescribeScalingActivities is empty).
     activities: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     # The StatusMessage of each of the next launches EC2 refuses (e.g. no capacity), in turn; empty: launches work.
@@ -62,11 +63,20 @@ class Cloud:
     retries: list[tuple[str, datetime]] = field(default_factory=list)  # (ASG, when it launches again)
 
     def instances(self, asg: str | None = None) -> list[str]:
-        return [i["InstanceId"] for i in self.group(asg)["Instances"] if i["LifecycleState"] == "InService"]
+        return [i for i, group in self.live().items() if group == (asg or self.asg)]
 
-    def group(self, asg: str | None = None) -> dict[str, Any]:
-        found = self.describe_groups(AutoScalingGroupNames=[asg or self.asg])
-        return dict(found["AutoScalingGroups"][0])
+    def live(self) -> dict[str, str]:
+        """Each InService instance of the two groups, the node group's first: its ASG. Read from moto's model, which
+        DescribeAutoScalingGroups answers from, without a round trip through the API: the fakes read it in every
+        poll (FakeKube.nodes()), ~1,000 times a module. What the code under test calls goes through the API."""
+        self.settle()
+        groups = self.backend.autoscaling_groups  # make_cloud() records the first group's launch before the other is
+        return {
+            state.instance.id: name
+            for name in (self.asg, self.other_asg)
+            for state in (groups[name].instance_states if name in groups else [])
+            if state.lifecycle_state == "InService" and state.instance.id not in self.launching
+        }
 
     def describe_groups(self, **kwargs: Any) -> Any:
         """DescribeAutoScalingGroups without the instances of launches still waiting for EC2."""
@@ -77,19 +87,14 @@ class Cloud:
         return found
 
     def node_groups(self) -> dict[str, str]:
-        """Each live instance's node group ("ng" or "other"), in one call: FakeKube.nodes() runs in every poll."""
-        found = self.describe_groups(AutoScalingGroupNames=[self.asg, self.other_asg])
+        """Each live instance's node group ("ng" or "other")."""
         label = {self.asg: "ng", self.other_asg: "other"}
-        return {
-            i["InstanceId"]: label[g["AutoScalingGroupName"]]
-            for g in sorted(found["AutoScalingGroups"], key=lambda g: g["AutoScalingGroupName"] != self.asg)
-            for i in g["Instances"]
-            if i["LifecycleState"] == "InService"
-        }
+        return {instance: label[asg] for instance, asg in self.live().items()}
 
     def sizes(self) -> tuple[int, int, int]:
-        g = self.group()
-        return g["MinSize"], g["MaxSize"], g["DesiredCapacity"]
+        self.settle()
+        group = self.backend.autoscaling_groups[self.asg]
+        return group.min_size, group.max_size, group.desired_capacity
 
     def settle(self) -> None:
         """What the ASG did by now: launches that got their instance, retries of failed launches."""
@@ -103,7 +108,7 @@ class Cloud:
                 activity |= {"StatusCode": "Successful", "Progress": 100, "EndTime": done}
         for asg, when in [r for r in self.retries if r[1] <= now]:
             self.retries.remove((asg, when))
-            group = moto_asg_backend().autoscaling_groups[asg]
+            group = self.backend.autoscaling_groups[asg]
             if group.desired_capacity > len(group.active_instances()):  # still short: launch again
                 before = self.instances(asg)
                 group.set_desired_capacity(group.desired_capacity)  # moto launches up to it
@@ -130,7 +135,7 @@ class Cloud:
                 self.autoscaling.detach_instances(
                     InstanceIds=[instance], AutoScalingGroupName=asg, ShouldDecrementDesiredCapacity=True
                 )
-                moto_asg_backend().autoscaling_groups[asg].desired_capacity += 1  # what was asked for stays
+                self.backend.autoscaling_groups[asg].desired_capacity += 1  # what was asked for stays
                 description = f"Launching a new EC2 instance.  Status Reason: {failed}"
                 self._activity(asg, at, description, why, "Failed", failed)
                 self.retries.append((asg, at + self.retry_after))
@@ -168,7 +173,8 @@ def make_cloud(desired: int, max_size: int) -> Cloud:
     ec2.create_launch_template(LaunchTemplateName=f"{p}-template", LaunchTemplateData=template)
     listeners = [{"Protocol": "HTTP", "LoadBalancerPort": 80, "InstancePort": 30080}]
     created = elb.create_load_balancer(LoadBalancerName=f"{p}-svc", Listeners=listeners, Subnets=[subnet])
-    cloud = Cloud(autoscaling, elb, f"{p}-eks-ng", f"{p}-other", f"{p}-svc", created["DNSName"])
+    names = (f"{p}-eks-ng", f"{p}-other", f"{p}-svc", created["DNSName"])
+    cloud = Cloud(autoscaling, elb, *names, moto_asg_backend())
     for name, size, top in ((cloud.asg, desired, max_size), (cloud.other_asg, 1, 1)):
         autoscaling.create_auto_scaling_group(
             AutoScalingGroupName=name,
