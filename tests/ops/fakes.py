@@ -1,12 +1,13 @@
 """Test doubles the ops tests share: a clock whose sleeps pass at once; kubeconfigs for a local API server, with a
-token or with a stand-in `aws eks get-token`; serving a handler on loopback; a test CA and the servers it signs; and
-AWS refusals."""
+token or with a stand-in `aws eks get-token`; serving a handler on loopback; a test CA and the servers it signs; AWS
+refusals; and a signal that a thread other than the main one receives."""
 
 from __future__ import annotations
 
 import functools
 import ipaddress
 import json
+import signal
 import ssl
 import sys
 import threading
@@ -54,6 +55,29 @@ def watch_verb_on(clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> None:
 
     real = watch_verb.watch
     monkeypatch.setattr(watch_verb, "watch", functools.partial(real, clock=clock.now, sleep=clock.sleep))
+
+
+# Run in a child process (`python -c`) before the code under test, as taken_by_another_thread() does in this one.
+TAKEN_BY_ANOTHER_THREAD_CHILD = """
+import signal, threading
+threading.Thread(target=threading.Event().wait, daemon=True).start()
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+"""
+
+
+@contextmanager
+def taken_by_another_thread(signum: int) -> Iterator[None]:
+    """For the block, the process's `signum` goes to a thread other than the main one, as the kernel may choose for a
+    kill, `timeout` or a closed terminal: the main thread blocks it, and a thread started first does not. That
+    thread's C handler only flags the signal; Python runs the handler once the main thread runs Python code."""
+    release = threading.Event()
+    threading.Thread(target=release.wait, name="takes the signal", daemon=True).start()
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signum})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signum})
+        release.set()
 
 
 def kubeconfig(server: str) -> dict[str, Any]:

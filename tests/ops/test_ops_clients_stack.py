@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fakes import TAKEN_BY_ANOTHER_THREAD_CHILD
 
 from infra.ops.clients import stack
 from infra.ops.clients.stack import StackError, summarize
@@ -216,18 +217,23 @@ except stack.StackError as err:
 
 
 @pytest.mark.parametrize(
-    "send",
+    ("send", "first"),
     [
-        pytest.param(lambda pid: os.killpg(pid, signal.SIGINT), id="ctrl-c"),  # a terminal: the foreground group
-        pytest.param(lambda pid: os.kill(pid, signal.SIGTERM), id="sigterm"),  # `timeout`, a CI cancel
-        pytest.param(lambda pid: os.kill(pid, signal.SIGHUP), id="sighup"),  # the terminal closed
+        pytest.param(lambda pid: os.killpg(pid, signal.SIGINT), "", id="ctrl-c"),  # a terminal: the foreground group
+        pytest.param(lambda pid: os.kill(pid, signal.SIGTERM), "", id="sigterm"),  # `timeout`, a CI cancel
+        pytest.param(lambda pid: os.kill(pid, signal.SIGHUP), "", id="sighup"),  # the terminal closed
+        # The kernel may hand it to a thread reading pulumi's output: passed on at once all the same, not once
+        # pulumi has ended by itself.
+        pytest.param(
+            lambda pid: os.kill(pid, signal.SIGTERM), TAKEN_BY_ANOTHER_THREAD_CHILD, id="sigterm-in-another-thread"
+        ),
     ],
 )
-def test_ctrl_c_is_passed_to_pulumi_which_finishes_cancelling(pulumi: Pulumi, send: Any) -> None:
+def test_ctrl_c_is_passed_to_pulumi_which_finishes_cancelling(pulumi: Pulumi, send: Any, first: str) -> None:
     home = pulumi.add_stack("foo", {})
     (home / "destroy").write_text("slow")
     child = subprocess.Popen(
-        [sys.executable, "-c", CTRL_C_CHILD],
+        [sys.executable, "-c", first + CTRL_C_CHILD],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -9,10 +9,13 @@ import os
 import signal
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from fakes import taken_by_another_thread
 
 from infra.ops import cli, interrupts
 from infra.ops.clients import http_probe
@@ -88,3 +91,34 @@ def test_cleanup_after_a_hangup_is_not_stopped_by_the_lost_terminal(tmp_path: Pa
     )
     assert finished.returncode == 0, finished.stderr
     assert marker.read_text() == "cleanup finished"
+
+
+WAITS = [
+    pytest.param(lambda thread, done: interrupts.wait_event(done), id="wait_event"),
+    pytest.param(lambda thread, done: interrupts.join_thread(thread), id="join_thread"),
+]
+
+
+@pytest.mark.parametrize("wait", WAITS)
+def test_a_signal_another_thread_receives_interrupts_the_main_threads_wait_at_once(wait: Any) -> None:
+    """What verify and the pulumi runner wait on in the main thread: a SIGTERM the kernel hands to another thread
+    still interrupts the wait within a fraction of a second, not when the thread it waits for ends (10 s here)."""
+    go, done, release = threading.Event(), threading.Event(), threading.Event()
+
+    def worker() -> None:  # a check, or the reader of pulumi's output
+        go.wait()
+        time.sleep(0.2)  # the main thread is in its wait by now
+        os.kill(os.getpid(), signal.SIGTERM)
+        release.wait(10)
+        done.set()
+
+    thread = threading.Thread(target=worker, daemon=True)
+    thread.start()
+    with interrupts.terminate_as_interrupt(), taken_by_another_thread(signal.SIGTERM):
+        began = time.monotonic()
+        go.set()
+        with pytest.raises(KeyboardInterrupt):
+            wait(thread, done)
+        waited = time.monotonic() - began
+    release.set()
+    assert waited < 2.0

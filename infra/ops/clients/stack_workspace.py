@@ -15,7 +15,7 @@ from typing import IO
 from pulumi import automation as auto
 from pulumi.automation.errors import create_command_error
 
-from infra.ops.interrupts import leave_lost_terminal
+from infra.ops.interrupts import join_thread, leave_lost_terminal
 
 
 class CancelledByOperatorError(Exception):
@@ -97,7 +97,7 @@ class ForwardingCommand(auto.PulumiCommand):
                 for reader in readers:
                     reader.start()
                 for reader in readers:
-                    reader.join()
+                    join_thread(reader)  # a signal that another thread received is passed on at once, too
                 process.wait()
         finally:
             for sig, handler in previous.items():

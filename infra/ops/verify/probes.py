@@ -15,6 +15,7 @@ from infra.ops.clients.exec_plugin import ExecPluginError
 from infra.ops.clients.http_probe import Fetch, describe
 from infra.ops.clients.kube_model import ClusterReader, nodegroup_members, parse_workload
 from infra.ops.clients.nodegroup import describe_nodegroup
+from infra.ops.interrupts import wait_event
 from infra.ops.report import CheckResult, crashed
 from infra.ops.verify import checks
 from infra.ops.waiting import Clock, Stopped
@@ -163,5 +164,5 @@ def run_round(probes: Sequence[CheckRow]) -> dict[str, CheckResult]:
         return results
     for probe in probes:
         threading.Thread(target=run, args=(probe,), name=f"verify {probe.name}", daemon=True).start()
-    all_done.wait()  # interruptible: Ctrl-C raises KeyboardInterrupt here
+    wait_event(all_done)  # interruptible: Ctrl-C, SIGTERM, SIGHUP raise KeyboardInterrupt here
     return dict(results)
