@@ -6,21 +6,22 @@ import os
 import signal
 import stat
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 # SIGTERM: `timeout`, a CI job cancelled. SIGHUP: the terminal or SSH session closed.
 INTERRUPTS = (signal.SIGTERM, signal.SIGHUP)
-# How often a waiting main thread wakes to run a signal handler that another thread received (see wait_event).
+# How often a waiting main thread wakes to run a signal handler it has not run yet (see wait_event).
 HANDLER_CHECK_SECONDS = 0.1
 
 
 def wait_event(event: threading.Event) -> None:
     """Wait in the main thread for `event`, running signal handlers within HANDLER_CHECK_SECONDS of the signal.
 
-    The kernel may hand a process-directed signal (kill, `timeout`, a closed terminal) to any thread; Python runs
-    the handler in the main thread only when that thread next runs Python code, which an untimed wait does not do
-    until it ends: a SIGTERM seen by a worker thread waited out a 20 s request before the verb noticed it."""
+    Python runs a handler in the main thread when that thread next runs Python code, which an untimed wait does not
+    do until it ends: when the kernel hands the signal (kill, `timeout`, a closed terminal) to another thread, or
+    when it arrives just before the main thread blocks. Seen: verify's SIGTERM waited out a 20 s request."""
     while not event.wait(HANDLER_CHECK_SECONDS):
         pass
 
@@ -29,6 +30,13 @@ def join_thread(thread: threading.Thread) -> None:
     """thread.join(), with signal handlers run as in wait_event."""
     while thread.is_alive():
         thread.join(HANDLER_CHECK_SECONDS)
+
+
+def sleep(seconds: float) -> None:
+    """time.sleep(), with signal handlers run as in wait_event."""
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        time.sleep(min(left, HANDLER_CHECK_SECONDS))
 
 
 def leave_lost_terminal() -> None:

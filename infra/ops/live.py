@@ -6,13 +6,14 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from infra.ops import interrupts
 from infra.ops.clients import aws, outputs
 from infra.ops.waiting import Clock
 
 if TYPE_CHECKING:
     from infra.ops.clients.kube import Kube
 
-REAL_CLOCK = Clock(time.monotonic, time.sleep)
+REAL_CLOCK = Clock(time.monotonic, interrupts.sleep)  # a signal during a wait ends it at once
 
 
 def say(line: str) -> None:

@@ -57,7 +57,8 @@ def watch_verb_on(clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(watch_verb, "watch", functools.partial(real, clock=clock.now, sleep=clock.sleep))
 
 
-# Run in a child process (`python -c`) before the code under test, as taken_by_another_thread() does in this one.
+# Run in a child process (`python -c`) before the code under test, as taken_by_another_thread() does in this one;
+# the processes it starts (the stand-in pulumi) inherit the mask: they are sent SIGINT, never SIGTERM.
 TAKEN_BY_ANOTHER_THREAD_CHILD = """
 import signal, threading
 threading.Thread(target=threading.Event().wait, daemon=True).start()
@@ -72,11 +73,11 @@ def taken_by_another_thread(signum: int) -> Iterator[None]:
     thread's C handler only flags the signal; Python runs the handler once the main thread runs Python code."""
     release = threading.Event()
     threading.Thread(target=release.wait, name="takes the signal", daemon=True).start()
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signum})
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, {signum})  # threads started in the block inherit it
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signum})
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
         release.set()
 
 

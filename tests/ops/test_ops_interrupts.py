@@ -96,13 +96,14 @@ def test_cleanup_after_a_hangup_is_not_stopped_by_the_lost_terminal(tmp_path: Pa
 WAITS = [
     pytest.param(lambda thread, done: interrupts.wait_event(done), id="wait_event"),
     pytest.param(lambda thread, done: interrupts.join_thread(thread), id="join_thread"),
+    pytest.param(lambda thread, done: interrupts.sleep(10), id="sleep"),  # the verbs' waits between polls
 ]
 
 
 @pytest.mark.parametrize("wait", WAITS)
 def test_a_signal_another_thread_receives_interrupts_the_main_threads_wait_at_once(wait: Any) -> None:
-    """What verify and the pulumi runner wait on in the main thread: a SIGTERM the kernel hands to another thread
-    still interrupts the wait within a fraction of a second, not when the thread it waits for ends (10 s here)."""
+    """What verify, the pulumi runner and the verbs' polls wait on in the main thread: a SIGTERM the kernel hands to
+    another thread still interrupts the wait within a fraction of a second, not when it ends (10 s here)."""
     go, done, release = threading.Event(), threading.Event(), threading.Event()
 
     def worker() -> None:  # a check, or the reader of pulumi's output
@@ -116,8 +117,8 @@ def test_a_signal_another_thread_receives_interrupts_the_main_threads_wait_at_on
     thread.start()
     with interrupts.terminate_as_interrupt(), taken_by_another_thread(signal.SIGTERM):
         began = time.monotonic()
-        go.set()
         with pytest.raises(KeyboardInterrupt):
+            go.set()
             wait(thread, done)
         waited = time.monotonic() - began
     release.set()

@@ -626,6 +626,26 @@ def test_last_node_grows_the_group_first_and_restores_its_sizes(lone_cloud: Clou
     assert lines[-1] == f"done: {name} replaced"
 
 
+def test_an_instance_ec2_has_not_delivered_is_neither_in_the_group_nor_a_node(lone_cloud: Cloud) -> None:
+    """The fakes' launch after a resize: until EC2 names the instance (launch_takes), DescribeAutoScalingGroups
+    leaves it out and no node joins for it, as on AWS; the tests of the wait for the replacement rest on this."""
+    cloud = lone_cloud
+    kube, deps, _, world = setup(cloud)
+    (old,) = cloud.instances()
+
+    def group_nodes() -> list[str]:
+        return sorted(n.name for n in kube.nodes() if n.labels[NODEGROUP_LABEL] == "ng")
+
+    deps.eks.update_nodegroup_config("foo", "ng", {"minSize": 1, "maxSize": 2, "desiredSize": 2})
+    listed = deps.autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[cloud.asg])
+    assert [i["InstanceId"] for i in listed["AutoScalingGroups"][0]["Instances"]] == [old]
+    assert group_nodes() == group_nodes() == [node_name(old)]
+    world.sleep(20)  # launch_takes
+    (new,) = set(cloud.instances()) - {old}
+    assert group_nodes() == [node_name(old)]  # the kubelet registers a poll after the instance exists
+    assert group_nodes() == sorted([node_name(old), node_name(new)])
+
+
 def undone_then_surge_removed(old: str, new: str) -> list[str]:
     """What the fakes log from the undo on when a lone node's swap stops after the group grew to two: the old node
     serves again, then the instance the resize launched leaves the ELB, is terminated with the desired capacity
