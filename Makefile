@@ -5,7 +5,9 @@ PY := $(VENV)/bin/python
 UV := $(VENV)/bin/uv
 TOOLS := .tools
 CHECKOV := $(TOOLS)/checkov/bin/checkov
-PYTHON ?= python3
+# What venv/ is built from: the distribution's Python 3.11 when it can build one. On this project's Debian image it
+# runs the suite ~15% faster than the pyenv build first on PATH (docs/development.md#checks). Else python3.
+PYTHON ?= $(shell /usr/bin/python3.11 -c 'import ensurepip, venv' 2>/dev/null && echo /usr/bin/python3.11 || echo python3)
 GO_TOOLCHAIN := $(TOOLS)/go
 GO = $(shell $(GO_TOOLCHAIN)/bin/python -c 'import go, os; print(os.path.join(os.path.dirname(go.__file__), "bin", "go"))')
 GOENV = GOTOOLCHAIN=local GOPROXY=off GOFLAGS=-mod=mod GOCACHE=$(CURDIR)/build/gocache GOPATH=$(CURDIR)/build/gopath

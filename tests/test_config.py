@@ -25,6 +25,11 @@ def problems_for(changes: dict[str, Any]) -> list[str]:
         ("infra:network.cidr", "10.0.0.0/33", "infra:network.cidr: '10.0.0.0/33' is not an IPv4 network"),
         ("infra:network.cidr", "10.0.0.1/16", "infra:network.cidr: '10.0.0.1/16' is not an IPv4 network"),
         ("infra:network.cidr", "8.8.0.0/16", "is not a private range"),
+        # Python's is_private says yes to these; they are not RFC 1918 ranges (loopback, link-local, benchmarking).
+        *[
+            ("infra:network.cidr", cidr, f"infra:network.cidr: '{cidr}' is not a private range — allowed: inside 10/8,")
+            for cidr in ("127.0.0.0/16", "169.254.0.0/16", "198.18.0.0/16")
+        ],
         # AWS allows a VPC of /16 at most; how small one may be depends on the subnet plan (tested with it).
         ("infra:network.cidr", "10.0.0.0/8", "infra:network.cidr: '10.0.0.0/8' — allowed: /16 to "),
         ("infra:network.cidr", "10.0.0.0/15", "infra:network.cidr: '10.0.0.0/15' — allowed: /16 to "),

@@ -76,6 +76,10 @@ def check_stack(stack: str, region: str | None, problems: list[str]) -> None:
         problems.append(f"aws:region: {region!r} — required: an AWS region such as 'us-west-2'")
 
 
+# The private ranges of RFC 1918, the ones AWS recommends for a VPC.
+RFC1918 = tuple(ipaddress.IPv4Network(r) for r in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
+
+
 def check_network(n: NetworkConfig, problems: list[str]) -> None:
     p = "infra:network"
     _check_declared(n, p, problems)
@@ -84,7 +88,7 @@ def check_network(n: NetworkConfig, problems: list[str]) -> None:
     except ValueError as e:
         problems.append(f"{p}.cidr: {n.cidr!r} is not an IPv4 network ({e}) — allowed: e.g. '10.0.0.0/16'")
         return
-    if not vpc.is_private:
+    if not any(vpc.subnet_of(r) for r in RFC1918):  # is_private also takes loopback, link-local, 198.18/15, ...
         problems.append(f"{p}.cidr: {n.cidr!r} is not a private range — allowed: inside 10/8, 172.16/12, 192.168/16")
     if not 16 <= vpc.prefixlen <= MAX_VPC_PREFIX:
         problems.append(
