@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from fakes import taken_by_another_thread
 
-from infra.ops import cli, interrupts
+from infra.ops import cli, interrupts, live
 from infra.ops.clients import http_probe
 from infra.ops.clients.http_probe import Answer
 
@@ -96,7 +96,7 @@ def test_cleanup_after_a_hangup_is_not_stopped_by_the_lost_terminal(tmp_path: Pa
 WAITS = [
     pytest.param(lambda thread, done: interrupts.wait_event(done), id="wait_event"),
     pytest.param(lambda thread, done: interrupts.join_thread(thread), id="join_thread"),
-    pytest.param(lambda thread, done: interrupts.sleep(10), id="sleep"),  # the verbs' waits between polls
+    pytest.param(lambda thread, done: live.REAL_CLOCK.sleep(10), id="real-clock-sleep"),  # the verbs' polls
 ]
 
 
